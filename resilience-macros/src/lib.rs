@@ -1,0 +1,68 @@
+//! Attribute macros of the [`resilience`](https://docs.rs/resilience) crate.
+//!
+//! Depend on `resilience`, which re-exports these macros with their documentation; this crate
+//! only parses, validates and expands. Every mistake in an attribute is a compile error spanned
+//! on the offending token.
+#![forbid(unsafe_code)]
+
+mod args;
+mod attrs;
+mod duration;
+mod expand;
+mod item;
+mod suggest;
+
+use proc_macro::TokenStream;
+use quote::quote;
+
+use attrs::Kind;
+
+/// Retries the function's body on failure, with backoff. See `resilience::retry`.
+#[proc_macro_attribute]
+pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry(Kind::Retry, args, item)
+}
+
+/// Runs the function through a circuit breaker. See `resilience::circuit_breaker`.
+#[proc_macro_attribute]
+pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry(Kind::CircuitBreaker, args, item)
+}
+
+/// Bounds each call's duration. See `resilience::timeout`.
+#[proc_macro_attribute]
+pub fn timeout(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry(Kind::Timeout, args, item)
+}
+
+/// Bounds the calls in flight at once. See `resilience::bulkhead`.
+#[proc_macro_attribute]
+pub fn bulkhead(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry(Kind::Bulkhead, args, item)
+}
+
+fn entry(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    expand_attribute(kind, args.into(), item.into()).into()
+}
+
+/// The whole macro as a plain function over `proc_macro2` tokens, so tests can drive it.
+pub(crate) fn expand_attribute(
+    kind: Kind,
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    let original = item.clone();
+    match item::collect(kind, args, item) {
+        Ok(annotated) => expand::expand(annotated),
+        // Keep the function (without our attributes) beside the errors, so the rest of the
+        // crate still type-checks against it and only the real mistakes are reported.
+        Err((err, Some(function))) => {
+            let err = err.into_compile_error();
+            quote!(#err #function)
+        }
+        Err((err, None)) => {
+            let err = err.into_compile_error();
+            quote!(#err #original)
+        }
+    }
+}

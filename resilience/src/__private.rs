@@ -1,0 +1,171 @@
+//! What the attribute macros expand to. Not a public API: no stability promise.
+//!
+//! Generated code reaches the runtime only through this module (and the public policy types),
+//! so a macro and a runtime of mismatched versions fail to compile instead of misbehaving.
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+
+use crate::{
+    registry, Bulkhead, BulkheadBuilder, CallOutcome, CircuitBreaker, CircuitBreakerBuilder,
+    ConfigError, Error, Failure, FailureRef, Retry, RetryBuilder, RetryContext, Timeout,
+    TimeoutBuilder,
+};
+
+/// One annotated call site's policy, resolved from the registry on the site's first call.
+pub struct Site<P>(OnceLock<Arc<P>>);
+
+impl<P> Site<P> {
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Site(OnceLock::new())
+    }
+
+    /// The policy; `register` runs once per site, on its first call.
+    #[inline]
+    pub fn get_or_init(&'static self, register: impl FnOnce() -> Arc<P>) -> &'static P {
+        self.0.get_or_init(register)
+    }
+}
+
+/// The settings come from the macro, which validated every value at compile time; a rejection
+/// here would be a bug in the macro, so the policy falls back to its defaults rather than fail
+/// the user's call.
+fn or_defaults<P>(
+    registered: Result<Arc<P>, ConfigError>,
+    defaults: impl FnOnce() -> Arc<P>,
+) -> Arc<P> {
+    registered.unwrap_or_else(|_| defaults())
+}
+
+pub fn register_retry(builder: RetryBuilder) -> Arc<Retry> {
+    let name = Arc::clone(builder.name());
+    or_defaults(registry().retry_or_register(builder), || {
+        Arc::new(Retry::with_defaults(name))
+    })
+}
+
+pub fn register_circuit_breaker(builder: CircuitBreakerBuilder) -> Arc<CircuitBreaker> {
+    let name = Arc::clone(builder.name());
+    or_defaults(registry().circuit_breaker_or_register(builder), || {
+        Arc::new(CircuitBreaker::with_defaults(name))
+    })
+}
+
+pub fn register_timeout(builder: TimeoutBuilder) -> Arc<Timeout> {
+    let name = Arc::clone(builder.name());
+    or_defaults(registry().timeout_or_register(builder), || {
+        Arc::new(Timeout::with_defaults(name))
+    })
+}
+
+pub fn register_bulkhead(builder: BulkheadBuilder) -> Arc<Bulkhead> {
+    let name = Arc::clone(builder.name());
+    or_defaults(registry().bulkhead_or_register(builder), || {
+        Arc::new(Bulkhead::with_defaults(name))
+    })
+}
+
+/// Default name of a method's policies: `path::to::Type::method`.
+pub fn method_name(type_name: &str, method: &str) -> String {
+    format!("{type_name}::{method}")
+}
+
+/// The return type of an annotated function.
+#[diagnostic::on_unimplemented(
+    message = "a resilience attribute needs the function to return `Result<T, E>`, not `{Self}`",
+    label = "this must be `Result<T, E>` (or an alias of it)"
+)]
+pub trait IsResult {
+    type Ok;
+    type Err;
+    fn into_result(self) -> Result<Self::Ok, Self::Err>;
+}
+
+impl<T, E> IsResult for Result<T, E> {
+    type Ok = T;
+    type Err = E;
+    #[inline]
+    fn into_result(self) -> Result<T, E> {
+        self
+    }
+}
+
+/// Pins the body's output to the declared return type, so `?` and `return` in the body infer
+/// exactly as in the original function.
+#[inline]
+pub fn anchor<R: IsResult, F: Future<Output = R>>(body: F) -> F {
+    body
+}
+
+/// The body as the innermost layer of a stack that can reject: its error becomes
+/// [`Failure::Operation`].
+#[inline]
+pub async fn operation<R: IsResult, F: Future<Output = R>>(
+    body: F,
+) -> Result<R::Ok, Failure<R::Err>> {
+    body.await.into_result().map_err(Failure::Operation)
+}
+
+/// The outermost layer's conversion of a rejection into the function's error type.
+#[inline]
+pub fn finish<T, E: From<Error>>(result: Result<T, Failure<E>>) -> Result<T, E> {
+    result.map_err(Failure::into_error)
+}
+
+/// An owned argument of a retried function, cloned for each attempt.
+#[diagnostic::on_unimplemented(
+    message = "`#[retry]` re-runs the body, so the owned argument of type `{Self}` must be `Clone`",
+    label = "this argument is moved into each attempt",
+    note = "take the argument by reference (`&{Self}`), or make its type `Clone`"
+)]
+pub trait RetryArg: Sized {
+    fn clone_for_retry(&self) -> Self;
+}
+
+impl<T: Clone> RetryArg for T {
+    #[inline]
+    fn clone_for_retry(&self) -> Self {
+        self.clone()
+    }
+}
+
+#[inline]
+pub fn clone_for_retry<T: RetryArg>(value: &T) -> T {
+    value.clone_for_retry()
+}
+
+/// How a retry sees an error of a stack with no rejecting policy: always the operation's.
+#[inline]
+pub fn view_operation<E>(error: &E) -> FailureRef<'_, E> {
+    FailureRef::Operation(error)
+}
+
+#[inline]
+pub fn always<E>(_: &E) -> bool {
+    true
+}
+
+#[inline]
+pub fn never<E>(_: &E) -> bool {
+    false
+}
+
+#[inline]
+pub fn ignore_retry<E>(_: &RetryContext<'_, E>) {}
+
+/// A breaker's verdict on an operation error: `ignore_if` first, then `failure_if`.
+#[inline]
+pub fn classify<E>(
+    error: &E,
+    ignore_if: impl Fn(&E) -> bool,
+    failure_if: impl Fn(&E) -> bool,
+) -> CallOutcome {
+    if ignore_if(error) {
+        CallOutcome::Ignored
+    } else if failure_if(error) {
+        CallOutcome::Failure
+    } else {
+        CallOutcome::Success
+    }
+}

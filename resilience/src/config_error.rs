@@ -1,0 +1,35 @@
+//! The error a policy builder returns for settings it cannot honour.
+
+/// Settings a policy cannot be built with.
+///
+/// The attribute macros check every value at compile time, so annotated code never sees this;
+/// it is what the builders of the macro-free API return.
+///
+/// ```
+/// use resilience::{ConfigError, Retry};
+///
+/// let err = Retry::builder("fetch").max_attempts(0).build().unwrap_err();
+/// assert!(matches!(err, ConfigError::OutOfRange { key: "max_attempts", .. }));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A value lies outside the range the setting allows.
+    #[error("`{key}` = {value} is out of range: {allowed}")]
+    OutOfRange {
+        /// The setting's key, as the attribute spells it.
+        key: &'static str,
+        /// The rejected value, as text.
+        value: String,
+        /// What the setting allows.
+        allowed: &'static str,
+    },
+    /// Two settings that exclude each other were both given.
+    #[error("`{first}` and `{second}` cannot be used together")]
+    Exclusive {
+        /// The setting given first.
+        first: &'static str,
+        /// The setting that conflicts with it.
+        second: &'static str,
+    },
+}

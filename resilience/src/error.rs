@@ -1,0 +1,112 @@
+//! The error every policy rejection is reported with.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A call rejected or cut short by a policy, before or instead of the operation's own result.
+///
+/// Annotated functions turn it into their own error type through `From<resilience::Error>`;
+/// `anyhow::Error`, `Box<dyn std::error::Error + Send + Sync>` and `std::io::Error` need no code.
+///
+/// ```
+/// use resilience::Error;
+/// use std::time::Duration;
+///
+/// let err = Error::Timeout { name: "db".into(), after: Duration::from_millis(250) };
+/// assert_eq!(err.code(), "TIMEOUT");
+/// assert_eq!(err.http_status(), 504);
+/// assert_eq!(err.policy_name(), "db");
+/// assert_eq!(err.to_string(), "timeout `db` expired after 250ms");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The circuit breaker is open: the call was rejected without running.
+    #[error("circuit breaker `{name}` is open; retry after {retry_after:?}")]
+    CircuitOpen {
+        /// Registry name of the breaker.
+        name: Arc<str>,
+        /// Time left until the breaker admits a probe call (zero when it is held open by
+        /// [`CircuitBreaker::force_open`](crate::CircuitBreaker::force_open)).
+        retry_after: Duration,
+    },
+    /// The call did not finish in time; its future was dropped.
+    #[error("timeout `{name}` expired after {after:?}")]
+    Timeout {
+        /// Registry name of the timeout.
+        name: Arc<str>,
+        /// The configured limit.
+        after: Duration,
+    },
+    /// Every slot of the bulkhead was taken (and its queue full, or the wait too long).
+    #[error("bulkhead `{name}` is full ({max_concurrent} calls in flight)")]
+    BulkheadFull {
+        /// Registry name of the bulkhead.
+        name: Arc<str>,
+        /// Calls the bulkhead admits at once.
+        max_concurrent: u32,
+    },
+    /// The rate limiter had no capacity for the call.
+    #[error("rate limiter `{name}` is exhausted; retry after {retry_after:?}")]
+    RateLimited {
+        /// Registry name of the rate limiter.
+        name: Arc<str>,
+        /// Time until capacity is available again.
+        retry_after: Duration,
+    },
+}
+
+impl Error {
+    /// A stable, machine-readable code: `"CIRCUIT_OPEN"`, `"TIMEOUT"`, `"BULKHEAD_FULL"`, `"RATE_LIMITED"`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::CircuitOpen { .. } => "CIRCUIT_OPEN",
+            Error::Timeout { .. } => "TIMEOUT",
+            Error::BulkheadFull { .. } => "BULKHEAD_FULL",
+            Error::RateLimited { .. } => "RATE_LIMITED",
+        }
+    }
+
+    /// The HTTP status a server should answer with: 503, 504, 503, 429.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::CircuitOpen { .. } | Error::BulkheadFull { .. } => 503,
+            Error::Timeout { .. } => 504,
+            Error::RateLimited { .. } => 429,
+        }
+    }
+
+    /// Registry name of the policy that rejected the call.
+    pub fn policy_name(&self) -> &str {
+        match self {
+            Error::CircuitOpen { name, .. }
+            | Error::Timeout { name, .. }
+            | Error::BulkheadFull { name, .. }
+            | Error::RateLimited { name, .. } => name,
+        }
+    }
+
+    /// How long to wait before trying again, when the policy knows it.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::CircuitOpen { retry_after, .. } | Error::RateLimited { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            Error::Timeout { .. } | Error::BulkheadFull { .. } => None,
+        }
+    }
+}
+
+/// Lets functions returning `std::io::Result<T>` be annotated with no code of the user's.
+///
+/// The kind is [`TimedOut`](std::io::ErrorKind::TimedOut) for a timeout and
+/// [`Other`](std::io::ErrorKind::Other) for the rejections; the source is the [`Error`].
+impl From<Error> for std::io::Error {
+    fn from(err: Error) -> Self {
+        let kind = match err {
+            Error::Timeout { .. } => std::io::ErrorKind::TimedOut,
+            _ => std::io::ErrorKind::Other,
+        };
+        std::io::Error::new(kind, err)
+    }
+}

@@ -1,0 +1,207 @@
+//! Events: what the policies did, delivered to subscribers and (feature `tracing`) to `tracing`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+
+use crate::circuit_breaker::{CircuitState, TransitionCause};
+use crate::registry::PolicyKind;
+use crate::Error;
+
+/// Events a slow subscriber may fall behind by before it starts losing the oldest.
+const CHANNEL_CAPACITY: usize = 1024;
+
+/// Something a policy did that an operator may want to know.
+///
+/// Receive them with [`Registry::subscribe`](crate::Registry::subscribe).
+///
+/// ```
+/// use resilience::{CircuitState, Event};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let mut events = resilience::registry().subscribe();
+/// let breaker = resilience::registry().circuit_breaker_or_register(
+///     resilience::CircuitBreaker::builder("doc-events").failure_threshold(1),
+/// );
+/// breaker.record_failure();
+/// match events.recv().await.unwrap() {
+///     Event::CircuitTransition { name, to, .. } => {
+///         assert_eq!(&*name, "doc-events");
+///         assert_eq!(to, CircuitState::Open);
+///     }
+///     other => panic!("unexpected {other}"),
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A circuit breaker changed state.
+    CircuitTransition {
+        /// The breaker's name.
+        name: Arc<str>,
+        /// The state it left.
+        from: CircuitState,
+        /// The state it entered.
+        to: CircuitState,
+        /// Why it changed.
+        cause: TransitionCause,
+    },
+    /// A policy rejected a call (an open circuit, a full bulkhead).
+    CallRejected {
+        /// The kind of policy that rejected it.
+        kind: PolicyKind,
+        /// The rejection, with the policy's name.
+        error: Error,
+    },
+    /// A retry is about to sleep before its next attempt.
+    RetryAttempt {
+        /// The retry's name.
+        name: Arc<str>,
+        /// The attempt that just failed, counting from 1.
+        attempt: u32,
+        /// The sleep before the next attempt.
+        delay: Duration,
+        /// The failure, as its `Display` text.
+        error: String,
+    },
+    /// A retry gave up: attempts exhausted, `max_elapsed` reached or the error is not retryable.
+    RetriesExhausted {
+        /// The retry's name.
+        name: Arc<str>,
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure, as its `Display` text.
+        error: String,
+    },
+    /// A timeout fired and dropped the call.
+    TimedOut {
+        /// The timeout's name.
+        name: Arc<str>,
+        /// The configured limit.
+        after: Duration,
+    },
+    /// Two sites gave one policy name different settings; the first registration won.
+    ConfigConflict {
+        /// The policy's kind.
+        kind: PolicyKind,
+        /// The policy's name.
+        name: Arc<str>,
+        /// The keys whose explicit values differ from the registered policy's.
+        keys: Vec<&'static str>,
+    },
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::CircuitTransition {
+                name,
+                from,
+                to,
+                cause,
+            } => write!(f, "circuit breaker `{name}`: {from} -> {to} ({cause})"),
+            Event::CallRejected { kind, error } => write!(f, "{kind} rejected a call: {error}"),
+            Event::RetryAttempt {
+                name,
+                attempt,
+                delay,
+                error,
+            } => write!(
+                f,
+                "retry `{name}`: attempt {attempt} failed ({error}); next in {delay:?}"
+            ),
+            Event::RetriesExhausted {
+                name,
+                attempts,
+                error,
+            } => write!(
+                f,
+                "retry `{name}`: gave up after {attempts} attempt(s) ({error})"
+            ),
+            Event::TimedOut { name, after } => {
+                write!(f, "timeout `{name}`: call dropped after {after:?}")
+            }
+            Event::ConfigConflict { kind, name, keys } => write!(
+                f,
+                "{kind} `{name}` is configured differently at another site ({}); the first registration is in effect",
+                keys.join(", ")
+            ),
+        }
+    }
+}
+
+struct Bus {
+    sender: broadcast::Sender<Event>,
+    /// Set by the first `subscribe`: until then `emit` builds nothing.
+    subscribed: AtomicBool,
+}
+
+fn bus() -> &'static Bus {
+    static BUS: OnceLock<Bus> = OnceLock::new();
+    BUS.get_or_init(|| Bus {
+        sender: broadcast::channel(CHANNEL_CAPACITY).0,
+        subscribed: AtomicBool::new(false),
+    })
+}
+
+pub(crate) fn subscribe() -> broadcast::Receiver<Event> {
+    let bus = bus();
+    bus.subscribed.store(true, Ordering::Release);
+    bus.sender.subscribe()
+}
+
+/// Publishes an event. `make` runs only when someone listens, so an event costs nothing
+/// (no allocation, no formatting) in a program that never subscribes.
+pub(crate) fn emit(make: impl FnOnce() -> Event) {
+    let listening = bus().subscribed.load(Ordering::Acquire);
+    if !listening && !tracing_enabled() {
+        return;
+    }
+    let event = make();
+    #[cfg(feature = "tracing")]
+    trace(&event);
+    if listening {
+        // An error only means every receiver is gone; events are best-effort.
+        let _ = bus().sender.send(event);
+    }
+}
+
+#[cfg(feature = "tracing")]
+fn tracing_enabled() -> bool {
+    tracing::enabled!(target: "resilience", tracing::Level::ERROR)
+}
+
+#[cfg(not(feature = "tracing"))]
+fn tracing_enabled() -> bool {
+    false
+}
+
+#[cfg(feature = "tracing")]
+fn trace(event: &Event) {
+    match event {
+        Event::CircuitTransition { name, to, .. } if *to == CircuitState::Open => {
+            tracing::warn!(target: "resilience", policy = "circuit_breaker", name = &**name, "{event}")
+        }
+        Event::CircuitTransition { name, .. } => {
+            tracing::info!(target: "resilience", policy = "circuit_breaker", name = &**name, "{event}")
+        }
+        Event::CallRejected { kind, error } => {
+            tracing::debug!(target: "resilience", policy = kind.as_str(), name = error.policy_name(), "{event}")
+        }
+        Event::RetryAttempt { name, .. } => {
+            tracing::debug!(target: "resilience", policy = "retry", name = &**name, "{event}")
+        }
+        Event::RetriesExhausted { name, .. } => {
+            tracing::warn!(target: "resilience", policy = "retry", name = &**name, "{event}")
+        }
+        Event::TimedOut { name, .. } => {
+            tracing::info!(target: "resilience", policy = "timeout", name = &**name, "{event}")
+        }
+        Event::ConfigConflict { kind, name, .. } => {
+            tracing::warn!(target: "resilience", policy = kind.as_str(), name = &**name, "{event}")
+        }
+    }
+}

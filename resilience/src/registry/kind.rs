@@ -1,0 +1,35 @@
+//! The kinds of policy the registry holds.
+
+/// The kind of a registered policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum PolicyKind {
+    /// A [`CircuitBreaker`](crate::CircuitBreaker).
+    CircuitBreaker,
+    /// A [`Retry`](crate::Retry).
+    Retry,
+    /// A [`Timeout`](crate::Timeout).
+    Timeout,
+    /// A [`Bulkhead`](crate::Bulkhead).
+    Bulkhead,
+}
+
+impl PolicyKind {
+    /// The kind as the attribute spells it: `"circuit_breaker"`, `"retry"`, `"timeout"`, `"bulkhead"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyKind::CircuitBreaker => "circuit_breaker",
+            PolicyKind::Retry => "retry",
+            PolicyKind::Timeout => "timeout",
+            PolicyKind::Bulkhead => "bulkhead",
+        }
+    }
+}
+
+impl std::fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

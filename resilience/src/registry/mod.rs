@@ -1,0 +1,261 @@
+//! The global registry: every policy by kind and name, for sharing and for inspection.
+
+mod kind;
+mod snapshot;
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::events::{self, Event};
+use crate::{
+    Bulkhead, BulkheadBuilder, CircuitBreaker, CircuitBreakerBuilder, ConfigError, Retry,
+    RetryBuilder, Timeout, TimeoutBuilder,
+};
+
+pub use kind::PolicyKind;
+pub use snapshot::{PolicySnapshot, PolicyStats, RegistrySnapshot};
+
+/// The process-wide registry every annotated function registers its policies in.
+///
+/// ```
+/// use resilience::{registry, CircuitBreaker, CircuitState};
+///
+/// let breaker = registry()
+///     .circuit_breaker_or_register(CircuitBreaker::builder("doc-registry").failure_threshold(2))
+///     .unwrap();
+/// breaker.record_failure();
+/// breaker.record_failure();
+/// assert_eq!(registry().circuit_breaker("doc-registry").unwrap().state(), CircuitState::Open);
+/// println!("{}", registry().snapshot());
+/// ```
+pub fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(Registry::default)
+}
+
+/// Policies by kind and name. Get the global one with [`registry()`].
+///
+/// Lookups take a read lock; annotated call sites look their policy up once, on their first
+/// call, and keep it in a `static`, so the lock is never on a call's path.
+#[derive(Default)]
+pub struct Registry {
+    circuit_breakers: Shelf<CircuitBreaker>,
+    retries: Shelf<Retry>,
+    timeouts: Shelf<Timeout>,
+    bulkheads: Shelf<Bulkhead>,
+}
+
+struct Entry<P> {
+    policy: Arc<P>,
+    /// Keys another site set to a different value than this policy's configuration.
+    conflicts: Vec<&'static str>,
+}
+
+struct Shelf<P>(RwLock<HashMap<Arc<str>, Entry<P>>>);
+
+impl<P> Default for Shelf<P> {
+    fn default() -> Self {
+        Shelf(RwLock::new(HashMap::new()))
+    }
+}
+
+impl<P> Shelf<P> {
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<Arc<str>, Entry<P>>> {
+        // A panic while holding the lock cannot leave the map half-updated: every write is a
+        // single insert or a push, so the poisoned state is safe to use.
+        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<Arc<str>, Entry<P>>> {
+        self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn get(&self, name: &str) -> Option<Arc<P>> {
+        self.read().get(name).map(|entry| Arc::clone(&entry.policy))
+    }
+
+    /// Returns the policy named `name`, registering `build()` under it if there is none.
+    /// `conflicts` lists the explicit settings of the caller that differ from an existing policy.
+    fn get_or_register(
+        &self,
+        kind: PolicyKind,
+        name: &Arc<str>,
+        conflicts: impl FnOnce(&P) -> Vec<&'static str>,
+        build: impl FnOnce() -> Result<P, ConfigError>,
+    ) -> Result<Arc<P>, ConfigError> {
+        if let Some(existing) = self.get(name) {
+            note_conflicts(self, kind, name, conflicts(&existing));
+            return Ok(existing);
+        }
+        let built = build()?;
+        let mut map = self.write();
+        // Another thread may have registered the name between the read and the write.
+        if let Some(entry) = map.get(&**name) {
+            let existing = Arc::clone(&entry.policy);
+            drop(map);
+            note_conflicts(self, kind, name, conflicts(&existing));
+            return Ok(existing);
+        }
+        let policy = Arc::new(built);
+        map.insert(
+            Arc::clone(name),
+            Entry {
+                policy: Arc::clone(&policy),
+                conflicts: Vec::new(),
+            },
+        );
+        Ok(policy)
+    }
+}
+
+fn note_conflicts<P>(shelf: &Shelf<P>, kind: PolicyKind, name: &Arc<str>, keys: Vec<&'static str>) {
+    if keys.is_empty() {
+        return;
+    }
+    if let Some(entry) = shelf.write().get_mut(&**name) {
+        for key in &keys {
+            if !entry.conflicts.contains(key) {
+                entry.conflicts.push(key);
+            }
+        }
+    }
+    events::emit(|| Event::ConfigConflict {
+        kind,
+        name: Arc::clone(name),
+        keys,
+    });
+}
+
+impl Registry {
+    /// The circuit breaker named `name`, if one is registered.
+    pub fn circuit_breaker(&self, name: &str) -> Option<Arc<CircuitBreaker>> {
+        self.circuit_breakers.get(name)
+    }
+
+    /// The retry policy named `name`, if one is registered.
+    pub fn retry(&self, name: &str) -> Option<Arc<Retry>> {
+        self.retries.get(name)
+    }
+
+    /// The timeout named `name`, if one is registered.
+    pub fn timeout(&self, name: &str) -> Option<Arc<Timeout>> {
+        self.timeouts.get(name)
+    }
+
+    /// The bulkhead named `name`, if one is registered.
+    pub fn bulkhead(&self, name: &str) -> Option<Arc<Bulkhead>> {
+        self.bulkheads.get(name)
+    }
+
+    /// The circuit breaker named by the builder, built and registered if there is none yet.
+    ///
+    /// When one exists, it is returned as it is (the first registration wins); settings the builder
+    /// gave explicitly that differ from it are recorded as a conflict in the snapshot and sent as an
+    /// [`Event::ConfigConflict`].
+    pub fn circuit_breaker_or_register(
+        &self,
+        builder: CircuitBreakerBuilder,
+    ) -> Result<Arc<CircuitBreaker>, ConfigError> {
+        let name = Arc::clone(builder.name());
+        self.circuit_breakers.get_or_register(
+            PolicyKind::CircuitBreaker,
+            &name,
+            |existing| builder.conflicts_with(existing),
+            || builder.clone().build(),
+        )
+    }
+
+    /// The retry policy named by the builder, registered if there is none yet; see
+    /// [`circuit_breaker_or_register`](Self::circuit_breaker_or_register).
+    pub fn retry_or_register(&self, builder: RetryBuilder) -> Result<Arc<Retry>, ConfigError> {
+        let name = Arc::clone(builder.name());
+        self.retries.get_or_register(
+            PolicyKind::Retry,
+            &name,
+            |existing| builder.conflicts_with(existing),
+            || builder.clone().build(),
+        )
+    }
+
+    /// The timeout named by the builder, registered if there is none yet; see
+    /// [`circuit_breaker_or_register`](Self::circuit_breaker_or_register).
+    pub fn timeout_or_register(&self, builder: TimeoutBuilder) -> Result<Arc<Timeout>, ConfigError> {
+        let name = Arc::clone(builder.name());
+        self.timeouts.get_or_register(
+            PolicyKind::Timeout,
+            &name,
+            |existing| builder.conflicts_with(existing),
+            || builder.clone().build(),
+        )
+    }
+
+    /// The bulkhead named by the builder, registered if there is none yet; see
+    /// [`circuit_breaker_or_register`](Self::circuit_breaker_or_register).
+    pub fn bulkhead_or_register(&self, builder: BulkheadBuilder) -> Result<Arc<Bulkhead>, ConfigError> {
+        let name = Arc::clone(builder.name());
+        self.bulkheads.get_or_register(
+            PolicyKind::Bulkhead,
+            &name,
+            |existing| builder.conflicts_with(existing),
+            || builder.clone().build(),
+        )
+    }
+
+    /// Subscribes to every policy's [`Event`]s from now on.
+    ///
+    /// A subscriber that falls more than 1024 events behind loses the oldest
+    /// ([`RecvError::Lagged`](tokio::sync::broadcast::error::RecvError::Lagged)).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        events::subscribe()
+    }
+
+    /// Resets every policy named `name`: a breaker closes with fresh counts, and every
+    /// policy's counters go back to zero. Returns whether any policy has that name.
+    pub fn reset(&self, name: &str) -> bool {
+        let mut found = false;
+        if let Some(breaker) = self.circuit_breaker(name) {
+            breaker.reset();
+            breaker.reset_stats();
+            found = true;
+        }
+        if let Some(retry) = self.retry(name) {
+            retry.reset_stats();
+            found = true;
+        }
+        if let Some(timeout) = self.timeout(name) {
+            timeout.reset_stats();
+            found = true;
+        }
+        if let Some(bulkhead) = self.bulkhead(name) {
+            bulkhead.reset_stats();
+            found = true;
+        }
+        found
+    }
+
+    /// Every registered policy, sorted by name then kind.
+    pub fn policies(&self) -> Vec<PolicySnapshot> {
+        let mut rows = Vec::new();
+        for (name, entry) in self.circuit_breakers.read().iter() {
+            rows.push(PolicySnapshot::circuit_breaker(name, &entry.policy, &entry.conflicts));
+        }
+        for (name, entry) in self.retries.read().iter() {
+            rows.push(PolicySnapshot::retry(name, &entry.policy, &entry.conflicts));
+        }
+        for (name, entry) in self.timeouts.read().iter() {
+            rows.push(PolicySnapshot::timeout(name, &entry.policy, &entry.conflicts));
+        }
+        for (name, entry) in self.bulkheads.read().iter() {
+            rows.push(PolicySnapshot::bulkhead(name, &entry.policy, &entry.conflicts));
+        }
+        rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.kind.cmp(&b.kind)));
+        rows
+    }
+
+    /// A snapshot of every policy, printable as a table.
+    pub fn snapshot(&self) -> RegistrySnapshot {
+        RegistrySnapshot {
+            policies: self.policies(),
+        }
+    }
+}
