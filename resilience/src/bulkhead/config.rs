@@ -1,0 +1,168 @@
+//! A bulkhead's settings and the builder that validates them.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Bulkhead;
+use crate::ConfigError;
+
+/// How long a queued caller waits for a slot when no `queue_timeout` is given.
+pub(super) const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The settings of a [`Bulkhead`].
+///
+/// ```
+/// use resilience::Bulkhead;
+/// use std::time::Duration;
+///
+/// let bulkhead = Bulkhead::builder("db").max_concurrent(10).queue(5).build().unwrap();
+/// let config = bulkhead.config();
+/// assert_eq!((config.max_concurrent, config.queue), (10, 5));
+/// assert_eq!(config.queue_timeout, Duration::from_secs(1));
+/// assert_eq!(config.to_string(), "max=10 queue=5 queue_timeout=1s");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct BulkheadConfig {
+    /// Calls admitted at once (attribute key `max`); at least 1.
+    pub max_concurrent: u32,
+    /// Callers allowed to wait for a slot when all are taken; beyond them, calls are rejected
+    /// at once. Default 0: no waiting.
+    pub queue: u32,
+    /// The longest a queued caller waits for a slot before it is rejected; greater than zero.
+    /// Default 1 s. Has no effect while `queue` is 0.
+    pub queue_timeout: Duration,
+}
+
+/// A compact one-line summary, as the registry's table shows it: `max=10 queue=0`, with the
+/// queue timeout added when there is a queue.
+impl fmt::Display for BulkheadConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "max={} queue={}", self.max_concurrent, self.queue)?;
+        if self.queue > 0 {
+            write!(f, " queue_timeout={:?}", self.queue_timeout)?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds a [`Bulkhead`]; made by [`Bulkhead::builder`].
+///
+/// `max_concurrent` is required, as `max` is in the attribute; `queue` defaults to 0 and
+/// `queue_timeout` to 1 s.
+///
+/// ```
+/// use resilience::{Bulkhead, ConfigError};
+/// use std::time::Duration;
+///
+/// let bulkhead = Bulkhead::builder("db")
+///     .max_concurrent(4)
+///     .queue(16)
+///     .queue_timeout(Duration::from_millis(250))
+///     .build()
+///     .unwrap();
+/// assert_eq!(bulkhead.config().queue_timeout, Duration::from_millis(250));
+///
+/// let err = Bulkhead::builder("db").max_concurrent(0).build().unwrap_err();
+/// assert!(matches!(err, ConfigError::OutOfRange { key: "max", .. }));
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct BulkheadBuilder {
+    name: Arc<str>,
+    // `None` until set, so the registry can tell an explicit setting from a default.
+    max_concurrent: Option<u32>,
+    queue: Option<u32>,
+    queue_timeout: Option<Duration>,
+}
+
+impl BulkheadBuilder {
+    pub(super) fn new(name: Arc<str>) -> Self {
+        BulkheadBuilder {
+            name,
+            max_concurrent: None,
+            queue: None,
+            queue_timeout: None,
+        }
+    }
+
+    /// Calls admitted at once (attribute key `max`); required, at least 1.
+    pub fn max_concurrent(mut self, max_concurrent: u32) -> Self {
+        self.max_concurrent = Some(max_concurrent);
+        self
+    }
+
+    /// Callers allowed to wait for a slot when all are taken (key `queue`); default 0.
+    pub fn queue(mut self, queue: u32) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    /// The longest a queued caller waits (key `queue_timeout`); default 1 s, greater than zero.
+    pub fn queue_timeout(mut self, queue_timeout: Duration) -> Self {
+        self.queue_timeout = Some(queue_timeout);
+        self
+    }
+
+    /// The registry name the bulkhead will have.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// The keys set on this builder whose values differ from `existing`'s configuration:
+    /// empty when this builder agrees with the bulkhead already registered under its name.
+    pub fn conflicts_with(&self, existing: &Bulkhead) -> Vec<&'static str> {
+        let config = existing.config();
+        let mut keys = Vec::new();
+        if self
+            .max_concurrent
+            .is_some_and(|v| v != config.max_concurrent)
+        {
+            keys.push("max");
+        }
+        if self.queue.is_some_and(|v| v != config.queue) {
+            keys.push("queue");
+        }
+        if self
+            .queue_timeout
+            .is_some_and(|v| v != config.queue_timeout)
+        {
+            keys.push("queue_timeout");
+        }
+        keys
+    }
+
+    /// Validates the settings and builds the bulkhead.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::OutOfRange`] with key `"max"` when `max_concurrent` was not given or is 0,
+    /// and with key `"queue_timeout"` when that is zero.
+    pub fn build(self) -> Result<Bulkhead, ConfigError> {
+        let max_concurrent = match self.max_concurrent {
+            Some(max) if max >= 1 => max,
+            given => {
+                return Err(ConfigError::OutOfRange {
+                    key: "max",
+                    value: given.map_or_else(|| "not set".to_owned(), |v| v.to_string()),
+                    allowed: "at least 1 (required)",
+                })
+            }
+        };
+        let queue_timeout = self.queue_timeout.unwrap_or(DEFAULT_QUEUE_TIMEOUT);
+        if queue_timeout.is_zero() {
+            return Err(ConfigError::OutOfRange {
+                key: "queue_timeout",
+                value: format!("{queue_timeout:?}"),
+                allowed: "a duration greater than zero",
+            });
+        }
+        let config = BulkheadConfig {
+            max_concurrent,
+            queue: self.queue.unwrap_or(0),
+            queue_timeout,
+        };
+        Ok(Bulkhead::from_parts(self.name, config))
+    }
+}

@@ -1,0 +1,214 @@
+//! Building a retry policy, and telling which of its settings were given explicitly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Backoff, Jitter, Retry, RetryConfig};
+use crate::ConfigError;
+
+/// Builds a [`Retry`]; start from [`Retry::builder`].
+///
+/// Setters never fail; [`build`](RetryBuilder::build) checks the values. The backoff setters
+/// (`backoff`, `exponential`, `fixed`, `linear`, `no_backoff`, `delays`, `backoff_fn`) all set
+/// the one backoff: the last call wins.
+///
+/// The builder remembers which settings were given, so that the registry can tell two sites
+/// that configure one name differently ([`conflicts_with`](RetryBuilder::conflicts_with)) from
+/// a site that leaves a setting at its default.
+///
+/// ```
+/// use resilience::{ConfigError, Jitter, Retry};
+/// use std::time::Duration;
+///
+/// let retry = Retry::builder("doc-builder")
+///     .max_attempts(5)
+///     .exponential(Duration::from_millis(50), 3.0)
+///     .max_delay(Duration::from_secs(2))
+///     .jitter(Jitter::Full)
+///     .max_elapsed(Duration::from_secs(10))
+///     .build()
+///     .unwrap();
+/// assert_eq!(retry.config().max_attempts, 5);
+///
+/// let err = Retry::builder("doc-builder").exponential(Duration::from_millis(50), 0.5).build();
+/// assert!(matches!(err, Err(ConfigError::OutOfRange { key: "factor", .. })));
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct RetryBuilder {
+    name: Arc<str>,
+    max_attempts: Option<u32>,
+    backoff: Option<Backoff>,
+    max_delay: Option<Duration>,
+    jitter: Option<Jitter>,
+    max_elapsed: Option<Duration>,
+}
+
+impl RetryBuilder {
+    pub(crate) fn new(name: Arc<str>) -> Self {
+        RetryBuilder {
+            name,
+            max_attempts: None,
+            backoff: None,
+            max_delay: None,
+            jitter: None,
+            max_elapsed: None,
+        }
+    }
+
+    /// The registry name the policy is built with.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// Attempts in all, the first included; at least 1 (default 3).
+    pub fn max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = Some(max_attempts);
+        self
+    }
+
+    /// The delay before each retry (default `Exponential { base: 100ms, factor: 2.0 }`).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = Some(backoff);
+        self
+    }
+
+    /// `base * factor^(n - 1)` before retry `n`; `factor` must be finite and greater than 1.
+    pub fn exponential(self, base: Duration, factor: f64) -> Self {
+        self.backoff(Backoff::Exponential { base, factor })
+    }
+
+    /// The same delay before every retry.
+    pub fn fixed(self, delay: Duration) -> Self {
+        self.backoff(Backoff::Fixed(delay))
+    }
+
+    /// `base * n` before retry `n`.
+    pub fn linear(self, base: Duration) -> Self {
+        self.backoff(Backoff::Linear(base))
+    }
+
+    /// Retry at once, with no delay.
+    pub fn no_backoff(self) -> Self {
+        self.backoff(Backoff::None)
+    }
+
+    /// Explicit delays, one per retry, the last repeating; must not be empty.
+    pub fn delays(self, delays: Vec<Duration>) -> Self {
+        self.backoff(Backoff::Schedule(delays))
+    }
+
+    /// `delay_for_retry(n)` before retry `n`, `n` counting retries from 1.
+    pub fn backoff_fn(self, delay_for_retry: fn(u32) -> Duration) -> Self {
+        self.backoff(Backoff::Custom(delay_for_retry))
+    }
+
+    /// The cap on any one delay (default 30s).
+    pub fn max_delay(mut self, max_delay: Duration) -> Self {
+        self.max_delay = Some(max_delay);
+        self
+    }
+
+    /// The randomness added to each delay (default none).
+    pub fn jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = Some(jitter);
+        self
+    }
+
+    /// Give up when the next sleep would take the time since the first attempt began past
+    /// `max_elapsed` (default: no limit).
+    pub fn max_elapsed(mut self, max_elapsed: Duration) -> Self {
+        self.max_elapsed = Some(max_elapsed);
+        self
+    }
+
+    /// The configuration this builder describes, defaults filled in, unchecked.
+    fn config(&self) -> RetryConfig {
+        let defaults = RetryConfig::default();
+        RetryConfig {
+            max_attempts: self.max_attempts.unwrap_or(defaults.max_attempts),
+            backoff: self.backoff.clone().unwrap_or(defaults.backoff),
+            max_delay: self.max_delay.unwrap_or(defaults.max_delay),
+            jitter: self.jitter.unwrap_or(defaults.jitter),
+            max_elapsed: self.max_elapsed.or(defaults.max_elapsed),
+        }
+    }
+
+    /// Checks the settings and builds the policy.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::OutOfRange`] with key `max_attempts` for 0, `factor` for an exponential
+    /// factor that is not finite and greater than 1, `jitter` for a proportional fraction
+    /// outside `(0, 1]`, `delays` for an empty schedule.
+    pub fn build(self) -> Result<Retry, ConfigError> {
+        let config = self.config();
+        validate(&config)?;
+        Ok(Retry::new(self.name, config))
+    }
+
+    /// The keys this builder set explicitly to a value that differs from `existing`'s
+    /// configuration, spelled as the attribute spells them. Every backoff setting (`delay`,
+    /// `factor`, `delays`, `backoff_fn`) is reported as `"backoff"`.
+    pub fn conflicts_with(&self, existing: &Retry) -> Vec<&'static str> {
+        let config = existing.config();
+        let mut keys = Vec::new();
+        if self.max_attempts.is_some_and(|v| v != config.max_attempts) {
+            keys.push("max_attempts");
+        }
+        if self.backoff.as_ref().is_some_and(|v| *v != config.backoff) {
+            keys.push("backoff");
+        }
+        if self.max_delay.is_some_and(|v| v != config.max_delay) {
+            keys.push("max_delay");
+        }
+        if self.jitter.is_some_and(|v| v != config.jitter) {
+            keys.push("jitter");
+        }
+        if self
+            .max_elapsed
+            .is_some_and(|v| Some(v) != config.max_elapsed)
+        {
+            keys.push("max_elapsed");
+        }
+        keys
+    }
+}
+
+fn validate(config: &RetryConfig) -> Result<(), ConfigError> {
+    if config.max_attempts == 0 {
+        return Err(ConfigError::OutOfRange {
+            key: "max_attempts",
+            value: config.max_attempts.to_string(),
+            allowed: "at least 1",
+        });
+    }
+    match &config.backoff {
+        Backoff::Exponential { factor, .. } if !(factor.is_finite() && *factor > 1.0) => {
+            return Err(ConfigError::OutOfRange {
+                key: "factor",
+                value: factor.to_string(),
+                allowed: "a finite number greater than 1.0",
+            });
+        }
+        Backoff::Schedule(delays) if delays.is_empty() => {
+            return Err(ConfigError::OutOfRange {
+                key: "delays",
+                value: "[]".to_string(),
+                allowed: "at least one delay",
+            });
+        }
+        _ => {}
+    }
+    if let Jitter::Proportional(fraction) = config.jitter {
+        // Written so that NaN is rejected too.
+        if !(fraction > 0.0 && fraction <= 1.0) {
+            return Err(ConfigError::OutOfRange {
+                key: "jitter",
+                value: fraction.to_string(),
+                allowed: "a fraction with 0 < fraction <= 1",
+            });
+        }
+    }
+    Ok(())
+}

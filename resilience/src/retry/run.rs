@@ -1,0 +1,206 @@
+//! The retry loop's state for one call, and the decision taken after each attempt.
+
+use std::ops::ControlFlow;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{Retry, RetryContext};
+use crate::events::{emit, Event};
+use crate::{Error, FailureRef};
+
+/// One call's way through a [`Retry`]: which attempt it is on, when it began, the last sleep.
+///
+/// [`Retry::call`] and the `#[retry]` attribute both drive it: run an attempt, hand its result
+/// to [`after_attempt`](RetryRun::after_attempt), stop on `Break`, run again on `Continue`.
+///
+/// ```
+/// use resilience::{Failure, Retry, Error};
+/// use std::ops::ControlFlow;
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let retry = Retry::builder("doc-run").fixed(Duration::from_millis(100)).build().unwrap();
+/// let mut run = retry.begin();
+/// let mut attempts = 0;
+/// let outcome: Result<&str, Failure<std::io::Error>> = loop {
+///     attempts += 1;
+///     // A timeout below the retry rejected the first attempt; the second one succeeds.
+///     let result = if attempts == 1 {
+///         Err(Failure::Policy(Error::Timeout { name: "db".into(), after: Duration::from_secs(1) }))
+///     } else {
+///         Ok("row")
+///     };
+///     match run.after_attempt(result, Failure::as_ref, |_| true, |_| {}).await {
+///         ControlFlow::Break(outcome) => break outcome,
+///         ControlFlow::Continue(()) => {}
+///     }
+/// };
+/// assert_eq!(outcome.unwrap(), "row");
+/// assert_eq!(retry.stats().successes_after_retry, 1);
+/// # }
+/// ```
+#[derive(Debug)]
+#[must_use = "a retry run does nothing until its attempts are reported to `after_attempt`"]
+pub struct RetryRun<'a> {
+    policy: &'a Retry,
+    /// The attempt whose result `after_attempt` receives next, from 1.
+    attempt: u32,
+    /// When the first attempt began; read only when `max_elapsed` needs it.
+    started: Option<Instant>,
+    /// The previous sleep (zero before the first retry), before any `retry_after` floor:
+    /// decorrelated jitter grows from it.
+    previous_delay: Duration,
+}
+
+/// Whether a failure is worth another attempt, and the least sleep before it.
+enum Verdict {
+    Retry { at_least: Duration },
+    Stop,
+}
+
+impl<'a> RetryRun<'a> {
+    pub(crate) fn new(policy: &'a Retry) -> Self {
+        RetryRun {
+            policy,
+            attempt: 1,
+            started: policy.config().max_elapsed.map(|_| Instant::now()),
+            previous_delay: Duration::ZERO,
+        }
+    }
+
+    /// Reports an attempt's result and, when another attempt is due, sleeps until it.
+    ///
+    /// Returns `Break(result)`, the result unchanged, when the call is done: on success, on an
+    /// error that is not retried, when `max_attempts` is spent, or when the next sleep would
+    /// pass `max_elapsed`. Otherwise calls `on_retry`, emits [`Event::RetryAttempt`], sleeps
+    /// the delay (not at all for a zero delay) and returns `Continue(())`.
+    ///
+    /// `view` shows the error as a [`FailureRef`]: [`Failure::as_ref`](crate::Failure::as_ref)
+    /// inside a stack of policies, or `FailureRef::Operation` for a bare operation error.
+    /// An operation error is retried when `retry_if` says so. Rejections by a policy below are
+    /// retried when they are transient: a timeout, a full bulkhead, a rate limit (whose
+    /// `retry_after` becomes the least sleep, beyond `max_delay` if need be, since an earlier
+    /// attempt would only be rejected again). An open circuit is not retried: the breaker has
+    /// just said that the dependency is down.
+    pub async fn after_attempt<T, X, E, V, P, O>(
+        &mut self,
+        result: Result<T, X>,
+        view: V,
+        retry_if: P,
+        on_retry: O,
+    ) -> ControlFlow<Result<T, X>>
+    where
+        V: Fn(&X) -> FailureRef<'_, E>,
+        P: Fn(&E) -> bool,
+        O: Fn(&RetryContext<'_, E>),
+    {
+        let error = match &result {
+            Ok(_) => {
+                self.policy.counters.record_success(self.attempt > 1);
+                return ControlFlow::Break(result);
+            }
+            Err(error) => error,
+        };
+        let Some(delay) = self.next_delay(view(error), retry_if, on_retry) else {
+            return ControlFlow::Break(result);
+        };
+        // The error is not needed any more: drop it now rather than hold it across the sleep.
+        drop(result);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Decides on a failed attempt: `Some(delay)` before the next attempt (counted and
+    /// reported), or `None` when the call ends with this failure (counted and reported).
+    fn next_delay<E>(
+        &mut self,
+        failure: FailureRef<'_, E>,
+        retry_if: impl Fn(&E) -> bool,
+        on_retry: impl Fn(&RetryContext<'_, E>),
+    ) -> Option<Duration> {
+        let policy = self.policy;
+        let config = policy.config();
+        let at_least = match classify(failure, retry_if) {
+            Verdict::Retry { at_least } => at_least,
+            Verdict::Stop => {
+                policy.counters.record_not_retryable();
+                self.report_gave_up(failure);
+                return None;
+            }
+        };
+        if self.attempt >= config.max_attempts {
+            policy.counters.record_exhausted();
+            self.report_gave_up(failure);
+            return None;
+        }
+
+        let jittered = config.jitter.apply(
+            config.backoff.delay(self.attempt, config.max_delay),
+            self.previous_delay,
+            &config.backoff,
+            config.max_delay,
+        );
+        self.previous_delay = jittered;
+        let delay = jittered.max(at_least);
+
+        let elapsed = self.started.map(|started| started.elapsed());
+        if let (Some(limit), Some(elapsed)) = (config.max_elapsed, elapsed) {
+            if elapsed.saturating_add(delay) > limit {
+                policy.counters.record_exhausted();
+                self.report_gave_up(failure);
+                return None;
+            }
+        }
+
+        policy.counters.record_retry();
+        on_retry(&RetryContext::new(self.attempt, delay, elapsed, failure));
+        emit(|| Event::RetryAttempt {
+            name: policy.name_arc().clone(),
+            attempt: self.attempt,
+            delay,
+            error: describe(failure),
+        });
+        self.attempt = self.attempt.saturating_add(1);
+        Some(delay)
+    }
+
+    fn report_gave_up<E>(&self, failure: FailureRef<'_, E>) {
+        emit(|| Event::RetriesExhausted {
+            name: self.policy.name_arc().clone(),
+            attempts: self.attempt,
+            error: describe(failure),
+        });
+    }
+}
+
+fn classify<E>(failure: FailureRef<'_, E>, retry_if: impl Fn(&E) -> bool) -> Verdict {
+    let retry_now = Verdict::Retry {
+        at_least: Duration::ZERO,
+    };
+    match failure {
+        FailureRef::Operation(error) if retry_if(error) => retry_now,
+        FailureRef::Operation(_) => Verdict::Stop,
+        FailureRef::Policy(rejection) => match rejection {
+            Error::Timeout { .. } | Error::BulkheadFull { .. } => retry_now,
+            Error::RateLimited { retry_after, .. } => Verdict::Retry {
+                at_least: *retry_after,
+            },
+            // No wildcard: `#[non_exhaustive]` binds other crates only, so a new kind of
+            // rejection fails to compile here until someone decides whether it is retried.
+            Error::CircuitOpen { .. } => Verdict::Stop,
+        },
+    }
+}
+
+/// The failure's text for an event. An operation error has no `Display` bound here, so it is
+/// named by its type.
+fn describe<E>(failure: FailureRef<'_, E>) -> String {
+    match failure {
+        FailureRef::Operation(_) => std::any::type_name::<E>().to_string(),
+        FailureRef::Policy(rejection) => rejection.to_string(),
+    }
+}

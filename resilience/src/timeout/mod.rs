@@ -1,0 +1,220 @@
+//! The timeout policy: a call that stays pending too long is dropped.
+
+mod config;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio::time::Sleep;
+
+pub use config::{TimeoutBuilder, TimeoutConfig};
+
+use crate::events::{self, Event};
+use crate::{ConfigError, Error, Failure};
+
+/// Drops a call that is still pending after a set time and reports
+/// [`Error::Timeout`] instead; the macro-free form of `#[timeout(...)]`.
+///
+/// **When the clock starts.** The deadline is set when the call first returns `Pending`, not
+/// when [`call`](Self::call) is entered: a call that finishes on its first poll never reads the
+/// clock or arms a timer, which keeps the common fast case free. Work a future does synchronously
+/// inside one poll cannot be interrupted by any async timeout, so this moves the deadline only by
+/// the length of that first poll.
+///
+/// Once the call is pending, the timer needs a Tokio runtime with the time driver enabled, as
+/// `tokio::time::timeout` does. On expiry the call's future is dropped (so its destructors run
+/// and whatever it held is released), `Event::TimedOut` is emitted, and the result is
+/// `Error::Timeout { name, after }`, which reaches the caller's error type through
+/// `From<resilience::Error>`. A call that completes at the same poll as the deadline keeps its
+/// result.
+///
+/// ```
+/// use resilience::{Error, Timeout};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let timeout = Timeout::new("slow-db", Duration::from_millis(20)).unwrap();
+///
+/// let fast = timeout.call(async { Ok::<_, Error>("row") }).await;
+/// assert_eq!(fast, Ok("row"));
+///
+/// let slow = timeout
+///     .call(async {
+///         tokio::time::sleep(Duration::from_secs(5)).await;
+///         Ok::<_, Error>("row")
+///     })
+///     .await;
+/// assert_eq!(
+///     slow,
+///     Err(Error::Timeout { name: "slow-db".into(), after: Duration::from_millis(20) })
+/// );
+/// assert_eq!(timeout.stats().timeouts, 1);
+/// # }
+/// ```
+pub struct Timeout {
+    name: Arc<str>,
+    config: TimeoutConfig,
+    calls: AtomicU64,
+    timeouts: AtomicU64,
+}
+
+/// Counters of a [`Timeout`], read with [`Timeout::stats`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct TimeoutStats {
+    /// Calls started.
+    pub calls: u64,
+    /// Calls dropped because the deadline passed.
+    pub timeouts: u64,
+}
+
+impl Timeout {
+    /// Starts a builder for a timeout registered as `name`.
+    pub fn builder(name: impl Into<Arc<str>>) -> TimeoutBuilder {
+        TimeoutBuilder::new(name.into())
+    }
+
+    /// A timeout named `name` that drops calls pending longer than `duration`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::OutOfRange`] when `duration` is zero.
+    pub fn new(name: impl Into<Arc<str>>, duration: Duration) -> Result<Self, ConfigError> {
+        Self::builder(name).duration(duration).build()
+    }
+
+    /// The fallback for settings that failed validation (which the macros rule out at compile
+    /// time): a duration has no sensible default, so the fallback never cuts a call short.
+    pub(crate) fn with_defaults(name: Arc<str>) -> Self {
+        Self::from_parts(
+            name,
+            TimeoutConfig {
+                duration: Duration::MAX,
+            },
+        )
+    }
+
+    pub(super) fn from_parts(name: Arc<str>, config: TimeoutConfig) -> Self {
+        Timeout {
+            name,
+            config,
+            calls: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
+        }
+    }
+
+    /// The registry name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The registry name, shared.
+    pub fn name_arc(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// The settings this timeout was built with.
+    pub fn config(&self) -> &TimeoutConfig {
+        &self.config
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> TimeoutStats {
+        TimeoutStats {
+            calls: self.calls.load(Ordering::Relaxed),
+            timeouts: self.timeouts.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sets every counter back to zero.
+    pub fn reset_stats(&self) {
+        self.calls.store(0, Ordering::Relaxed);
+        self.timeouts.store(0, Ordering::Relaxed);
+    }
+
+    /// Runs `fut`, dropping it if it is still pending once the deadline passes; the rejection
+    /// becomes the caller's `E` through `From<resilience::Error>`.
+    pub async fn call<T, E, Fut>(&self, fut: Fut) -> Result<T, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        self.limit(fut)
+            .await
+            .unwrap_or_else(|expired| Err(E::from(expired)))
+    }
+
+    /// The layer the attribute macros call: like [`call`](Self::call), but the inner future
+    /// already reports [`Failure`]s and the timeout's own rejection stays typed.
+    #[doc(hidden)]
+    pub async fn run<T, E, Fut>(&self, fut: Fut) -> Result<T, Failure<E>>
+    where
+        Fut: Future<Output = Result<T, Failure<E>>>,
+    {
+        self.limit(fut)
+            .await
+            .unwrap_or_else(|expired| Err(Failure::Policy(expired)))
+    }
+
+    /// The core both `call` and `run` go through: `fut`'s output, or the timeout's rejection.
+    async fn limit<F: Future>(&self, fut: F) -> Result<F::Output, Error> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let finished = {
+            let mut fut = pin!(fut);
+            let mut deadline = pin!(None::<Sleep>);
+            poll_fn(|cx| {
+                // The call goes first, so a result that is ready wins over an expired deadline.
+                if let Poll::Ready(output) = fut.as_mut().poll(cx) {
+                    return Poll::Ready(Some(output));
+                }
+                // Armed only once the call has to wait: a call ready at its first poll costs no
+                // clock read and no timer.
+                if deadline.is_none() {
+                    deadline.set(Some(tokio::time::sleep(self.config.duration)));
+                }
+                let expired = deadline
+                    .as_mut()
+                    .as_pin_mut()
+                    .is_some_and(|sleep| sleep.poll(cx).is_ready());
+                if expired {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await
+            // `fut` is dropped here, before the rejection is reported.
+        };
+        finished.ok_or_else(|| self.expired())
+    }
+
+    fn expired(&self) -> Error {
+        self.timeouts.fetch_add(1, Ordering::Relaxed);
+        let after = self.config.duration;
+        events::emit(|| Event::TimedOut {
+            name: Arc::clone(&self.name),
+            after,
+        });
+        Error::Timeout {
+            name: Arc::clone(&self.name),
+            after,
+        }
+    }
+}
+
+impl fmt::Debug for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeout")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
