@@ -1,0 +1,278 @@
+//! Building a circuit breaker, and telling which of its settings were given explicitly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::config::{DEFAULT_TIME_WINDOW_MIN_CALLS, DEFAULT_WINDOW_CALLS};
+use super::{CircuitBreaker, CircuitBreakerConfig, TripRule, Window};
+use crate::ConfigError;
+
+/// Builds a [`CircuitBreaker`]; start from [`CircuitBreaker::builder`].
+///
+/// Setters never fail; [`build`](Self::build) checks the values. The trip rule is
+/// `failure_threshold` (consecutive failures, the default rule) or `failure_rate` with its
+/// optional `window` and `min_calls`; giving both rules is an error, and so is a `window` or
+/// `min_calls` without a `failure_rate`.
+///
+/// The builder remembers which settings were given, so that the registry can tell two sites that
+/// configure one name differently ([`conflicts_with`](Self::conflicts_with)) from a site that
+/// leaves a setting at its default.
+///
+/// ```
+/// use resilience::{CircuitBreaker, ConfigError, TripRule, Window};
+/// use std::time::Duration;
+///
+/// let breaker = CircuitBreaker::builder("doc-builder")
+///     .failure_rate(0.5)
+///     .window_duration(Duration::from_secs(60))
+///     .min_calls(20)
+///     .reset_timeout(Duration::from_secs(10))
+///     .half_open_max_calls(3)
+///     .success_threshold(5)
+///     .slow_call(Duration::from_secs(2))
+///     .build()
+///     .unwrap();
+/// assert_eq!(
+///     breaker.config().trip,
+///     TripRule::FailureRate { rate: 0.5, window: Window::Time(Duration::from_secs(60)), min_calls: 20 },
+/// );
+///
+/// let err = CircuitBreaker::builder("doc-builder").failure_threshold(3).failure_rate(0.5).build();
+/// assert!(matches!(err, Err(ConfigError::Exclusive { first: "failure_threshold", second: "failure_rate" })));
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct CircuitBreakerBuilder {
+    name: Arc<str>,
+    // `None` until set, so that an explicit setting can be told from an absent one.
+    failure_threshold: Option<u32>,
+    failure_rate: Option<f64>,
+    window: Option<Window>,
+    min_calls: Option<u32>,
+    reset_timeout: Option<Duration>,
+    half_open_max_calls: Option<u32>,
+    success_threshold: Option<u32>,
+    slow_call: Option<Duration>,
+}
+
+impl CircuitBreakerBuilder {
+    pub(super) fn new(name: Arc<str>) -> Self {
+        CircuitBreakerBuilder {
+            name,
+            failure_threshold: None,
+            failure_rate: None,
+            window: None,
+            min_calls: None,
+            reset_timeout: None,
+            half_open_max_calls: None,
+            success_threshold: None,
+            slow_call: None,
+        }
+    }
+
+    /// The registry name the breaker is built with.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// Consecutive failures that open the circuit; at least 1 (default 5).
+    pub fn failure_threshold(mut self, failures: u32) -> Self {
+        self.failure_threshold = Some(failures);
+        self
+    }
+
+    /// Opens the circuit when this fraction of the calls in the window failed, in (0, 1];
+    /// replaces the consecutive-failure rule.
+    pub fn failure_rate(mut self, rate: f64) -> Self {
+        self.failure_rate = Some(rate);
+        self
+    }
+
+    /// The window of the failure-rate rule (default: the last 100 calls).
+    pub fn window(mut self, window: Window) -> Self {
+        self.window = Some(window);
+        self
+    }
+
+    /// A window of the last `calls` calls; the same as `window(Window::Calls(calls))`.
+    pub fn window_calls(self, calls: u32) -> Self {
+        self.window(Window::Calls(calls))
+    }
+
+    /// A window of the calls that finished within `duration`; the same as
+    /// `window(Window::Time(duration))`.
+    pub fn window_duration(self, duration: Duration) -> Self {
+        self.window(Window::Time(duration))
+    }
+
+    /// Outcomes the window must hold before the failure rate is judged; at least 1 and at most a
+    /// count window's size (default: the count window's size, or 100 for a time window).
+    pub fn min_calls(mut self, calls: u32) -> Self {
+        self.min_calls = Some(calls);
+        self
+    }
+
+    /// Time open before a probe call is let through (default 30s).
+    pub fn reset_timeout(mut self, timeout: Duration) -> Self {
+        self.reset_timeout = Some(timeout);
+        self
+    }
+
+    /// Probe calls in flight at once while half-open; at least 1 (default 1).
+    pub fn half_open_max_calls(mut self, calls: u32) -> Self {
+        self.half_open_max_calls = Some(calls);
+        self
+    }
+
+    /// Probe successes that close the circuit; at least 1 (default 1). It may exceed
+    /// `half_open_max_calls`: probes are then admitted batch after batch.
+    pub fn success_threshold(mut self, successes: u32) -> Self {
+        self.success_threshold = Some(successes);
+        self
+    }
+
+    /// A success that took strictly longer than `limit` counts as a failure; longer than zero.
+    pub fn slow_call(mut self, limit: Duration) -> Self {
+        self.slow_call = Some(limit);
+        self
+    }
+
+    /// Checks the settings and builds the breaker.
+    pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
+        let config = self.config()?;
+        CircuitBreaker::new(self.name, config)
+    }
+
+    /// The configuration these settings describe, with defaults for the rest; not yet validated
+    /// beyond the combination of keys.
+    fn config(&self) -> Result<CircuitBreakerConfig, ConfigError> {
+        let defaults = CircuitBreakerConfig::default();
+        let trip = match (self.failure_threshold, self.failure_rate) {
+            (Some(_), Some(_)) => return Err(exclusive("failure_rate")),
+            (Some(threshold), None) => {
+                if self.window.is_some() {
+                    return Err(exclusive("window"));
+                }
+                if self.min_calls.is_some() {
+                    return Err(exclusive("min_calls"));
+                }
+                TripRule::ConsecutiveFailures(threshold)
+            }
+            (None, Some(rate)) => {
+                let window = self.window.unwrap_or(Window::Calls(DEFAULT_WINDOW_CALLS));
+                let min_calls = self.min_calls.unwrap_or(match window {
+                    Window::Calls(size) => size,
+                    Window::Time(_) => DEFAULT_TIME_WINDOW_MIN_CALLS,
+                });
+                TripRule::FailureRate {
+                    rate,
+                    window,
+                    min_calls,
+                }
+            }
+            (None, None) => {
+                if let Some(window) = self.window {
+                    return Err(needs_rate("window", window));
+                }
+                if let Some(min_calls) = self.min_calls {
+                    return Err(needs_rate("min_calls", min_calls));
+                }
+                defaults.trip
+            }
+        };
+        Ok(CircuitBreakerConfig {
+            trip,
+            reset_timeout: self.reset_timeout.unwrap_or(defaults.reset_timeout),
+            half_open_max_calls: self
+                .half_open_max_calls
+                .unwrap_or(defaults.half_open_max_calls),
+            success_threshold: self.success_threshold.unwrap_or(defaults.success_threshold),
+            slow_call: self.slow_call.or(defaults.slow_call),
+        })
+    }
+
+    /// The keys set on this builder whose values differ from `existing`'s configuration, spelled
+    /// as the attribute spells them: empty when this builder agrees with the breaker already
+    /// registered under its name. Settings left at their default never conflict.
+    ///
+    /// ```
+    /// use resilience::CircuitBreaker;
+    ///
+    /// let existing = CircuitBreaker::builder("doc-conflicts").failure_threshold(3).build().unwrap();
+    /// let joining = CircuitBreaker::builder("doc-conflicts");
+    /// assert!(joining.conflicts_with(&existing).is_empty());
+    /// let other = CircuitBreaker::builder("doc-conflicts").failure_threshold(4).half_open_max_calls(1);
+    /// assert_eq!(other.conflicts_with(&existing), ["failure_threshold"]);
+    /// ```
+    pub fn conflicts_with(&self, existing: &CircuitBreaker) -> Vec<&'static str> {
+        let config = existing.config();
+        let (threshold, rate, window, min_calls) = match config.trip {
+            TripRule::ConsecutiveFailures(threshold) => (Some(threshold), None, None, None),
+            TripRule::FailureRate {
+                rate,
+                window,
+                min_calls,
+            } => (None, Some(rate), Some(window), Some(min_calls)),
+        };
+        let mut keys = Vec::new();
+        let mut check = |key: &'static str, differs: bool| {
+            if differs {
+                keys.push(key);
+            }
+        };
+        check(
+            "failure_threshold",
+            self.failure_threshold
+                .is_some_and(|mine| Some(mine) != threshold),
+        );
+        check(
+            "failure_rate",
+            self.failure_rate.is_some_and(|mine| Some(mine) != rate),
+        );
+        check(
+            "window",
+            self.window.is_some_and(|mine| Some(mine) != window),
+        );
+        check(
+            "min_calls",
+            self.min_calls.is_some_and(|mine| Some(mine) != min_calls),
+        );
+        check(
+            "reset_timeout",
+            self.reset_timeout
+                .is_some_and(|mine| mine != config.reset_timeout),
+        );
+        check(
+            "half_open_max_calls",
+            self.half_open_max_calls
+                .is_some_and(|mine| mine != config.half_open_max_calls),
+        );
+        check(
+            "success_threshold",
+            self.success_threshold
+                .is_some_and(|mine| mine != config.success_threshold),
+        );
+        check(
+            "slow_call",
+            self.slow_call
+                .is_some_and(|mine| Some(mine) != config.slow_call),
+        );
+        keys
+    }
+}
+
+fn exclusive(second: &'static str) -> ConfigError {
+    ConfigError::Exclusive {
+        first: "failure_threshold",
+        second,
+    }
+}
+
+/// `window` and `min_calls` belong to the failure-rate rule; alone they would be silently unused.
+fn needs_rate(key: &'static str, value: impl std::fmt::Display) -> ConfigError {
+    ConfigError::OutOfRange {
+        key,
+        value: value.to_string(),
+        allowed: "only together with `failure_rate`",
+    }
+}

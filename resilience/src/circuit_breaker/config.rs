@@ -1,0 +1,201 @@
+//! A circuit breaker's settings and their validation.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::ConfigError;
+
+/// The window size of the failure-rate rule when none is given.
+pub(super) const DEFAULT_WINDOW_CALLS: u32 = 100;
+/// The default `min_calls` of a time window, which has no size in calls to default to.
+pub(super) const DEFAULT_TIME_WINDOW_MIN_CALLS: u32 = 100;
+
+/// The settings of a [`CircuitBreaker`](crate::CircuitBreaker).
+///
+/// Build it with [`CircuitBreaker::builder`](crate::CircuitBreaker::builder), or fill it in and
+/// pass it to [`CircuitBreaker::new`](crate::CircuitBreaker::new), which checks it the same way.
+///
+/// ```
+/// use resilience::{CircuitBreaker, CircuitBreakerConfig, TripRule, Window};
+/// use std::time::Duration;
+///
+/// let config = CircuitBreakerConfig {
+///     trip: TripRule::FailureRate { rate: 0.5, window: Window::Calls(20), min_calls: 10 },
+///     reset_timeout: Duration::from_secs(10),
+///     ..CircuitBreakerConfig::default()
+/// };
+/// let breaker = CircuitBreaker::new("doc-config", config.clone()).unwrap();
+/// assert_eq!(breaker.config(), &config);
+/// assert_eq!(config.to_string(), "rate=0.5 window=20 min_calls=10 reset=10s");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct CircuitBreakerConfig {
+    /// When a closed circuit opens (default: 5 consecutive failures).
+    pub trip: TripRule,
+    /// Time open before a call is let through as a probe (default 30s).
+    pub reset_timeout: Duration,
+    /// Probe calls in flight at once while half-open; at least 1 (default 1).
+    pub half_open_max_calls: u32,
+    /// Probe successes that close the circuit; at least 1 (default 1).
+    pub success_threshold: u32,
+    /// A success that took strictly longer than this counts as a failure (default: none).
+    pub slow_call: Option<Duration>,
+}
+
+impl Default for CircuitBreakerConfig {
+    fn default() -> Self {
+        CircuitBreakerConfig {
+            trip: TripRule::ConsecutiveFailures(5),
+            reset_timeout: Duration::from_secs(30),
+            half_open_max_calls: 1,
+            success_threshold: 1,
+            slow_call: None,
+        }
+    }
+}
+
+impl CircuitBreakerConfig {
+    /// Checks every value, naming the offending key as the attribute spells it.
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        match self.trip {
+            TripRule::ConsecutiveFailures(threshold) => {
+                at_least_one("failure_threshold", threshold)?
+            }
+            TripRule::FailureRate {
+                rate,
+                window,
+                min_calls,
+            } => {
+                if rate.is_nan() || rate <= 0.0 || rate > 1.0 {
+                    return Err(out_of_range("failure_rate", rate, "a fraction in (0, 1]"));
+                }
+                match window {
+                    Window::Calls(size) => {
+                        if size == 0 {
+                            return Err(out_of_range("window", size, "at least 1 call"));
+                        }
+                        at_least_one("min_calls", min_calls)?;
+                        if min_calls > size {
+                            return Err(out_of_range(
+                                "min_calls",
+                                min_calls,
+                                "at most the window's size in calls",
+                            ));
+                        }
+                    }
+                    Window::Time(duration) => {
+                        if duration.is_zero() {
+                            return Err(out_of_range(
+                                "window",
+                                "0s",
+                                "a duration longer than zero",
+                            ));
+                        }
+                        at_least_one("min_calls", min_calls)?;
+                    }
+                }
+            }
+        }
+        at_least_one("half_open_max_calls", self.half_open_max_calls)?;
+        at_least_one("success_threshold", self.success_threshold)?;
+        if self.slow_call.is_some_and(|limit| limit.is_zero()) {
+            return Err(out_of_range(
+                "slow_call",
+                "0s",
+                "a duration longer than zero",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn at_least_one(key: &'static str, value: u32) -> Result<(), ConfigError> {
+    if value == 0 {
+        Err(out_of_range(key, value, "at least 1"))
+    } else {
+        Ok(())
+    }
+}
+
+fn out_of_range(key: &'static str, value: impl fmt::Display, allowed: &'static str) -> ConfigError {
+    ConfigError::OutOfRange {
+        key,
+        value: value.to_string(),
+        allowed,
+    }
+}
+
+/// A compact one-line summary, as the registry's table shows it:
+/// `threshold=5 reset=30s`, or `rate=0.5 window=60s min_calls=100 reset=30s half_open=2 slow=2s`.
+/// `half_open`, `success` and `slow` appear only when they differ from the defaults.
+impl fmt::Display for CircuitBreakerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.trip {
+            TripRule::ConsecutiveFailures(threshold) => write!(f, "threshold={threshold}")?,
+            TripRule::FailureRate {
+                rate,
+                window,
+                min_calls,
+            } => write!(f, "rate={rate} window={window} min_calls={min_calls}")?,
+        }
+        write!(f, " reset={:?}", self.reset_timeout)?;
+        if self.half_open_max_calls != 1 {
+            write!(f, " half_open={}", self.half_open_max_calls)?;
+        }
+        if self.success_threshold != 1 {
+            write!(f, " success={}", self.success_threshold)?;
+        }
+        if let Some(limit) = self.slow_call {
+            write!(f, " slow={limit:?}")?;
+        }
+        Ok(())
+    }
+}
+
+/// When a closed circuit opens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum TripRule {
+    /// After this many failures in a row (attribute key `failure_threshold`); at least 1.
+    ConsecutiveFailures(u32),
+    /// When the failures among the outcomes in `window` reach `rate` of them, judged once the
+    /// window holds at least `min_calls` outcomes (attribute keys `failure_rate`, `window`,
+    /// `min_calls`). Ignored outcomes do not enter the window.
+    FailureRate {
+        /// The fraction of failures that opens the circuit, in (0, 1]; the rule trips at `>=`.
+        rate: f64,
+        /// The outcomes the rate is taken over.
+        window: Window,
+        /// Outcomes the window must hold before the rate is judged; at least 1, and at most the
+        /// size of a count window.
+        min_calls: u32,
+    },
+}
+
+/// The outcomes a failure-rate rule looks at.
+///
+/// A count window remembers one bit per call, so `Calls(n)` costs up to `n / 8` bytes. A time
+/// window counts outcomes in buckets: one per second for windows from 10 seconds to an hour, a
+/// tenth of the window for shorter ones, and 3600 buckets spread over longer ones. Outcomes leave
+/// it a whole bucket at a time, so the window looks back between `window - bucket` and `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Window {
+    /// The last `n` calls; at least 1.
+    Calls(u32),
+    /// The calls that finished within this much time; longer than zero.
+    Time(Duration),
+}
+
+impl fmt::Display for Window {
+    /// `100` for a count window, `60s` for a time window, as the attribute writes them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Window::Calls(calls) => write!(f, "{calls}"),
+            Window::Time(duration) => write!(f, "{duration:?}"),
+        }
+    }
+}

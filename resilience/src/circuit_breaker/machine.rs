@@ -1,0 +1,345 @@
+//! The state machine: admitting calls, recording their outcomes, changing state.
+//!
+//! Closed-state admission and the consecutive-failure rule run on atomics alone. Everything else
+//! that changes state (every transition, half-open probe slots, the failure-rate window) happens
+//! under the breaker's one lock, which also makes each transition a single step: the fresh counts
+//! are in place before the new state word is published.
+
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::{MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::permit::Ticket;
+use super::state_word::{Phase, StateWord};
+use super::window::FailureWindow;
+use super::{CallOutcome, CircuitBreaker, CircuitState, TransitionCause, TripRule};
+use crate::events::{self, Event};
+use crate::registry::PolicyKind;
+use crate::Error;
+
+/// What the breaker keeps under its lock.
+#[derive(Debug)]
+pub(super) struct Machine {
+    /// Probes admitted and not yet finished in the current half-open period.
+    probes_in_flight: u32,
+    /// Probe successes in the current half-open period.
+    probe_successes: u32,
+    /// The failure-rate rule's window; `None` under the consecutive-failure rule.
+    window: Option<FailureWindow>,
+}
+
+impl Machine {
+    pub(super) fn new(trip: TripRule) -> Self {
+        Machine {
+            probes_in_flight: 0,
+            probe_successes: 0,
+            window: match trip {
+                TripRule::ConsecutiveFailures(_) => None,
+                TripRule::FailureRate { window, .. } => Some(FailureWindow::new(window)),
+            },
+        }
+    }
+}
+
+/// A state change, announced once the lock is released.
+#[derive(Debug)]
+struct Transition {
+    from: CircuitState,
+    to: CircuitState,
+    cause: TransitionCause,
+}
+
+impl CircuitBreaker {
+    #[inline]
+    pub(super) fn load_state(&self) -> StateWord {
+        StateWord::from_bits(self.state.load(Acquire))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Machine> {
+        // Nothing panics while the lock is held; should something, the machine is still whole.
+        self.machine.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `now` in nanoseconds since the breaker was built, the unit its atomics store time in.
+    pub(super) fn clock(&self, now: Instant) -> u64 {
+        let since = now.saturating_duration_since(self.clock_origin);
+        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Time until an open circuit lets a probe through; zero once `reset_timeout` has elapsed.
+    fn open_time_left(&self, now: Instant) -> Duration {
+        let open_for = self.clock(now).saturating_sub(self.opened_at.load(Relaxed));
+        self.config
+            .reset_timeout
+            .saturating_sub(Duration::from_nanos(open_for))
+    }
+
+    /// Admits a call when the circuit is not closed (the closed case is one load, inlined in
+    /// [`try_acquire`](CircuitBreaker::try_acquire)); returns the word the call runs under, a
+    /// half-open one holding a probe slot.
+    #[inline(never)]
+    pub(super) fn admit_unless_closed(&self, word: StateWord) -> Result<StateWord, Error> {
+        match word.phase() {
+            Phase::Closed => return Ok(word),
+            Phase::ForcedOpen => return Err(self.reject(Duration::ZERO)),
+            Phase::Open => {
+                let left = self.open_time_left(Instant::now());
+                if !left.is_zero() {
+                    return Err(self.reject(left));
+                }
+            }
+            Phase::HalfOpen => {}
+        }
+        self.admit_locked()
+    }
+
+    /// Admission that may take a probe slot or move the circuit to half-open.
+    fn admit_locked(&self) -> Result<StateWord, Error> {
+        let mut machine = self.lock();
+        // The word cannot change while the lock is held.
+        let word = self.load_state();
+        let mut transition = None;
+        let admitted = match word.phase() {
+            Phase::Closed => Ok(word),
+            Phase::ForcedOpen => Err(Duration::ZERO),
+            Phase::Open => {
+                let left = self.open_time_left(Instant::now());
+                if left.is_zero() {
+                    let (half_open, change) = self.transition(
+                        &mut machine,
+                        word,
+                        Phase::HalfOpen,
+                        TransitionCause::ResetTimeoutElapsed,
+                    );
+                    transition = Some(change);
+                    // The call that noticed the timeout is the first probe.
+                    machine.probes_in_flight = 1;
+                    Ok(half_open)
+                } else {
+                    Err(left)
+                }
+            }
+            Phase::HalfOpen => {
+                if machine.probes_in_flight < self.config.half_open_max_calls {
+                    machine.probes_in_flight += 1;
+                    Ok(word)
+                } else {
+                    // A slot frees when a probe finishes, which no clock can predict.
+                    Err(Duration::ZERO)
+                }
+            }
+        };
+        drop(machine);
+        self.announce(transition);
+        admitted.map_err(|retry_after| self.reject(retry_after))
+    }
+
+    fn reject(&self, retry_after: Duration) -> Error {
+        self.counters.count_rejection();
+        let error = Error::CircuitOpen {
+            name: self.name.clone(),
+            retry_after,
+        };
+        events::emit(|| Event::CallRejected {
+            kind: PolicyKind::CircuitBreaker,
+            error: error.clone(),
+        });
+        error
+    }
+
+    /// Records a call's outcome against the state it was admitted in.
+    #[inline]
+    pub(super) fn settle(&self, ticket: Ticket, outcome: CallOutcome) {
+        self.counters.count(outcome);
+        if outcome == CallOutcome::Success {
+            if self.streak.success(ticket.word.generation()) {
+                self.marks.last_success.set_now();
+            }
+            // The hot path ends here: under the consecutive rule a closed circuit's success has
+            // nothing more to do, and the streak word was usually only read.
+            if ticket.word.phase() == Phase::Closed
+                && matches!(self.config.trip, TripRule::ConsecutiveFailures(_))
+            {
+                return;
+            }
+        }
+        self.settle_rest(ticket, outcome);
+    }
+
+    #[inline(never)]
+    fn settle_rest(&self, ticket: Ticket, outcome: CallOutcome) {
+        let streak = if outcome == CallOutcome::Failure {
+            self.marks.last_failure.set_now();
+            self.successes_at_break
+                .store(self.counters.successes(), Relaxed);
+            self.streak.failure(ticket.word.generation())
+        } else {
+            None
+        };
+        match ticket.word.phase() {
+            Phase::Closed => match self.config.trip {
+                TripRule::ConsecutiveFailures(threshold) => {
+                    if streak.is_some_and(|failures| failures >= threshold) {
+                        self.trip(ticket.word, TransitionCause::FailureThreshold);
+                    }
+                }
+                TripRule::FailureRate {
+                    rate, min_calls, ..
+                } => {
+                    if outcome != CallOutcome::Ignored {
+                        self.judge_rate(
+                            ticket.word,
+                            outcome == CallOutcome::Failure,
+                            rate,
+                            min_calls,
+                        );
+                    }
+                }
+            },
+            Phase::HalfOpen => self.settle_probe(ticket, outcome),
+            // Only `record_success`/`record_failure` get here (a permit is admitted closed or
+            // half-open): an open circuit has no calls for an outcome to count against.
+            Phase::Open | Phase::ForcedOpen => {}
+        }
+    }
+
+    /// Adds a closed-state outcome to the failure-rate window and trips when the rate is reached.
+    fn judge_rate(&self, admitted: StateWord, failed: bool, rate: f64, min_calls: u32) {
+        let mut machine = self.lock();
+        if self.load_state() != admitted {
+            return;
+        }
+        let Some(window) = machine.window.as_mut() else {
+            return;
+        };
+        let tally = window.record(failed, || self.clock(Instant::now()));
+        let trips = tally.calls >= u64::from(min_calls)
+            && tally
+                .failure_rate()
+                .is_some_and(|failures| failures >= rate);
+        if trips {
+            let (_, change) = self.transition(
+                &mut machine,
+                admitted,
+                Phase::Open,
+                TransitionCause::FailureRate,
+            );
+            drop(machine);
+            self.announce(Some(change));
+        }
+    }
+
+    /// Records a half-open outcome: enough successes close the circuit, any failure re-opens it.
+    fn settle_probe(&self, ticket: Ticket, outcome: CallOutcome) {
+        let mut machine = self.lock();
+        let word = self.load_state();
+        if word != ticket.word {
+            // The half-open period this probe belonged to is over; its slot went with it.
+            return;
+        }
+        if ticket.holds_probe_slot {
+            machine.probes_in_flight = machine.probes_in_flight.saturating_sub(1);
+        }
+        let change = match outcome {
+            CallOutcome::Success => {
+                machine.probe_successes = machine.probe_successes.saturating_add(1);
+                (machine.probe_successes >= self.config.success_threshold).then(|| {
+                    let cause = TransitionCause::ProbesSucceeded;
+                    self.transition(&mut machine, word, Phase::Closed, cause).1
+                })
+            }
+            CallOutcome::Failure => {
+                let cause = TransitionCause::ProbeFailed;
+                Some(self.transition(&mut machine, word, Phase::Open, cause).1)
+            }
+            CallOutcome::Ignored => None,
+        };
+        drop(machine);
+        self.announce(change);
+    }
+
+    /// Opens a closed circuit, unless it changed since `admitted`.
+    fn trip(&self, admitted: StateWord, cause: TransitionCause) {
+        let mut machine = self.lock();
+        if self.load_state() != admitted {
+            return;
+        }
+        let (_, change) = self.transition(&mut machine, admitted, Phase::Open, cause);
+        drop(machine);
+        self.announce(Some(change));
+    }
+
+    /// Moves to `to` whatever the current state (a manual `reset` or `force_open`).
+    pub(super) fn transition_now(&self, to: Phase, cause: TransitionCause) {
+        let mut machine = self.lock();
+        let word = self.load_state();
+        if to == Phase::ForcedOpen && word.phase() == Phase::ForcedOpen {
+            return;
+        }
+        let (_, change) = self.transition(&mut machine, word, to, cause);
+        drop(machine);
+        self.announce(Some(change));
+    }
+
+    /// Moves from `from` (the current word) to `to` with fresh counts; returns the new word.
+    fn transition(
+        &self,
+        machine: &mut Machine,
+        from: StateWord,
+        to: Phase,
+        cause: TransitionCause,
+    ) -> (StateWord, Transition) {
+        let next = from.next(to);
+        self.streak.restart(next.generation());
+        self.successes_at_break
+            .store(self.counters.successes(), Relaxed);
+        machine.probes_in_flight = 0;
+        machine.probe_successes = 0;
+        if let Some(window) = machine.window.as_mut() {
+            window.clear();
+        }
+        if matches!(to, Phase::Open | Phase::ForcedOpen) {
+            self.opened_at.store(self.clock(Instant::now()), Relaxed);
+            self.marks.opened.set_now();
+        }
+        // Publishes the fresh counts above along with the new state (Release/Acquire pairs with
+        // `load_state`).
+        self.state.store(next.bits(), Release);
+        let change = Transition {
+            from: from.phase().state(),
+            to: to.state(),
+            cause,
+        };
+        (next, change)
+    }
+
+    /// Emits a transition's event, outside the lock so that a subscriber or a `tracing` layer
+    /// that looks at the breaker cannot deadlock it. A change within one state (a reset of a
+    /// closed circuit, forcing open an open one) starts fresh counts but sends no event.
+    fn announce(&self, change: Option<Transition>) {
+        let Some(change) = change else {
+            return;
+        };
+        if change.from == change.to {
+            return;
+        }
+        events::emit(|| Event::CircuitTransition {
+            name: self.name.clone(),
+            from: change.from,
+            to: change.to,
+            cause: change.cause,
+        });
+    }
+
+    /// The failure rate of the failure-rate rule's current window.
+    pub(super) fn window_failure_rate(&self) -> Option<f64> {
+        let TripRule::FailureRate { .. } = self.config.trip else {
+            return None;
+        };
+        let mut machine = self.lock();
+        let now = || self.clock(Instant::now());
+        machine.window.as_mut()?.tally(now).failure_rate()
+    }
+}

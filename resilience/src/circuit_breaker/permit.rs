@@ -1,0 +1,156 @@
+//! One admitted call: the permit that carries its outcome back to the breaker.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::state_word::{Phase, StateWord};
+use super::CircuitBreaker;
+
+/// How a finished call counts for a circuit breaker.
+///
+/// ```
+/// use resilience::{CallOutcome, CircuitBreaker};
+/// use std::io;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let breaker = CircuitBreaker::builder("doc-outcome").failure_threshold(1).build().unwrap();
+/// // "Not found" shows the dependency is up: count it as a success.
+/// let classify = |error: &io::Error| match error.kind() {
+///     io::ErrorKind::NotFound => CallOutcome::Success,
+///     io::ErrorKind::InvalidInput => CallOutcome::Ignored,
+///     _ => CallOutcome::Failure,
+/// };
+/// let result: io::Result<()> = breaker
+///     .call_with(async { Err(io::ErrorKind::NotFound.into()) }, classify)
+///     .await;
+/// assert!(result.is_err());
+/// assert_eq!(breaker.stats().successes, 1);
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallOutcome {
+    /// The dependency answered: it ends a failure streak and counts toward closing a half-open
+    /// circuit (unless the breaker's `slow_call` limit makes it a failure).
+    Success,
+    /// The dependency failed: it counts toward opening the circuit, and re-opens a half-open one.
+    Failure,
+    /// Says nothing about the dependency: counted in the stats only (a half-open probe gives its
+    /// slot back).
+    Ignored,
+}
+
+/// The circuit's state word at admission, and whether the call holds a half-open probe slot.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ticket {
+    pub(super) word: StateWord,
+    pub(super) holds_probe_slot: bool,
+}
+
+/// Permission to make one call through a [`CircuitBreaker`], from
+/// [`try_acquire`](CircuitBreaker::try_acquire): for integrations that cannot hand the breaker a
+/// future.
+///
+/// Report the call's outcome with [`success`](Self::success), [`failure`](Self::failure),
+/// [`ignore`](Self::ignore) or [`record`](Self::record). A permit dropped without one is a
+/// neutral outcome (the call was abandoned), except during a panic, which counts as a failure;
+/// either way a half-open probe slot is given back.
+///
+/// ```
+/// use resilience::{CircuitBreaker, CircuitState};
+///
+/// let breaker = CircuitBreaker::builder("doc-permit").failure_threshold(1).build().unwrap();
+/// let permit = breaker.try_acquire().unwrap();
+/// let answer: Result<u32, &str> = Err("connection refused"); // the hand-made call
+/// match answer {
+///     Ok(_) => permit.success(),
+///     Err(_) => permit.failure(),
+/// }
+/// assert_eq!(breaker.state(), CircuitState::Open);
+/// assert!(breaker.try_acquire().is_err());
+/// ```
+#[derive(Debug)]
+#[must_use = "a permit dropped at once records nothing; report the call's outcome on it"]
+pub struct CallPermit<'a> {
+    // Three words and no flags: the permit lives in the caller's future across the call, and
+    // every byte of it is copied on the way in.
+    breaker: &'a CircuitBreaker,
+    /// The state word the call was admitted under; a half-open one means a probe slot is held.
+    word: StateWord,
+    /// The breaker's clock at admission; read only when the breaker has a `slow_call` limit.
+    admitted_at: u64,
+}
+
+impl<'a> CallPermit<'a> {
+    #[inline]
+    pub(super) fn new(breaker: &'a CircuitBreaker, word: StateWord) -> Self {
+        let admitted_at = match breaker.config().slow_call {
+            Some(_) => breaker.clock(Instant::now()),
+            None => 0,
+        };
+        CallPermit {
+            breaker,
+            word,
+            admitted_at,
+        }
+    }
+
+    fn ticket(&self) -> Ticket {
+        Ticket {
+            word: self.word,
+            holds_probe_slot: self.word.phase() == Phase::HalfOpen,
+        }
+    }
+
+    /// The call succeeded (a failure, if it took longer than the breaker's `slow_call` limit).
+    #[inline]
+    pub fn success(self) {
+        self.record(CallOutcome::Success);
+    }
+
+    /// The call failed.
+    pub fn failure(self) {
+        self.record(CallOutcome::Failure);
+    }
+
+    /// The call's outcome says nothing about the dependency.
+    pub fn ignore(self) {
+        self.record(CallOutcome::Ignored);
+    }
+
+    /// Records `outcome`; a [`Success`](CallOutcome::Success) slower than the breaker's
+    /// `slow_call` limit counts as a failure.
+    #[inline]
+    pub fn record(self, outcome: CallOutcome) {
+        let outcome = match (outcome, self.breaker.config().slow_call) {
+            (CallOutcome::Success, Some(limit)) if self.took_longer_than(limit) => {
+                CallOutcome::Failure
+            }
+            _ => outcome,
+        };
+        let (breaker, ticket) = (self.breaker, self.ticket());
+        // The outcome is recorded here, so the drop guard must not record another. (Forgetting
+        // the permit after reading its fields one by one, rather than moving it whole into a
+        // `ManuallyDrop`, spares the success path a copy that stalls on the fresh stores.)
+        std::mem::forget(self);
+        breaker.settle(ticket, outcome);
+    }
+
+    fn took_longer_than(&self, limit: Duration) -> bool {
+        let now = self.breaker.clock(Instant::now());
+        Duration::from_nanos(now.saturating_sub(self.admitted_at)) > limit
+    }
+}
+
+impl Drop for CallPermit<'_> {
+    fn drop(&mut self) {
+        // Dropped without an outcome: the caller gave up (neutral), or the call panicked (a
+        // failure, and the unwinding goes on once the outcome is recorded).
+        let outcome = if std::thread::panicking() {
+            CallOutcome::Failure
+        } else {
+            CallOutcome::Ignored
+        };
+        self.breaker.settle(self.ticket(), outcome);
+    }
+}

@@ -1,0 +1,86 @@
+//! What a breaker reports about itself.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::CircuitState;
+
+/// A snapshot of a [`CircuitBreaker`](crate::CircuitBreaker)'s state and counters, from
+/// [`stats`](crate::CircuitBreaker::stats).
+///
+/// The counters run from the breaker's creation or its last
+/// [`reset_stats`](crate::CircuitBreaker::reset_stats); taken while calls finish on other
+/// threads, they are a moment's approximation. `calls = successes + failures + ignored`: a call
+/// is counted when it finishes (or is dropped), so calls in flight are not yet in it, and
+/// rejected calls are counted apart. An outcome admitted before the circuit changed state is
+/// counted here although it no longer moves the circuit.
+///
+/// ```
+/// use resilience::{CircuitBreaker, CircuitState};
+///
+/// let breaker = CircuitBreaker::builder("doc-stats").failure_threshold(2).build().unwrap();
+/// breaker.record_success();
+/// breaker.record_failure();
+/// let stats = breaker.stats();
+/// assert_eq!(stats.state, CircuitState::Closed);
+/// assert_eq!((stats.calls, stats.successes, stats.failures), (2, 1, 1));
+/// assert_eq!(stats.consecutive_failures, 1);
+/// assert!(stats.last_failure.is_some());
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct CircuitBreakerStats {
+    /// The circuit's state.
+    pub state: CircuitState,
+    /// Failures in a row in the current state (every transition starts a fresh count).
+    pub consecutive_failures: u32,
+    /// Successes since the last failure or transition.
+    pub consecutive_successes: u64,
+    /// Calls that finished: `successes + failures + ignored`.
+    pub calls: u64,
+    /// Calls that counted as successes.
+    pub successes: u64,
+    /// Calls that counted as failures (slow successes and panics included).
+    pub failures: u64,
+    /// Calls that counted as neither: ignored errors, inner rejections other than a timeout, and
+    /// calls dropped before they finished.
+    pub ignored: u64,
+    /// Calls rejected without running, while open or while every probe slot was taken.
+    pub rejected: u64,
+    /// The failure rate over the failure-rate rule's current window; `None` for the
+    /// consecutive-failure rule or an empty window.
+    pub failure_rate: Option<f64>,
+    /// When the latest run of successes began: the first success after a failure or a
+    /// transition. Later successes of the same run leave it alone, which keeps the clock off the
+    /// success path.
+    pub last_success: Option<SystemTime>,
+    /// When the latest failure was recorded.
+    pub last_failure: Option<SystemTime>,
+    /// When the circuit last opened (it stays set once the circuit closes again).
+    pub opened_at: Option<SystemTime>,
+}
+
+/// A wall-clock time in one atomic: nanoseconds since the Unix epoch, `0` for none. Wall-clock
+/// because these times are for people reading stats, unlike the breaker's timing, which uses
+/// `tokio::time`.
+#[derive(Debug, Default)]
+pub(super) struct WallClockMark(AtomicU64);
+
+impl WallClockMark {
+    #[inline(never)]
+    pub(super) fn set_now(&self) {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+            });
+        self.0.store(nanos, Relaxed);
+    }
+
+    pub(super) fn get(&self) -> Option<SystemTime> {
+        match self.0.load(Relaxed) {
+            0 => None,
+            nanos => UNIX_EPOCH.checked_add(Duration::from_nanos(nanos)),
+        }
+    }
+}
