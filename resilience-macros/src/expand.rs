@@ -15,10 +15,24 @@ use crate::attrs::{
     BackoffArg, BreakerArgs, BulkheadArgs, JitterArg, Kind, PolicyAttr, RetryArgs, Settings,
     TimeoutArgs, TripArg, WindowArg,
 };
-use crate::item::{has_receiver, owned_bindings, Annotated};
+use crate::item::{has_receiver, owned_bindings, Annotated, OwnedBinding};
 
 pub(crate) fn expand(annotated: Annotated) -> TokenStream {
-    let Annotated { function, stack } = annotated;
+    let Annotated {
+        mut function,
+        stack,
+    } = annotated;
+    let retried = stack.iter().any(|layer| layer.kind() == Kind::Retry);
+    let clones = if retried {
+        owned_bindings(&function)
+    } else {
+        Vec::new()
+    };
+    if retried {
+        // Each attempt binds its own clone (mutable if the argument was): the argument's own
+        // binding is then never mutated, and `mut` on it would warn.
+        strip_binding_mut(&mut function);
+    }
     let ItemFn {
         attrs,
         vis,
@@ -35,7 +49,6 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
     let anchor = erase_impl_trait(return_type);
 
     let rejects = stack.iter().any(|layer| layer.kind().rejects());
-    let retried = stack.iter().any(|layer| layer.kind() == Kind::Retry);
     let default_name = default_name(&function);
 
     let policies: Vec<_> = (0..stack.len())
@@ -59,7 +72,7 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
         .zip(&policies)
         .rev()
         .fold(body, |inner, (layer, policy)| {
-            wrap(layer, policy, inner, rejects, &function)
+            wrap(layer, policy, inner, rejects, &clones)
         });
 
     let result = format_ident!("__resilience_result", span = Span::mixed_site());
@@ -117,10 +130,10 @@ fn wrap(
     policy: &syn::Ident,
     inner: TokenStream,
     rejects: bool,
-    function: &ItemFn,
+    clones: &[OwnedBinding],
 ) -> TokenStream {
     match &layer.settings {
-        Settings::Retry(args) => retry_loop(args, policy, inner, rejects, function),
+        Settings::Retry(args) => retry_loop(args, policy, inner, rejects, clones),
         Settings::CircuitBreaker(args) => {
             let error = format_ident!("__resilience_error", span = Span::mixed_site());
             let failure_if = args
@@ -146,12 +159,12 @@ fn retry_loop(
     policy: &syn::Ident,
     inner: TokenStream,
     rejects: bool,
-    function: &ItemFn,
+    clones: &[OwnedBinding],
 ) -> TokenStream {
     let run = format_ident!("__resilience_run", span = Span::mixed_site());
     let attempt = format_ident!("__resilience_attempt", span = Span::mixed_site());
     let done = format_ident!("__resilience_done", span = Span::mixed_site());
-    let clones = owned_bindings(function).into_iter().map(|binding| {
+    let clones = clones.iter().map(|binding| {
         let ident = &binding.ident;
         let mutability = binding.mutable.then(|| quote!(mut));
         let clone_fn = quote_spanned!(binding.span=> ::resilience::__private::clone_for_retry);
@@ -166,10 +179,10 @@ fn retry_loop(
         .retry_if
         .as_ref()
         .map_or_else(|| quote!(::resilience::__private::always), |p| quote!(#p));
-    let on_retry = args
-        .on_retry
-        .as_ref()
-        .map_or_else(|| quote!(::resilience::__private::ignore_retry), |p| quote!(#p));
+    let on_retry = args.on_retry.as_ref().map_or_else(
+        || quote!(::resilience::__private::ignore_retry),
+        |p| quote!(#p),
+    );
     quote! {
         async {
             let mut #run = #policy.begin();
@@ -336,4 +349,24 @@ fn erase_impl_trait(mut ty: Type) -> Type {
     }
     Eraser.visit_type_mut(&mut ty);
     ty
+}
+
+/// Removes `mut` from the by-value argument bindings of the signature.
+fn strip_binding_mut(function: &mut ItemFn) {
+    struct Stripper;
+    impl VisitMut for Stripper {
+        fn visit_pat_ident_mut(&mut self, binding: &mut syn::PatIdent) {
+            if binding.by_ref.is_none() {
+                binding.mutability = None;
+            }
+            syn::visit_mut::visit_pat_ident_mut(self, binding);
+        }
+    }
+    for input in &mut function.sig.inputs {
+        if let syn::FnArg::Typed(arg) = input {
+            if !matches!(*arg.ty, Type::Reference(_)) {
+                Stripper.visit_pat_mut(&mut arg.pat);
+            }
+        }
+    }
 }

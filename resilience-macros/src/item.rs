@@ -60,7 +60,7 @@ pub(crate) fn collect(
     kind: Kind,
     args: TokenStream,
     item: TokenStream,
-) -> Result<Annotated, (syn::Error, Option<ItemFn>)> {
+) -> Result<Annotated, (syn::Error, Option<Box<ItemFn>>)> {
     let mut function: ItemFn = match syn::parse2(item) {
         Ok(function) => function,
         Err(err) => {
@@ -98,13 +98,34 @@ pub(crate) fn collect(
         if let Some(policy) = errors.take(parsed) {
             stack.push(policy);
         }
+        // The attribute stays, emptied, so the compiler still resolves its path (its import
+        // is used) and it expands to nothing.
+        kept.push(expanded_marker(&attr));
     }
     function.attrs = kept;
     check_signature(kind, &function, &mut errors);
     match errors.into_error() {
-        Some(err) => Err((err, Some(function))),
+        Some(err) => Err((err, Some(Box::new(function)))),
         None => Ok(Annotated { function, stack }),
     }
+}
+
+/// The argument that marks an attribute as already expanded by the top of its stack.
+pub(crate) const STACKED_MARKER: &str = "__resilience_stacked";
+
+fn expanded_marker(attr: &Attribute) -> Attribute {
+    let path = attr.path();
+    let marker = syn::Ident::new(STACKED_MARKER, Span::call_site());
+    syn::parse_quote_spanned!(attr.span()=> #[#path(#marker)])
+}
+
+/// Whether an attribute's arguments are the marker: it was expanded with its stack already.
+pub(crate) fn is_stacked_marker(args: &TokenStream) -> bool {
+    let mut tokens = args.clone().into_iter();
+    matches!(
+        (tokens.next(), tokens.next()),
+        (Some(proc_macro2::TokenTree::Ident(ident)), None) if ident == STACKED_MARKER
+    )
 }
 
 fn check_signature(kind: Kind, function: &ItemFn, errors: &mut Errors) {
@@ -117,7 +138,10 @@ fn check_signature(kind: Kind, function: &ItemFn, errors: &mut Errors) {
         );
     }
     if let Some(constness) = &sig.constness {
-        errors.at(constness.span, format!("`#[{attr}]` cannot apply to a `const fn`"));
+        errors.at(
+            constness.span,
+            format!("`#[{attr}]` cannot apply to a `const fn`"),
+        );
     }
     match &sig.output {
         ReturnType::Default => errors.at(

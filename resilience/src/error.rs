@@ -22,7 +22,7 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum Error {
     /// The circuit breaker is open: the call was rejected without running.
-    #[error("circuit breaker `{name}` is open; retry after {retry_after:?}")]
+    #[error("circuit breaker `{name}` is open; retry after {}", Millis(*retry_after))]
     CircuitOpen {
         /// Registry name of the breaker.
         name: Arc<str>,
@@ -47,7 +47,7 @@ pub enum Error {
         max_concurrent: u32,
     },
     /// The rate limiter had no capacity for the call.
-    #[error("rate limiter `{name}` is exhausted; retry after {retry_after:?}")]
+    #[error("rate limiter `{name}` is exhausted; retry after {}", Millis(*retry_after))]
     RateLimited {
         /// Registry name of the rate limiter.
         name: Arc<str>,
@@ -108,5 +108,19 @@ impl From<Error> for std::io::Error {
             _ => std::io::ErrorKind::Other,
         };
         std::io::Error::new(kind, err)
+    }
+}
+
+/// A duration shown to people: whole milliseconds (`1ms` and up), else microseconds.
+struct Millis(Duration);
+
+impl std::fmt::Display for Millis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let millis = self.0.as_millis();
+        if millis > 0 || self.0.is_zero() {
+            write!(f, "{millis}ms")
+        } else {
+            write!(f, "{}µs", self.0.as_micros())
+        }
     }
 }
