@@ -20,11 +20,12 @@ const CHANNEL_CAPACITY: usize = 1024;
 /// ```
 /// use resilience::{CircuitState, Event};
 ///
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let mut events = resilience::registry().subscribe();
 /// let breaker = resilience::registry().circuit_breaker_or_register(
 ///     resilience::CircuitBreaker::builder("doc-events").failure_threshold(1),
-/// );
+/// )?;
 /// breaker.record_failure();
 /// match events.recv().await.unwrap() {
 ///     Event::CircuitTransition { name, to, .. } => {
@@ -33,6 +34,7 @@ const CHANNEL_CAPACITY: usize = 1024;
 ///     }
 ///     other => panic!("unexpected {other}"),
 /// }
+/// # Ok(())
 /// # }
 /// ```
 #[derive(Debug, Clone, PartialEq)]

@@ -1,4 +1,81 @@
 //! Resilience policies for async Rust, by annotation.
+//!
+//! ```
+//! use resilience::{bulkhead, circuit_breaker, retry, timeout};
+//!
+//! #[derive(Debug)]
+//! enum ApiError {
+//!     Upstream(String),
+//!     Policy(resilience::Error),
+//! }
+//!
+//! impl From<resilience::Error> for ApiError {
+//!     fn from(err: resilience::Error) -> Self {
+//!         ApiError::Policy(err)
+//!     }
+//! }
+//!
+//! #[retry(max_attempts = 3, jitter)]
+//! #[circuit_breaker(name = "users-api")]
+//! #[timeout(ms = 5000)]
+//! #[bulkhead(max = 10)]
+//! async fn fetch_user(id: u64) -> Result<String, ApiError> {
+//!     Ok(format!("user {id}"))
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! assert_eq!(fetch_user(7).await.unwrap(), "user 7");
+//! let breaker = resilience::registry().circuit_breaker("users-api").unwrap();
+//! assert_eq!(breaker.state(), resilience::CircuitState::Closed);
+//! # }
+//! ```
+//!
+//! Each attribute rewrites an `async fn` returning `Result<T, E>` so that every call runs through
+//! a policy: [`retry`](macro@retry), [`circuit_breaker`](macro@circuit_breaker),
+//! [`timeout`](macro@timeout), [`bulkhead`](macro@bulkhead). The function keeps its signature.
+//!
+//! # Stacking order
+//!
+//! Attributes nest in the order they are written, the top one outermost: above,
+//! `retry(circuit_breaker(timeout(bulkhead(body))))`. Each attempt of the retry gets its own
+//! timeout and counts against the breaker. Inside the stack a rejection stays typed
+//! ([`Failure::Policy`]), so the retry retries a timeout or a full bulkhead but not an open circuit.
+//!
+//! # Errors
+//!
+//! A rejected call returns the function's own error, converted with `From<`[`Error`]`>`.
+//! `anyhow::Error`, `Box<dyn std::error::Error + Send + Sync>` and `std::io::Error` convert with
+//! no code; any other `E` needs the `From` impl, and a compile error on the return type says so.
+//!
+//! # The registry
+//!
+//! Every policy is registered by kind and name in [`registry()`], where a running program can
+//! look at it: [`Registry::snapshot`] prints every policy's state as a table,
+//! [`Registry::subscribe`] delivers [`Event`]s. Functions naming the same policy share it. The
+//! first registration of a name wins: when a later site gives different explicit settings, the
+//! conflict shows in the snapshot and as [`Event::ConfigConflict`]. To fix a shared policy's
+//! settings whatever site runs first, register it at startup with
+//! [`Registry::circuit_breaker_or_register`] (and its siblings).
+//!
+//! Each annotated call site resolves its policies once, on its first call, into a `static`.
+//!
+//! # Without macros
+//!
+//! [`Retry`], [`CircuitBreaker`], [`Timeout`] and [`Bulkhead`] are plain types with a builder
+//! and an async `call`; the macros expand to the same code paths.
+//!
+//! # Time
+//!
+//! Policies use `tokio::time`, so `tokio::time::pause()` makes tests of annotated code exact
+//! and instant.
+//!
+//! # Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `serde` | `Serialize` for snapshots, configurations and stats |
+//! | `tracing` | every [`Event`] also as a `tracing` event, target `resilience` |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -15,17 +92,120 @@ mod timeout;
 #[doc(hidden)]
 pub mod __private;
 
-pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadConfig, BulkheadStats};
+pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadConfig, BulkheadPermit, BulkheadStats};
 pub use circuit_breaker::{
-    CallOutcome, CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerConfig, CircuitBreakerStats,
-    CircuitState, TransitionCause, TripRule, Window,
+    CallOutcome, CallPermit, CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerConfig,
+    CircuitBreakerStats, CircuitState, TransitionCause, TripRule, Window,
 };
 pub use config_error::ConfigError;
 pub use error::Error;
 pub use events::Event;
 pub use failure::{Failure, FailureRef};
 pub use registry::{registry, PolicyKind, PolicySnapshot, PolicyStats, Registry, RegistrySnapshot};
-pub use retry::{Backoff, Jitter, Retry, RetryBuilder, RetryConfig, RetryContext, RetryRun, RetryStats};
+pub use retry::{
+    Backoff, Jitter, Retry, RetryBuilder, RetryConfig, RetryContext, RetryRun, RetryStats,
+};
 pub use timeout::{Timeout, TimeoutBuilder, TimeoutConfig, TimeoutStats};
 
-pub use resilience_macros::{bulkhead, circuit_breaker, retry, timeout};
+/// Retries the function's body on failure, with backoff.
+///
+/// Keys: `max_attempts` (3), `backoff` (`"exponential"`, `"fixed"`, `"linear"`, `"none"`),
+/// `delay` (`"100ms"`), `factor` (2.0), `max_delay` (`"30s"`), `delays = ["100ms", "1s"]`,
+/// `backoff_fn = path`, `jitter` / `jitter = 0.1` / `jitter = "full" | "equal" | "decorrelated"`,
+/// `max_elapsed`, `retry_if = path` (`fn(&E) -> bool`), `on_retry = path`
+/// (`fn(&RetryContext<'_, E>)`), `name`. Durations also as `<key>_ms = <integer>`.
+///
+/// Exhausted retries return the last error unchanged. Owned arguments are cloned for each
+/// attempt. An open circuit below the retry is not retried; a timeout or a full bulkhead is.
+///
+/// ```
+/// use resilience::retry;
+/// use std::sync::atomic::{AtomicU32, Ordering};
+///
+/// #[retry(max_attempts = 3, backoff = "fixed", delay = "10ms")]
+/// async fn flaky(calls: &AtomicU32) -> Result<u32, String> {
+///     match calls.fetch_add(1, Ordering::SeqCst) {
+///         0 | 1 => Err("not yet".to_owned()),
+///         n => Ok(n),
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let start = tokio::time::Instant::now();
+/// assert_eq!(flaky(&AtomicU32::new(0)).await, Ok(2));
+/// assert_eq!(start.elapsed(), std::time::Duration::from_millis(20));
+/// # }
+/// ```
+pub use resilience_macros::retry;
+
+/// Runs the function through a circuit breaker.
+///
+/// Keys: `name` (default `module::fn`), `failure_threshold` (5), or `failure_rate` with
+/// `window` (calls, or a duration string) and `min_calls`; `reset_timeout` (`"30s"`),
+/// `half_open_max_calls` (1), `success_threshold` (1), `slow_call`, `failure_if = path`,
+/// `ignore_if = path` (both `fn(&E) -> bool`).
+///
+/// While open, calls fail with [`Error::CircuitOpen`] without running the body.
+///
+/// ```
+/// use resilience::{circuit_breaker, registry, CircuitState};
+///
+/// #[circuit_breaker(name = "doc-breaker", failure_threshold = 2)]
+/// async fn call(ok: bool) -> Result<(), std::io::Error> {
+///     if ok { Ok(()) } else { Err(std::io::Error::other("down")) }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let _ = call(false).await;
+/// let _ = call(false).await;
+/// assert_eq!(registry().circuit_breaker("doc-breaker").unwrap().state(), CircuitState::Open);
+/// assert!(call(true).await.is_err()); // rejected without running
+/// # }
+/// ```
+pub use resilience_macros::circuit_breaker;
+
+/// Bounds each call's duration: exactly one of `ms = 5000`, `secs = 5`, `duration = "5s"`;
+/// optional `name`.
+///
+/// On expiry the body's future is dropped and the call fails with [`Error::Timeout`]. The
+/// clock starts when the body first waits: a body that completes without waiting arms no timer.
+///
+/// ```
+/// use resilience::timeout;
+/// use std::time::Duration;
+///
+/// #[timeout(ms = 100)]
+/// async fn slow() -> std::io::Result<()> {
+///     tokio::time::sleep(Duration::from_secs(1)).await;
+///     Ok(())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// assert_eq!(slow().await.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+/// # }
+/// ```
+pub use resilience_macros::timeout;
+
+/// Bounds the calls in flight at once: `max` (required), `queue` (0), `queue_timeout`
+/// (`"1s"`), `name`.
+///
+/// Beyond `max` calls and `queue` waiters a call fails at once with [`Error::BulkheadFull`].
+/// Slots are released on completion, error, panic and cancellation alike.
+///
+/// ```
+/// use resilience::bulkhead;
+///
+/// #[bulkhead(max = 2)]
+/// async fn render(page: u32) -> anyhow::Result<String> {
+///     Ok(format!("page {page}"))
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(render(1).await.unwrap(), "page 1");
+/// # }
+/// ```
+pub use resilience_macros::bulkhead;
