@@ -3,7 +3,6 @@
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::{Parse, ParseStream, Parser};
-use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Ident, Lit, Token};
 
@@ -33,17 +32,75 @@ impl Parse for Arg {
     }
 }
 
-/// Parses an attribute's argument list.
-pub(crate) fn parse_args(tokens: TokenStream) -> syn::Result<Vec<Arg>> {
-    let parser = Punctuated::<Arg, Token![,]>::parse_terminated;
-    Ok(parser.parse2(tokens)?.into_iter().collect())
+/// Parses an attribute's argument list, recovering after a malformed argument: the arguments
+/// that did parse are returned with the syntax errors, so validation can still report the
+/// mistakes in the others in the same build.
+pub(crate) fn parse_args(tokens: TokenStream) -> (Vec<Arg>, Errors) {
+    let parser = |input: ParseStream<'_>| Ok(parse_all(input));
+    // `parse_all` consumes every token and never fails, so neither can the parser.
+    parser
+        .parse2(tokens)
+        .unwrap_or_else(|err| (Vec::new(), Errors::from(err)))
+}
+
+fn parse_all(input: ParseStream<'_>) -> (Vec<Arg>, Errors) {
+    let mut args = Vec::new();
+    let mut errors = Errors::default();
+    while !input.is_empty() {
+        match input.parse::<Arg>() {
+            Ok(arg) => {
+                if !input.is_empty() && !input.peek(Token![,]) {
+                    let message = if arg.value.is_none() {
+                        format!(
+                            "expected `=` or `,` after `{key}`: write `{key} = <value>`",
+                            key = arg.key
+                        )
+                    } else {
+                        "expected `,` between two arguments".to_owned()
+                    };
+                    // The argument is malformed: validating it too would report it twice.
+                    errors.at(input.span(), message);
+                } else {
+                    args.push(arg);
+                }
+            }
+            Err(err) => errors.push(err),
+        }
+        skip_past_comma(input);
+    }
+    (args, errors)
+}
+
+/// Moves past the next top-level comma (commas inside brackets are inside a group).
+fn skip_past_comma(input: ParseStream<'_>) {
+    let skipped = input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tree, next)) = rest.token_tree() {
+            rest = next;
+            if matches!(&tree, proc_macro2::TokenTree::Punct(p) if p.as_char() == ',') {
+                break;
+            }
+        }
+        Ok(((), rest))
+    });
+    debug_assert!(skipped.is_ok());
 }
 
 /// Collects independent errors so that one build reports them all.
 #[derive(Default)]
 pub(crate) struct Errors(Option<syn::Error>);
 
+impl From<syn::Error> for Errors {
+    fn from(err: syn::Error) -> Self {
+        Errors(Some(err))
+    }
+}
+
 impl Errors {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
     pub(crate) fn push(&mut self, err: syn::Error) {
         match &mut self.0 {
             Some(all) => all.combine(err),
@@ -63,13 +120,6 @@ impl Errors {
                 self.push(err);
                 None
             }
-        }
-    }
-
-    pub(crate) fn finish(self) -> syn::Result<()> {
-        match self.0 {
-            Some(err) => Err(err),
-            None => Ok(()),
         }
     }
 
@@ -97,90 +147,82 @@ impl Arg {
         self.value.is_none()
     }
 
-    pub(crate) fn span_of_value(&self) -> Span {
-        self.value
-            .as_ref()
-            .map_or_else(|| self.key.span(), |value| value.span())
-    }
-
-    /// A non-negative integer that fits `u32`.
-    pub(crate) fn u32(&self, example: &str) -> syn::Result<(u32, Span)> {
-        let expr = self.value(example)?;
-        match strip_group(expr) {
-            Expr::Lit(ExprLit {
-                lit: Lit::Int(int), ..
-            }) => int
-                .base10_parse::<u32>()
-                .map(|n| (n, int.span()))
-                .map_err(|_| {
-                    syn::Error::new(
-                        int.span(),
-                        format!(
-                            "`{}` must be a whole number from 0 to {}, like `{} = {example}`",
-                            self.key,
-                            u32::MAX,
-                            self.key
-                        ),
-                    )
-                }),
-            other => Err(syn::Error::new(
-                other.span(),
-                format!(
-                    "`{}` takes a whole number, like `{} = {example}`",
-                    self.key, self.key
-                ),
-            )),
+    /// An error spanning the whole value (every token of `-1.5` or `["1s", "2s"]`), or the key
+    /// of a flag.
+    pub(crate) fn value_error(&self, message: impl std::fmt::Display) -> syn::Error {
+        match &self.value {
+            Some(value) => syn::Error::new_spanned(value, message),
+            None => syn::Error::new(self.key.span(), message),
         }
     }
 
-    /// A whole number of milliseconds (keys ending in `_ms`), or of seconds (`secs`).
-    pub(crate) fn u64(&self, example: &str) -> syn::Result<(u64, Span)> {
+    /// A whole number from `min` to `u32::MAX`.
+    pub(crate) fn u32_from(&self, min: u32, example: &str) -> syn::Result<(u32, Span)> {
+        let (value, span) = self.integer(u64::from(min), u64::from(u32::MAX), example)?;
+        // `integer` checked the range.
+        Ok((u32::try_from(value).unwrap_or(u32::MAX), span))
+    }
+
+    /// A whole number from `min` to `u64::MAX`: milliseconds (keys ending in `_ms`) or seconds.
+    pub(crate) fn u64_from(&self, min: u64, example: &str) -> syn::Result<(u64, Span)> {
+        self.integer(min, u64::MAX, example)
+    }
+
+    fn integer(&self, min: u64, max: u64, example: &str) -> syn::Result<(u64, Span)> {
+        let key = &self.key;
         let expr = self.value(example)?;
+        let out_of_range =
+            format!("`{key}` must be a whole number from {min} to {max}, like `{key} = {example}`");
         match strip_group(expr) {
             Expr::Lit(ExprLit {
                 lit: Lit::Int(int), ..
-            }) => int
-                .base10_parse::<u64>()
-                .map(|n| (n, int.span()))
-                .map_err(|_| {
-                    syn::Error::new(
-                        int.span(),
-                        format!(
-                            "`{}` must be a whole number from 0 to {}, like `{} = {example}`",
-                            self.key,
-                            u64::MAX,
-                            self.key
-                        ),
-                    )
-                }),
-            other => Err(syn::Error::new(
-                other.span(),
-                format!(
-                    "`{}` takes a whole number, like `{} = {example}`",
-                    self.key, self.key
-                ),
-            )),
-        }
-    }
-
-    /// A number: a float or an integer literal.
-    pub(crate) fn f64(&self, example: &str) -> syn::Result<(f64, Span)> {
-        let expr = self.value(example)?;
-        let parsed = match strip_group(expr) {
-            Expr::Lit(ExprLit {
-                lit: Lit::Float(float),
+            }) => match int.base10_parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok((n, int.span())),
+                _ => Err(syn::Error::new(int.span(), out_of_range)),
+            },
+            Expr::Unary(syn::ExprUnary {
+                op: syn::UnOp::Neg(_),
+                expr: operand,
                 ..
-            }) => float.base10_parse::<f64>().ok().map(|n| (n, float.span())),
+            }) if number(operand).is_some() => Err(syn::Error::new_spanned(expr, out_of_range)),
             Expr::Lit(ExprLit {
-                lit: Lit::Int(int), ..
-            }) => int.base10_parse::<f64>().ok().map(|n| (n, int.span())),
-            _ => None,
-        };
-        parsed.ok_or_else(|| {
-            syn::Error::new(
-                expr.span(),
-                format!("`{}` takes a number, like `{} = {example}`", self.key, self.key),
-            )
+                lit: Lit::Str(s), ..
+            }) if s.value().trim().parse::<u64>().is_ok() => Err(syn::Error::new(
+                s.span(),
+                format!(
+                    "`{key}` takes a number, not a string: write `{key} = {}`",
+                    s.value().trim()
+                ),
+            )),
+            other => Err(syn::Error::new_spanned(
+                other,
+                format!("`{key}` takes a whole number, like `{key} = {example}`"),
+            )),
+        }
+    }
+
+    /// A number: a float or an integer literal, possibly negative (the caller checks the range
+    /// and says what it is).
+    pub(crate) fn f64(&self, example: &str) -> syn::Result<(f64, Span)> {
+        let key = &self.key;
+        let expr = self.value(example)?;
+        if let Some(number) = number(expr) {
+            return Ok((number, expr.span()));
+        }
+        Err(match strip_group(expr) {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) if s.value().trim().parse::<f64>().is_ok() => syn::Error::new(
+                s.span(),
+                format!(
+                    "`{key}` takes a number, not a string: write `{key} = {}`",
+                    s.value().trim()
+                ),
+            ),
+            other => syn::Error::new_spanned(
+                other,
+                format!("`{key}` takes a number, like `{key} = {example}`"),
+            ),
         })
     }
 
@@ -191,8 +233,8 @@ impl Arg {
             Expr::Lit(ExprLit {
                 lit: Lit::Str(s), ..
             }) => Ok((s.value(), s.span())),
-            other => Err(syn::Error::new(
-                other.span(),
+            other => Err(syn::Error::new_spanned(
+                other,
                 format!(
                     "`{}` takes a string, like `{} = {example}`",
                     self.key, self.key
@@ -217,8 +259,8 @@ impl Arg {
                     s.value()
                 ),
             )),
-            other => Err(syn::Error::new(
-                other.span(),
+            other => Err(syn::Error::new_spanned(
+                other,
                 format!(
                     "`{}` takes a path to a function, like `{} = {example}`",
                     self.key, self.key
@@ -257,8 +299,8 @@ impl Arg {
                     int.base10_digits()
                 ),
             )),
-            other => Err(syn::Error::new(
-                other.span(),
+            other => Err(syn::Error::new_spanned(
+                other,
                 format!(
                     "`{}` takes a duration like \"250ms\", \"5s\" or \"1m30s\", or `{}_ms = <milliseconds>`",
                     self.key, self.key
@@ -269,8 +311,27 @@ impl Arg {
 
     /// A whole number of milliseconds under a `<key>_ms` key.
     pub(crate) fn duration_ms(&self) -> syn::Result<(std::time::Duration, Span)> {
-        self.u64("250")
+        self.u64_from(0, "250")
             .map(|(ms, span)| (std::time::Duration::from_millis(ms), span))
+    }
+}
+
+/// The value of a numeric literal, or of a negated one.
+fn number(expr: &Expr) -> Option<f64> {
+    match strip_group(expr) {
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(float),
+            ..
+        }) => float.base10_parse::<f64>().ok(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => int.base10_parse::<f64>().ok(),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => number(expr).map(|n| -n),
+        _ => None,
     }
 }
 

@@ -11,7 +11,8 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     if trimmed.chars().all(|c| c.is_ascii_digit()) {
         return Err(format!("\"{trimmed}\" has no unit"));
     }
-    humantime::parse_duration(trimmed).map_err(|err| format!("\"{trimmed}\" is not a duration ({err})"))
+    humantime::parse_duration(trimmed)
+        .map_err(|err| format!("\"{trimmed}\" is not a duration ({err})"))
 }
 
 #[cfg(test)]

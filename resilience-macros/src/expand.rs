@@ -7,7 +7,6 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{ItemFn, ReturnType, Type};
 
@@ -45,7 +44,6 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
         // Rejected while collecting; kept total so this never panics.
         ReturnType::Default => syn::parse_quote!(()),
     };
-    let return_span = return_type.span();
     let anchor = erase_impl_trait(return_type);
 
     let rejects = stack.iter().any(|layer| layer.kind().rejects());
@@ -77,8 +75,7 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
 
     let result = format_ident!("__resilience_result", span = Span::mixed_site());
     let finish = if rejects {
-        let finish_fn = quote_spanned!(return_span=> ::resilience::__private::finish);
-        quote!(#finish_fn(#result))
+        quote!(::resilience::__private::finish::<#anchor>(#result))
     } else {
         quote!(#result)
     };
@@ -168,7 +165,8 @@ fn retry_loop(
         let ident = &binding.ident;
         let mutability = binding.mutable.then(|| quote!(mut));
         let clone_fn = quote_spanned!(binding.span=> ::resilience::__private::clone_for_retry);
-        quote!(let #mutability #ident = #clone_fn(&#ident);)
+        let borrowed = quote_spanned!(ident.span()=> &#ident);
+        quote!(let #mutability #ident = #clone_fn(#borrowed);)
     });
     let view = if rejects {
         quote!(::resilience::Failure::as_ref)

@@ -4,11 +4,14 @@
 //! only parses, validates and expands. Every mistake in an attribute is a compile error spanned
 //! on the offending token.
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod args;
 mod attrs;
 mod duration;
 mod expand;
+#[cfg(test)]
+mod fuzz_tests;
 mod item;
 mod suggest;
 
@@ -51,6 +54,10 @@ pub(crate) fn expand_attribute(
     args: proc_macro2::TokenStream,
     item: proc_macro2::TokenStream,
 ) -> proc_macro2::TokenStream {
+    // A lower attribute of a stack that the top one already expanded.
+    if item::is_stacked_marker(&args) {
+        return item;
+    }
     let original = item.clone();
     match item::collect(kind, args, item) {
         Ok(annotated) => expand::expand(annotated),

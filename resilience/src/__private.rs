@@ -107,10 +107,29 @@ pub async fn operation<R: IsResult, F: Future<Output = R>>(
     body.await.into_result().map_err(Failure::Operation)
 }
 
-/// The outermost layer's conversion of a rejection into the function's error type.
+/// The declared return type of a function whose stack can reject calls: a `Result` whose error
+/// type can carry a rejection.
+#[diagnostic::on_unimplemented(
+    message = "a resilience policy can reject the call, so `{Self}` must be `Result<T, E>` with `E: From<resilience::Error>`",
+    label = "the error type of this `Result` must implement `From<resilience::Error>`",
+    note = "implement `From<resilience::Error>` for the error type, or return `anyhow::Result<T>`, `std::io::Result<T>` or `Result<T, Box<dyn std::error::Error + Send + Sync>>`"
+)]
+pub trait FromRejection: IsResult {
+    fn from_failure(result: Result<Self::Ok, Failure<Self::Err>>) -> Self;
+}
+
+impl<T, E: From<Error>> FromRejection for Result<T, E> {
+    #[inline]
+    fn from_failure(result: Result<T, Failure<E>>) -> Self {
+        result.map_err(Failure::into_error)
+    }
+}
+
+/// The outermost layer's conversion of a rejection into the function's error type. Called with
+/// the declared return type as `R`, so an unsatisfied bound points at that type.
 #[inline]
-pub fn finish<T, E: From<Error>>(result: Result<T, Failure<E>>) -> Result<T, E> {
-    result.map_err(Failure::into_error)
+pub fn finish<R: FromRejection>(result: Result<R::Ok, Failure<R::Err>>) -> R {
+    R::from_failure(result)
 }
 
 /// An owned argument of a retried function, cloned for each attempt.

@@ -78,6 +78,7 @@
 //! | `tracing` | every [`Event`] also as a `tracing` event, target `resilience` |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod bulkhead;
 mod circuit_breaker;

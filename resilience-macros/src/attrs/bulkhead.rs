@@ -2,12 +2,24 @@
 
 use std::time::Duration;
 
-use proc_macro2::Span;
-
 use super::ArgSet;
-use crate::args::Arg;
 
-const KEYS: &[&str] = &["max", "queue", "queue_timeout", "queue_timeout_ms", "name"];
+pub(crate) const KEYS: &[&str] = &["max", "queue", "queue_timeout", "queue_timeout_ms", "name"];
+
+/// Names other libraries use, and ours.
+pub(crate) const RENAMED: &[(&str, &str)] = &[
+    ("max_concurrent", "max"),
+    ("max_concurrent_calls", "max"),
+    ("concurrency", "max"),
+    ("limit", "max"),
+    ("permits", "max"),
+    ("size", "max"),
+    ("queue_size", "queue"),
+    ("max_queue", "queue"),
+    ("max_wait", "queue_timeout"),
+    ("max_wait_duration", "queue_timeout"),
+    ("wait", "queue_timeout"),
+];
 
 /// Validated `#[bulkhead]` settings.
 pub(crate) struct BulkheadArgs {
@@ -17,34 +29,29 @@ pub(crate) struct BulkheadArgs {
     pub(crate) queue_timeout: Option<Duration>,
 }
 
-pub(crate) fn parse(args: &[Arg], span: Span) -> syn::Result<BulkheadArgs> {
-    let mut set = ArgSet::new("bulkhead", args, KEYS);
+pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<BulkheadArgs> {
     let name = set.name();
     let max = set.u32_at_least("max", 1, "10").map(|(max, _)| max);
     if set.get("max").is_none() {
         set.missing(
-            span,
+            &["max"],
             "`#[bulkhead]` needs `max`, the number of calls allowed in flight at once: `#[bulkhead(max = 10)]`",
         );
     }
-    let queue = set.get("queue").and_then(|arg| set.errors.take(arg.u32("10")));
+    let queue = set.u32_at_least("queue", 0, "10");
     let queue_timeout = set.positive_duration("queue_timeout", "queue_timeout_ms");
     if let Some((_, timeout_span)) = queue_timeout {
         if queue.map_or(true, |(queue, _)| queue == 0) {
             set.errors.at(
                 timeout_span,
-                "`queue_timeout` bounds the wait in the queue; it needs `queue` of at least 1",
+                "`queue_timeout` bounds the wait in the queue; it needs `queue` of at least 1, like `queue = 10`",
             );
         }
     }
-    set.finish(())?;
-    match max {
-        Some(max) => Ok(BulkheadArgs {
-            name,
-            max,
-            queue: queue.map(|(queue, _)| queue),
-            queue_timeout: queue_timeout.map(|(d, _)| d),
-        }),
-        None => Err(syn::Error::new(span, "`#[bulkhead]` needs `max`")),
-    }
+    Some(BulkheadArgs {
+        name,
+        max: max?,
+        queue: queue.map(|(queue, _)| queue),
+        queue_timeout: queue_timeout.map(|(d, _)| d),
+    })
 }

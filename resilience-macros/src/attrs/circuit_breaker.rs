@@ -2,13 +2,11 @@
 
 use std::time::Duration;
 
-use proc_macro2::Span;
-
 use super::ArgSet;
 use crate::args::{lit_str, lit_u64, Arg};
 use crate::duration;
 
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "name",
     "failure_threshold",
     "failure_rate",
@@ -22,6 +20,29 @@ const KEYS: &[&str] = &[
     "slow_call_ms",
     "failure_if",
     "ignore_if",
+];
+
+/// Names other breaker libraries use, and ours.
+pub(crate) const RENAMED: &[(&str, &str)] = &[
+    ("threshold", "failure_threshold"),
+    ("max_failures", "failure_threshold"),
+    ("consecutive_failures", "failure_threshold"),
+    ("failure_rate_threshold", "failure_rate"),
+    ("timeout", "reset_timeout"),
+    ("open_timeout", "reset_timeout"),
+    ("cooldown", "reset_timeout"),
+    ("wait_duration_in_open_state", "reset_timeout"),
+    ("sliding_window_size", "window"),
+    ("window_size", "window"),
+    ("minimum_number_of_calls", "min_calls"),
+    (
+        "permitted_number_of_calls_in_half_open_state",
+        "half_open_max_calls",
+    ),
+    ("slow_call_duration_threshold", "slow_call"),
+    ("is_failure", "failure_if"),
+    ("record_if", "failure_if"),
+    ("ignore", "ignore_if"),
 ];
 
 /// Validated `#[circuit_breaker]` settings; `None` means "not given, use the default".
@@ -50,19 +71,24 @@ pub(crate) enum WindowArg {
     Time(Duration),
 }
 
-pub(crate) fn parse(args: &[Arg], _span: Span) -> syn::Result<BreakerArgs> {
-    let mut set = ArgSet::new("circuit_breaker", args, KEYS);
+pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<BreakerArgs> {
     let name = set.name();
-    let trip = trip(&mut set);
-    let reset_timeout = set.duration("reset_timeout", "reset_timeout_ms").map(|(d, _)| d);
+    let trip = trip(set);
+    let reset_timeout = set
+        .duration("reset_timeout", "reset_timeout_ms")
+        .map(|(d, _)| d);
     let half_open_max_calls = set
         .u32_at_least("half_open_max_calls", 1, "1")
         .map(|(n, _)| n);
-    let success_threshold = set.u32_at_least("success_threshold", 1, "1").map(|(n, _)| n);
-    let slow_call = set.positive_duration("slow_call", "slow_call_ms").map(|(d, _)| d);
+    let success_threshold = set
+        .u32_at_least("success_threshold", 1, "1")
+        .map(|(n, _)| n);
+    let slow_call = set
+        .positive_duration("slow_call", "slow_call_ms")
+        .map(|(d, _)| d);
     let failure_if = set.path("failure_if", "is_outage");
     let ignore_if = set.path("ignore_if", "is_client_error");
-    set.finish(BreakerArgs {
+    Some(BreakerArgs {
         name,
         trip,
         reset_timeout,
@@ -76,7 +102,11 @@ pub(crate) fn parse(args: &[Arg], _span: Span) -> syn::Result<BreakerArgs> {
 
 fn trip(set: &mut ArgSet<'_>) -> Option<TripArg> {
     let threshold = set.u32_at_least("failure_threshold", 1, "5");
-    if set.exclusive("failure_threshold", "failure_rate") {
+    if set.exclusive(
+        "failure_threshold",
+        "failure_rate",
+        " (they are alternative rules to open the circuit)",
+    ) {
         return None;
     }
     let Some(rate_arg) = set.get("failure_rate") else {
@@ -92,11 +122,10 @@ fn trip(set: &mut ArgSet<'_>) -> Option<TripArg> {
     };
     let rate = match set.errors.take(rate_arg.f64("0.5")) {
         Some((rate, _)) if rate > 0.0 && rate <= 1.0 => Some(rate),
-        Some((_, span)) => {
-            set.errors.at(
-                span,
-                "`failure_rate` is a fraction of calls in (0, 1], like `failure_rate = 0.5` for 50%",
-            );
+        Some(_) => {
+            set.errors.push(rate_arg.value_error(
+                "`failure_rate` is a fraction of calls in (0, 1] (above 0, at most 1), like `failure_rate = 0.5` for 50%",
+            ));
             None
         }
         None => None,
@@ -129,7 +158,8 @@ fn trip(set: &mut ArgSet<'_>) -> Option<TripArg> {
 }
 
 fn window(set: &mut ArgSet<'_>, arg: &Arg) -> Option<WindowArg> {
-    let message = "`window` is a number of calls (`window = 100`) or a duration (`window = \"60s\"`)";
+    let message =
+        "`window` is a number of calls (`window = 100`) or a duration (`window = \"60s\"`)";
     let Some(expr) = &arg.value else {
         set.errors.at(arg.key.span(), message);
         return None;
@@ -138,7 +168,13 @@ fn window(set: &mut ArgSet<'_>, arg: &Arg) -> Option<WindowArg> {
         return match u32::try_from(calls) {
             Ok(calls) if calls >= 1 => Some(WindowArg::Calls(calls)),
             _ => {
-                set.errors.at(span, format!("`window` must count from 1 to {} calls", u32::MAX));
+                set.errors.at(
+                    span,
+                    format!(
+                        "`window` must count from 1 to {} calls, like `window = 100`, or be a duration like `window = \"60s\"`",
+                        u32::MAX
+                    ),
+                );
                 None
             }
         };
@@ -146,7 +182,10 @@ fn window(set: &mut ArgSet<'_>, arg: &Arg) -> Option<WindowArg> {
     if let Some((text, span)) = lit_str(expr) {
         return match duration::parse(&text) {
             Ok(d) if d.is_zero() => {
-                set.errors.at(span, "a time `window` must be longer than zero");
+                set.errors.at(
+                    span,
+                    "a time `window` must be longer than zero, like `window = \"60s\"`",
+                );
                 None
             }
             Ok(d) => Some(WindowArg::Time(d)),
@@ -159,6 +198,6 @@ fn window(set: &mut ArgSet<'_>, arg: &Arg) -> Option<WindowArg> {
             }
         };
     }
-    set.errors.at(arg.span_of_value(), message);
+    set.errors.push(arg.value_error(message));
     None
 }

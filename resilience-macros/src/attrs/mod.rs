@@ -5,12 +5,14 @@ mod circuit_breaker;
 mod retry;
 mod timeout;
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::time::Duration;
 
 use proc_macro2::{Span, TokenStream};
 
 use crate::args::{parse_args, Arg, Errors};
+
 use crate::suggest;
 
 pub(crate) use bulkhead::BulkheadArgs;
@@ -74,64 +76,129 @@ impl PolicyAttr {
     }
 }
 
-/// Parses and validates the arguments of one attribute. Every independent mistake is reported.
+/// Parses and validates the arguments of one attribute. Every independent mistake is reported,
+/// syntax errors included: a malformed argument does not hide the mistakes in the others.
 pub(crate) fn parse(kind: Kind, args: TokenStream, span: Span) -> syn::Result<PolicyAttr> {
-    let args = parse_args(args)?;
-    let settings = match kind {
-        Kind::Retry => Settings::Retry(retry::parse(&args, span)?),
-        Kind::CircuitBreaker => Settings::CircuitBreaker(circuit_breaker::parse(&args, span)?),
-        Kind::Timeout => Settings::Timeout(timeout::parse(&args, span)?),
-        Kind::Bulkhead => Settings::Bulkhead(bulkhead::parse(&args, span)?),
+    let (args, syntax_errors) = parse_args(args);
+    let (keys, renamed) = match kind {
+        Kind::Retry => (retry::KEYS, retry::RENAMED),
+        Kind::CircuitBreaker => (circuit_breaker::KEYS, circuit_breaker::RENAMED),
+        Kind::Timeout => (timeout::KEYS, timeout::RENAMED),
+        Kind::Bulkhead => (bulkhead::KEYS, bulkhead::RENAMED),
     };
-    Ok(PolicyAttr { settings })
+    let mut set = ArgSet::new(kind.name(), &args, span, syntax_errors, keys, renamed);
+    let settings = match kind {
+        Kind::Retry => retry::parse(&mut set).map(Settings::Retry),
+        Kind::CircuitBreaker => circuit_breaker::parse(&mut set).map(Settings::CircuitBreaker),
+        Kind::Timeout => timeout::parse(&mut set).map(Settings::Timeout),
+        Kind::Bulkhead => bulkhead::parse(&mut set).map(Settings::Bulkhead),
+    };
+    match (settings, set.errors.into_error()) {
+        (Some(settings), None) => Ok(PolicyAttr { settings }),
+        (_, Some(err)) => Err(err),
+        // Every path that gives up records why; this only guards against a silent failure.
+        (None, None) => Err(syn::Error::new(
+            span,
+            format!("invalid `#[{}]` arguments", kind.name()),
+        )),
+    }
 }
 
 /// The arguments of one attribute by key, after rejecting unknown and repeated keys.
 pub(crate) struct ArgSet<'a> {
     attr: &'static str,
-    by_key: HashMap<String, &'a Arg>,
+    /// Each known key's argument and its position in the list.
+    by_key: HashMap<String, (usize, &'a Arg)>,
+    /// The attribute, where an error about a missing key points.
+    span: Span,
+    /// Whether every argument parsed; if not, a "missing" key may be the malformed one.
+    complete: bool,
+    /// The keys that "did you mean" proposed for unknown ones.
+    suggested: Vec<&'static str>,
     pub(crate) errors: Errors,
 }
 
 impl<'a> ArgSet<'a> {
-    pub(crate) fn new(attr: &'static str, args: &'a [Arg], known: &[&'static str]) -> Self {
-        let mut errors = Errors::default();
-        let mut by_key: HashMap<String, &'a Arg> = HashMap::new();
-        for arg in args {
+    /// `syntax_errors` are those of the arguments that did not parse; `renamed` maps the names
+    /// other libraries give a setting to ours, for the "did you mean".
+    fn new(
+        attr: &'static str,
+        args: &'a [Arg],
+        span: Span,
+        syntax_errors: Errors,
+        known: &[&'static str],
+        renamed: &[(&str, &'static str)],
+    ) -> Self {
+        let complete = syntax_errors.is_empty();
+        let mut errors = syntax_errors;
+        let mut by_key: HashMap<String, (usize, &'a Arg)> = HashMap::new();
+        let mut suggested = Vec::new();
+        for (position, arg) in args.iter().enumerate() {
             let key = arg.name();
             if !known.contains(&key.as_str()) {
-                errors.at(arg.key.span(), suggest::unknown_key(attr, &key, known));
-            } else if by_key.contains_key(&key) {
-                errors.at(
+                let (message, guess) = suggest::unknown_key(attr, &key, known, renamed);
+                errors.at(arg.key.span(), message);
+                suggested.extend(guess);
+                continue;
+            }
+            match by_key.entry(key) {
+                Entry::Occupied(entry) => errors.at(
                     arg.key.span(),
-                    format!("duplicate `#[{attr}]` argument `{key}`; give it once"),
-                );
-            } else {
-                by_key.insert(key, arg);
+                    format!(
+                        "duplicate `#[{attr}]` argument `{}`; give it once",
+                        entry.key()
+                    ),
+                ),
+                Entry::Vacant(entry) => {
+                    entry.insert((position, arg));
+                }
             }
         }
         ArgSet {
             attr,
             by_key,
+            span,
+            complete,
+            suggested,
             errors,
         }
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&'a Arg> {
-        self.by_key.get(key).copied()
+        self.by_key.get(key).map(|(_, arg)| *arg)
     }
 
-    /// Reports `second` as excluded by `first` when both are given; spanned on `second`.
-    pub(crate) fn exclusive(&mut self, first: &str, second: &str) -> bool {
-        if let (Some(_), Some(b)) = (self.get(first), self.get(second)) {
-            let attr = self.attr;
-            self.errors.at(
-                b.key.span(),
-                format!("`#[{attr}]`: `{second}` cannot be combined with `{first}`; keep one of them"),
-            );
-            return true;
-        }
-        false
+    /// The arguments given among `keys`, in the order they are written.
+    pub(crate) fn given(&self, keys: &[&str]) -> Vec<&'a Arg> {
+        let mut given: Vec<(usize, &'a Arg)> = keys
+            .iter()
+            .filter_map(|key| self.by_key.get(*key).copied())
+            .collect();
+        given.sort_by_key(|(position, _)| *position);
+        given.into_iter().map(|(_, arg)| arg).collect()
+    }
+
+    /// Reports `a` and `b` as mutually exclusive when both are given: the error names both and
+    /// points at the one written second. `why` completes the message.
+    pub(crate) fn exclusive(&mut self, a: &str, b: &str, why: &str) -> bool {
+        let (Some(&(pa, arg_a)), Some(&(pb, arg_b))) = (self.by_key.get(a), self.by_key.get(b))
+        else {
+            return false;
+        };
+        let (first, second) = if pa < pb {
+            (arg_a, arg_b)
+        } else {
+            (arg_b, arg_a)
+        };
+        let attr = self.attr;
+        self.errors.at(
+            second.key.span(),
+            format!(
+                "`#[{attr}]`: `{}` cannot be combined with `{}`{why}; keep one of them",
+                second.key, first.key
+            ),
+        );
+        true
     }
 
     /// The optional `name = "..."`.
@@ -139,28 +206,35 @@ impl<'a> ArgSet<'a> {
         let arg = self.get("name")?;
         let (name, span) = self.errors.take(arg.string("\"api\""))?;
         if name.trim().is_empty() {
-            self.errors.at(span, "`name` must not be empty");
+            self.errors.at(
+                span,
+                "`name` must not be empty: it is the policy's name in the registry, like `name = \"api\"`",
+            );
             return None;
         }
         Some(name)
     }
 
-    pub(crate) fn u32_at_least(&mut self, key: &str, min: u32, example: &str) -> Option<(u32, Span)> {
+    /// A whole number from `min` to `u32::MAX`.
+    pub(crate) fn u32_at_least(
+        &mut self,
+        key: &str,
+        min: u32,
+        example: &str,
+    ) -> Option<(u32, Span)> {
         let arg = self.get(key)?;
-        let (value, span) = self.errors.take(arg.u32(example))?;
-        if value < min {
-            self.errors.at(
-                span,
-                format!("`{key}` must be at least {min}, like `{key} = {example}`"),
-            );
-            return None;
-        }
-        Some((value, span))
+        self.errors.take(arg.u32_from(min, example))
     }
 
     /// A duration given as `key = "5s"` or `key_ms = 5000` (not both).
-    pub(crate) fn duration(&mut self, key: &'static str, ms_key: &'static str) -> Option<(Duration, Span)> {
-        self.exclusive(key, ms_key);
+    pub(crate) fn duration(
+        &mut self,
+        key: &'static str,
+        ms_key: &'static str,
+    ) -> Option<(Duration, Span)> {
+        if self.exclusive(key, ms_key, " (both set the same duration)") {
+            return None;
+        }
         if let Some(arg) = self.get(key) {
             return self.errors.take(arg.duration());
         }
@@ -169,10 +243,17 @@ impl<'a> ArgSet<'a> {
     }
 
     /// Like [`duration`](Self::duration), and rejects zero.
-    pub(crate) fn positive_duration(&mut self, key: &'static str, ms_key: &'static str) -> Option<(Duration, Span)> {
+    pub(crate) fn positive_duration(
+        &mut self,
+        key: &'static str,
+        ms_key: &'static str,
+    ) -> Option<(Duration, Span)> {
         let (value, span) = self.duration(key, ms_key)?;
         if value.is_zero() {
-            self.errors.at(span, format!("`{key}` must be longer than zero"));
+            self.errors.at(
+                span,
+                format!("`{key}` must be longer than zero, like `{key} = \"500ms\"`"),
+            );
             return None;
         }
         Some((value, span))
@@ -183,12 +264,12 @@ impl<'a> ArgSet<'a> {
         self.errors.take(arg.path(example))
     }
 
-    pub(crate) fn finish<T>(self, value: T) -> syn::Result<T> {
-        self.errors.finish().map(|()| value)
-    }
-
-    /// Reports a missing required key on the attribute itself.
-    pub(crate) fn missing(&mut self, span: Span, message: impl std::fmt::Display) {
-        self.errors.at(span, message);
+    /// Reports that none of `keys` is given, on the attribute itself; unless an argument failed
+    /// to parse or an unknown key was taken for one of them: the error about that argument
+    /// already says what is wrong.
+    pub(crate) fn missing(&mut self, keys: &[&str], message: impl std::fmt::Display) {
+        if self.complete && !self.suggested.iter().any(|key| keys.contains(key)) {
+            self.errors.at(self.span, message);
+        }
     }
 }

@@ -2,13 +2,11 @@
 
 use std::time::Duration;
 
-use proc_macro2::Span;
-
 use super::ArgSet;
 use crate::args::{array_elements, lit_str, lit_u64, Arg};
-use crate::duration;
+use crate::{duration, suggest};
 
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "max_attempts",
     "backoff",
     "delay",
@@ -54,24 +52,44 @@ pub(crate) enum JitterArg {
     Decorrelated,
 }
 
+/// Names other retry libraries use, and ours.
+pub(crate) const RENAMED: &[(&str, &str)] = &[
+    ("attempts", "max_attempts"),
+    ("retries", "max_attempts"),
+    ("max_retries", "max_attempts"),
+    ("times", "max_attempts"),
+    ("initial_delay", "delay"),
+    ("base_delay", "delay"),
+    ("min_delay", "delay"),
+    ("multiplier", "factor"),
+    ("when", "retry_if"),
+    ("retry_on", "retry_if"),
+    ("condition", "retry_if"),
+    ("notify", "on_retry"),
+    ("max_duration", "max_elapsed"),
+    ("max_elapsed_time", "max_elapsed"),
+];
+
+const STRATEGIES: &[&str] = &["exponential", "fixed", "linear", "none"];
+const JITTERS: &[&str] = &["full", "equal", "decorrelated"];
+
 const DEFAULT_DELAY: Duration = Duration::from_millis(100);
 const DEFAULT_FACTOR: f64 = 2.0;
 
-pub(crate) fn parse(args: &[Arg], _span: Span) -> syn::Result<RetryArgs> {
-    let mut set = ArgSet::new("retry", args, KEYS);
+pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<RetryArgs> {
     let name = set.name();
     let max_attempts = set
         .u32_at_least("max_attempts", 1, "3")
         .map(|(value, _)| value);
-    let backoff = backoff(&mut set);
+    let backoff = backoff(set);
     let max_delay = set.duration("max_delay", "max_delay_ms").map(|(d, _)| d);
-    let jitter = jitter(&mut set);
+    let jitter = jitter(set);
     let max_elapsed = set
         .positive_duration("max_elapsed", "max_elapsed_ms")
         .map(|(d, _)| d);
     let retry_if = set.path("retry_if", "is_transient");
     let on_retry = set.path("on_retry", "log_retry");
-    set.finish(RetryArgs {
+    Some(RetryArgs {
         name,
         max_attempts,
         backoff,
@@ -85,14 +103,24 @@ pub(crate) fn parse(args: &[Arg], _span: Span) -> syn::Result<RetryArgs> {
 
 fn backoff(set: &mut ArgSet<'_>) -> Option<BackoffArg> {
     // An explicit schedule or function replaces the strategy and its parameters.
-    for replacement in ["delays", "backoff_fn"] {
+    let mut replaced = false;
+    for (replacement, why) in [
+        ("delays", " (`delays` is the whole schedule)"),
+        ("backoff_fn", " (`backoff_fn` computes every delay)"),
+    ] {
         for parameter in ["backoff", "delay", "delay_ms", "factor"] {
-            set.exclusive(parameter, replacement);
+            replaced |= set.exclusive(parameter, replacement, why);
         }
     }
-    set.exclusive("delays", "backoff_fn");
+    replaced |= set.exclusive("delays", "backoff_fn", " (each sets the whole schedule)");
+    if replaced {
+        return None;
+    }
     if let Some(arg) = set.get("backoff_fn") {
-        return set.errors.take(arg.path("my_schedule")).map(BackoffArg::Custom);
+        return set
+            .errors
+            .take(arg.path("my_schedule"))
+            .map(BackoffArg::Custom);
     }
     if let Some(arg) = set.get("delays") {
         return schedule(set, arg).map(BackoffArg::Schedule);
@@ -101,16 +129,19 @@ fn backoff(set: &mut ArgSet<'_>) -> Option<BackoffArg> {
     let strategy = match set.get("backoff") {
         Some(arg) => {
             let (text, span) = set.errors.take(arg.string("\"exponential\""))?;
-            match text.as_str() {
-                "exponential" | "fixed" | "linear" | "none" => Some((text, span)),
-                other => {
-                    set.errors.at(
-                        span,
-                        format!("unknown backoff \"{other}\"; expected \"exponential\", \"fixed\", \"linear\" or \"none\""),
-                    );
-                    return None;
-                }
+            if !STRATEGIES.contains(&text.as_str()) {
+                set.errors.at(
+                    span,
+                    suggest::unknown_value(
+                        "backoff",
+                        &text,
+                        STRATEGIES,
+                        "; for your own schedule use `delays = [..]` or `backoff_fn = path`",
+                    ),
+                );
+                return None;
             }
+            Some((text, span))
         }
         None => None,
     };
@@ -119,10 +150,9 @@ fn backoff(set: &mut ArgSet<'_>) -> Option<BackoffArg> {
         Some(arg) => {
             let (value, span) = set.errors.take(arg.f64("2.0"))?;
             if !(value.is_finite() && value > 1.0) {
-                set.errors.at(
-                    span,
-                    "`factor` must be greater than 1.0 (the delay grows by this multiple), like `factor = 2.0`",
-                );
+                set.errors.push(arg.value_error(
+                    "`factor` must be greater than 1.0 (each delay is this multiple of the one before), like `factor = 2.0`",
+                ));
                 return None;
             }
             Some((value, span))
@@ -168,17 +198,15 @@ fn schedule(set: &mut ArgSet<'_>, arg: &Arg) -> Option<Vec<Duration>> {
         return None;
     };
     let Some(elements) = array_elements(expr) else {
-        set.errors.at(
-            arg.span_of_value(),
+        set.errors.push(arg.value_error(
             "`delays` takes a list of durations, like `delays = [\"100ms\", \"200ms\", \"400ms\"]`",
-        );
+        ));
         return None;
     };
     if elements.is_empty() {
-        set.errors.at(
-            arg.span_of_value(),
-            "`delays` must list at least one duration; its last entry repeats",
-        );
+        set.errors.push(arg.value_error(
+            "`delays` must list at least one duration, like `delays = [\"100ms\", \"1s\"]`; its last entry repeats",
+        ));
         return None;
     }
     let mut delays = Vec::with_capacity(elements.len());
@@ -202,10 +230,10 @@ fn schedule(set: &mut ArgSet<'_>, arg: &Arg) -> Option<Vec<Duration>> {
             );
             ok = false;
         } else {
-            set.errors.at(
-                syn::spanned::Spanned::span(element),
-                "`delays` entries are duration strings like \"250ms\"",
-            );
+            set.errors.push(syn::Error::new_spanned(
+                element,
+                "`delays` entries are duration strings like \"250ms\", \"5s\" or \"1m30s\"",
+            ));
             ok = false;
         }
     }
@@ -225,29 +253,32 @@ fn jitter(set: &mut ArgSet<'_>) -> Option<JitterArg> {
             other => {
                 set.errors.at(
                     span,
-                    format!("unknown jitter \"{other}\"; expected \"full\", \"equal\", \"decorrelated\", a fraction like `jitter = 0.1`, or the flag `jitter` (±25%)"),
+                    suggest::unknown_value(
+                        "jitter",
+                        other,
+                        JITTERS,
+                        ", a fraction like `jitter = 0.1`, or no value (`jitter` alone is ±25%)",
+                    ),
                 );
                 None
             }
         };
     }
     match arg.f64("0.1") {
-        Ok((fraction, span)) => {
+        Ok((fraction, _)) => {
             if fraction > 0.0 && fraction <= 1.0 {
                 Some(JitterArg::Proportional(fraction))
             } else {
-                set.errors.at(
-                    span,
-                    "`jitter` as a fraction must be in (0, 1], like `jitter = 0.1` for ±10%",
-                );
+                set.errors.push(arg.value_error(
+                    "`jitter` as a fraction must be in (0, 1] (above 0, at most 1), like `jitter = 0.1` for ±10%",
+                ));
                 None
             }
         }
         Err(_) => {
-            set.errors.at(
-                arg.span_of_value(),
+            set.errors.push(arg.value_error(
                 "`jitter` takes a fraction like `jitter = 0.1`, a strategy \"full\", \"equal\" or \"decorrelated\", or no value (±25%)",
-            );
+            ));
             None
         }
     }

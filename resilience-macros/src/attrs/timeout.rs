@@ -2,12 +2,22 @@
 
 use std::time::Duration;
 
-use proc_macro2::Span;
-
 use super::ArgSet;
-use crate::args::Arg;
 
-const KEYS: &[&str] = &["ms", "secs", "duration", "name"];
+pub(crate) const KEYS: &[&str] = &["ms", "secs", "duration", "name"];
+
+/// Names other libraries use, and ours.
+pub(crate) const RENAMED: &[(&str, &str)] = &[
+    ("millis", "ms"),
+    ("milliseconds", "ms"),
+    ("duration_ms", "ms"),
+    ("timeout_ms", "ms"),
+    ("seconds", "secs"),
+    ("s", "secs"),
+    ("sec", "secs"),
+    ("after", "duration"),
+    ("timeout", "duration"),
+];
 
 /// Validated `#[timeout]` settings.
 pub(crate) struct TimeoutArgs {
@@ -15,38 +25,40 @@ pub(crate) struct TimeoutArgs {
     pub(crate) duration: Duration,
 }
 
-pub(crate) fn parse(args: &[Arg], span: Span) -> syn::Result<TimeoutArgs> {
-    let mut set = ArgSet::new("timeout", args, KEYS);
+const FORMS: &str =
+    "`#[timeout(ms = 5000)]`, `#[timeout(secs = 5)]` or `#[timeout(duration = \"5s\")]`";
+
+pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<TimeoutArgs> {
     let name = set.name();
-    let given: Vec<&Arg> = ["ms", "secs", "duration"]
-        .iter()
-        .filter_map(|key| set.get(key))
-        .collect();
-    let mut duration = None;
-    match given.as_slice() {
-        [] => set.missing(
-            span,
-            "`#[timeout]` needs a duration: `#[timeout(ms = 5000)]`, `#[timeout(secs = 5)]` or `#[timeout(duration = \"5s\")]`",
-        ),
+    let duration = match set.given(&["ms", "secs", "duration"]).as_slice() {
+        [] => {
+            set.missing(
+                &["ms", "secs", "duration"],
+                format!("`#[timeout]` needs a duration: {FORMS}"),
+            );
+            None
+        }
         [arg] => {
             let parsed = match arg.name().as_str() {
                 "ms" => set
                     .errors
-                    .take(arg.u64("5000"))
+                    .take(arg.u64_from(0, "5000"))
                     .map(|(ms, span)| (Duration::from_millis(ms), span)),
                 "secs" => set
                     .errors
-                    .take(arg.u64("5"))
+                    .take(arg.u64_from(0, "5"))
                     .map(|(secs, span)| (Duration::from_secs(secs), span)),
                 _ => set.errors.take(arg.duration()),
             };
-            if let Some((value, value_span)) = parsed {
-                if value.is_zero() {
-                    set.errors
-                        .at(value_span, "a timeout of zero would fail every call; give a positive duration");
-                } else {
-                    duration = Some(value);
+            match parsed {
+                Some((value, span)) if value.is_zero() => {
+                    set.errors.at(
+                        span,
+                        format!("a timeout of zero would fail every call; give a positive duration: {FORMS}"),
+                    );
+                    None
                 }
+                other => other.map(|(value, _)| value),
             }
         }
         [first, rest @ ..] => {
@@ -54,16 +66,16 @@ pub(crate) fn parse(args: &[Arg], span: Span) -> syn::Result<TimeoutArgs> {
                 set.errors.at(
                     arg.key.span(),
                     format!(
-                        "`#[timeout]` takes exactly one of `ms`, `secs`, `duration`; `{}` is already given",
-                        first.key
+                        "`#[timeout]`: `{}` cannot be combined with `{}`; give exactly one of `ms`, `secs` or `duration`",
+                        arg.key, first.key
                     ),
                 );
             }
+            None
         }
-    }
-    set.finish(())?;
-    match duration {
-        Some(duration) => Ok(TimeoutArgs { name, duration }),
-        None => Err(syn::Error::new(span, "`#[timeout]` needs a duration")),
-    }
+    };
+    Some(TimeoutArgs {
+        name,
+        duration: duration?,
+    })
 }

@@ -63,11 +63,15 @@ impl<P> Shelf<P> {
     fn read(&self) -> RwLockReadGuard<'_, HashMap<Arc<str>, Entry<P>>> {
         // A panic while holding the lock cannot leave the map half-updated: every write is a
         // single insert or a push, so the poisoned state is safe to use.
-        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, HashMap<Arc<str>, Entry<P>>> {
-        self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn get(&self, name: &str) -> Option<Arc<P>> {
@@ -179,7 +183,10 @@ impl Registry {
 
     /// The timeout named by the builder, registered if there is none yet; see
     /// [`circuit_breaker_or_register`](Self::circuit_breaker_or_register).
-    pub fn timeout_or_register(&self, builder: TimeoutBuilder) -> Result<Arc<Timeout>, ConfigError> {
+    pub fn timeout_or_register(
+        &self,
+        builder: TimeoutBuilder,
+    ) -> Result<Arc<Timeout>, ConfigError> {
         let name = Arc::clone(builder.name());
         self.timeouts.get_or_register(
             PolicyKind::Timeout,
@@ -191,7 +198,10 @@ impl Registry {
 
     /// The bulkhead named by the builder, registered if there is none yet; see
     /// [`circuit_breaker_or_register`](Self::circuit_breaker_or_register).
-    pub fn bulkhead_or_register(&self, builder: BulkheadBuilder) -> Result<Arc<Bulkhead>, ConfigError> {
+    pub fn bulkhead_or_register(
+        &self,
+        builder: BulkheadBuilder,
+    ) -> Result<Arc<Bulkhead>, ConfigError> {
         let name = Arc::clone(builder.name());
         self.bulkheads.get_or_register(
             PolicyKind::Bulkhead,
@@ -237,16 +247,28 @@ impl Registry {
     pub fn policies(&self) -> Vec<PolicySnapshot> {
         let mut rows = Vec::new();
         for (name, entry) in self.circuit_breakers.read().iter() {
-            rows.push(PolicySnapshot::circuit_breaker(name, &entry.policy, &entry.conflicts));
+            rows.push(PolicySnapshot::circuit_breaker(
+                name,
+                &entry.policy,
+                &entry.conflicts,
+            ));
         }
         for (name, entry) in self.retries.read().iter() {
             rows.push(PolicySnapshot::retry(name, &entry.policy, &entry.conflicts));
         }
         for (name, entry) in self.timeouts.read().iter() {
-            rows.push(PolicySnapshot::timeout(name, &entry.policy, &entry.conflicts));
+            rows.push(PolicySnapshot::timeout(
+                name,
+                &entry.policy,
+                &entry.conflicts,
+            ));
         }
         for (name, entry) in self.bulkheads.read().iter() {
-            rows.push(PolicySnapshot::bulkhead(name, &entry.policy, &entry.conflicts));
+            rows.push(PolicySnapshot::bulkhead(
+                name,
+                &entry.policy,
+                &entry.conflicts,
+            ));
         }
         rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.kind.cmp(&b.kind)));
         rows

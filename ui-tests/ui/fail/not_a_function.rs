@@ -1,0 +1,6 @@
+use resilience::bulkhead;
+
+#[bulkhead(max = 1)]
+struct Pool;
+
+fn main() {}

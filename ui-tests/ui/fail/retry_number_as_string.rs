@@ -1,0 +1,8 @@
+use resilience::retry;
+
+#[retry(max_attempts = "3", factor = "1.5")]
+async fn fetch() -> Result<u32, String> {
+    Ok(1)
+}
+
+fn main() {}

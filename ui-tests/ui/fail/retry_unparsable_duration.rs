@@ -1,0 +1,8 @@
+use resilience::retry;
+
+#[retry(delay = "soon", max_delay = "100")]
+async fn fetch() -> Result<u32, String> {
+    Ok(1)
+}
+
+fn main() {}
