@@ -63,10 +63,14 @@ impl FlakyService {
         tokio::time::sleep(latency).await;
         let scripted_failure = self
             .failures
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1))
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
             .is_ok();
         if scripted_failure || !self.healthy.load(Ordering::SeqCst) {
-            Err(ServiceError::Unavailable(format!("request #{n} for {what} failed")))
+            Err(ServiceError::Unavailable(format!(
+                "request #{n} for {what} failed"
+            )))
         } else {
             Ok(format!("{what} (request #{n})"))
         }
@@ -86,7 +90,9 @@ fn announce_retry(ctx: &RetryContext<'_, ServiceError>) {
 
 #[retry(max_attempts = 4, delay = "50ms", on_retry = announce_retry)]
 async fn lookup_user(id: u64) -> Result<String, ServiceError> {
-    SERVICE.request(&format!("user {id}"), Duration::from_millis(5)).await
+    SERVICE
+        .request(&format!("user {id}"), Duration::from_millis(5))
+        .await
 }
 
 #[circuit_breaker(name = "inventory", failure_threshold = 3, reset_timeout = "500ms")]
@@ -101,7 +107,9 @@ async fn slow_report() -> Result<String, ServiceError> {
 
 #[bulkhead(max = 2)]
 async fn render(page: u32) -> Result<String, ServiceError> {
-    SERVICE.request(&format!("page {page}"), Duration::from_millis(100)).await
+    SERVICE
+        .request(&format!("page {page}"), Duration::from_millis(100))
+        .await
 }
 
 #[retry(max_attempts = 3, jitter)]
@@ -109,7 +117,9 @@ async fn render(page: u32) -> Result<String, ServiceError> {
 #[timeout(ms = 5000)]
 #[bulkhead(max = 10)]
 async fn checkout(order: u64) -> Result<String, ServiceError> {
-    SERVICE.request(&format!("order {order}"), Duration::from_millis(10)).await
+    SERVICE
+        .request(&format!("order {order}"), Duration::from_millis(10))
+        .await
 }
 
 fn show(result: &Result<String, ServiceError>) -> String {
@@ -124,7 +134,9 @@ async fn main() {
     let start = Instant::now();
     let at = || format!("[{:>5} ms]", start.elapsed().as_millis());
 
-    println!("1. #[retry(max_attempts = 4, delay = \"50ms\")] — the service fails twice, then answers");
+    println!(
+        "1. #[retry(max_attempts = 4, delay = \"50ms\")] — the service fails twice, then answers"
+    );
     SERVICE.fail_next(2);
     let result = lookup_user(42).await;
     println!("{} {}\n", at(), show(&result));
@@ -135,7 +147,9 @@ async fn main() {
         let result = check_stock("sku-7").await;
         println!("{} {}", at(), show(&result));
     }
-    let breaker = registry().circuit_breaker("inventory").expect("registered on first call");
+    let breaker = registry()
+        .circuit_breaker("inventory")
+        .expect("registered on first call");
     println!("{} breaker is now {}", at(), breaker.state());
     let before = SERVICE.requests();
     let result = check_stock("sku-7").await;

@@ -24,7 +24,10 @@ async fn opens_rejects_then_half_opens_and_closes() {
     let breaker = || registry().circuit_breaker("cb-lifecycle").unwrap();
 
     for _ in 0..3 {
-        assert_eq!(lifecycle(&runs, false).await, Err(AppError::Down("lifecycle")));
+        assert_eq!(
+            lifecycle(&runs, false).await,
+            Err(AppError::Down("lifecycle"))
+        );
     }
     assert_eq!(breaker().state(), CircuitState::Open);
 
@@ -113,7 +116,10 @@ async fn functions_naming_one_breaker_share_its_state() {
     shared_b(&runs).await.unwrap();
     let _ = shared_a().await;
     let _ = shared_a().await;
-    assert_eq!(shared_b(&runs).await.unwrap_err().code(), Some("CIRCUIT_OPEN"));
+    assert_eq!(
+        shared_b(&runs).await.unwrap_err().code(),
+        Some("CIRCUIT_OPEN")
+    );
     assert_eq!(runs.get(), 1);
     // The name-only site joined the breaker without a conflict.
     let row = registry()
@@ -151,7 +157,10 @@ async fn the_first_registration_wins_and_a_conflict_is_visible() {
         .unwrap();
     // reset_timeout = "30s" is the value in effect: no conflict for it.
     assert_eq!(row.conflicts, ["failure_threshold"]);
-    assert!(registry().snapshot().to_string().contains("CONFLICT(failure_threshold)"));
+    assert!(registry()
+        .snapshot()
+        .to_string()
+        .contains("CONFLICT(failure_threshold)"));
     loop {
         match events.try_recv() {
             Ok(resilience::Event::ConfigConflict { name, keys, .. }) if &*name == "cb-conflict" => {

@@ -97,7 +97,10 @@ async fn every_strategy_sleeps_its_exact_schedule() {
     assert_eq!(runs.get(), 3);
 
     let runs = Runs::new();
-    assert_eq!(elapsed_of(linear(&runs)).await, Duration::from_millis(10 + 20 + 30));
+    assert_eq!(
+        elapsed_of(linear(&runs)).await,
+        Duration::from_millis(10 + 20 + 30)
+    );
     assert_eq!(runs.get(), 4);
 
     let runs = Runs::new();
@@ -105,16 +108,25 @@ async fn every_strategy_sleeps_its_exact_schedule() {
     assert_eq!(runs.get(), 5);
 
     let runs = Runs::new();
-    assert_eq!(elapsed_of(scheduled(&runs)).await, Duration::from_millis(10 + 30 + 30 + 30));
+    assert_eq!(
+        elapsed_of(scheduled(&runs)).await,
+        Duration::from_millis(10 + 30 + 30 + 30)
+    );
     assert_eq!(runs.get(), 5);
 
     let runs = Runs::new();
-    assert_eq!(elapsed_of(custom(&runs)).await, Duration::from_millis(7 + 14 + 21));
+    assert_eq!(
+        elapsed_of(custom(&runs)).await,
+        Duration::from_millis(7 + 14 + 21)
+    );
     assert_eq!(runs.get(), 4);
 
     // 100, 300, 900, then capped at 1000.
     let runs = Runs::new();
-    assert_eq!(elapsed_of(capped(&runs)).await, Duration::from_millis(100 + 300 + 900 + 1000));
+    assert_eq!(
+        elapsed_of(capped(&runs)).await,
+        Duration::from_millis(100 + 300 + 900 + 1000)
+    );
     assert_eq!(runs.get(), 5);
 }
 
@@ -156,7 +168,12 @@ async fn jitter_stays_within_its_bounds() {
     assert!(distinct.len() > 10, "jitter should vary the delay");
 }
 
-#[retry(max_attempts = 10, backoff = "fixed", delay = "100ms", max_elapsed = "350ms")]
+#[retry(
+    max_attempts = 10,
+    backoff = "fixed",
+    delay = "100ms",
+    max_elapsed = "350ms"
+)]
 async fn bounded_in_time(runs: &Runs) -> Result<u32, String> {
     flaky(runs, u32::MAX).await
 }
@@ -171,6 +188,8 @@ async fn max_elapsed_gives_up_before_a_delay_would_pass_it() {
     assert_eq!(start.elapsed(), Duration::from_millis(300));
 }
 
+// `retry_if` receives `&E`, and `E` is `String` here.
+#[allow(clippy::ptr_arg)]
 fn is_transient(error: &String) -> bool {
     error.starts_with("transient")
 }
@@ -184,7 +203,10 @@ async fn selective(runs: &Runs, error: &'static str) -> Result<(), String> {
 #[tokio::test]
 async fn retry_if_decides_which_errors_are_retried() {
     let runs = Runs::new();
-    assert_eq!(selective(&runs, "permanent").await, Err("permanent".to_owned()));
+    assert_eq!(
+        selective(&runs, "permanent").await,
+        Err("permanent".to_owned())
+    );
     assert_eq!(runs.get(), 1);
 
     let runs = Runs::new();
@@ -196,7 +218,9 @@ static SEEN: Mutex<Vec<(u32, Duration, String)>> = Mutex::new(Vec::new());
 
 fn remember(ctx: &RetryContext<'_, String>) {
     let error = ctx.error().cloned().unwrap_or_default();
-    SEEN.lock().unwrap().push((ctx.attempt(), ctx.delay(), error));
+    SEEN.lock()
+        .unwrap()
+        .push((ctx.attempt(), ctx.delay(), error));
 }
 
 #[retry(max_attempts = 3, delay = "10ms", on_retry = remember)]
@@ -212,8 +236,16 @@ async fn on_retry_sees_each_attempt_before_its_sleep() {
     assert_eq!(
         seen,
         vec![
-            (1, Duration::from_millis(10), "transient failure 1".to_owned()),
-            (2, Duration::from_millis(20), "transient failure 2".to_owned()),
+            (
+                1,
+                Duration::from_millis(10),
+                "transient failure 1".to_owned()
+            ),
+            (
+                2,
+                Duration::from_millis(20),
+                "transient failure 2".to_owned()
+            ),
         ]
     );
 }

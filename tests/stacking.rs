@@ -75,7 +75,10 @@ async fn breaker_over_retry(runs: &Runs) -> Result<(), AppError> {
 async fn a_breaker_outside_retry_counts_one_outcome_per_call() {
     let runs = Runs::new();
     let breaker = || registry().circuit_breaker("stack-breaker-outside").unwrap();
-    assert_eq!(breaker_over_retry(&runs).await, Err(AppError::Down("always")));
+    assert_eq!(
+        breaker_over_retry(&runs).await,
+        Err(AppError::Down("always"))
+    );
     assert_eq!(runs.get(), 3);
     assert_eq!(breaker().state(), CircuitState::Closed);
     let _ = breaker_over_retry(&runs).await;

@@ -72,7 +72,10 @@ async fn io_results_convert_a_timeout_to_timed_out() {
 #[bulkhead(max = 2, name = "bh-reject")]
 async fn limited(gate: &Semaphore, runs: &Runs) -> Result<(), AppError> {
     runs.tick();
-    let _permit = gate.acquire().await.map_err(|_| AppError::Down("gate closed"))?;
+    let _permit = gate
+        .acquire()
+        .await
+        .map_err(|_| AppError::Down("gate closed"))?;
     Ok(())
 }
 
@@ -163,5 +166,8 @@ async fn a_cancelled_call_gives_its_slot_back() {
     let stats = registry().bulkhead("bh-cancel").unwrap().stats();
     assert_eq!(stats.in_flight, 0);
     let _ = tokio::time::timeout(Duration::from_millis(10), parked()).await;
-    assert_eq!(registry().bulkhead("bh-cancel").unwrap().stats().rejected, 0);
+    assert_eq!(
+        registry().bulkhead("bh-cancel").unwrap().stats().rejected,
+        0
+    );
 }

@@ -1,0 +1,103 @@
+//! The success path allocates nothing: after a site's first call (which registers its policy in
+//! the registry), a successful call through each attribute alone, and through all four stacked,
+//! makes zero heap allocations.
+//!
+//! The counting allocator is process-wide, so this file holds a single test: a second test
+//! running on another thread would have its allocations counted here. The runtime is built
+//! before counting starts and is current-thread, so nothing else runs while the calls are
+//! counted.
+
+use std::alloc::System;
+use std::future::Future;
+
+use resilience::{bulkhead, circuit_breaker, retry, timeout, Error};
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Calls counted per case, after the warm-up call.
+const CALLS: u64 = 1000;
+
+async fn bare(x: u64) -> Result<u64, Error> {
+    Ok(x)
+}
+
+#[retry(max_attempts = 3, name = "alloc-retry")]
+async fn with_retry(x: u64) -> Result<u64, Error> {
+    Ok(x)
+}
+
+#[circuit_breaker(name = "alloc-breaker")]
+async fn with_breaker(x: u64) -> Result<u64, Error> {
+    Ok(x)
+}
+
+#[timeout(ms = 60_000, name = "alloc-timeout")]
+async fn with_timeout(x: u64) -> Result<u64, Error> {
+    Ok(x)
+}
+
+#[bulkhead(max = 4, name = "alloc-bulkhead")]
+async fn with_bulkhead(x: u64) -> Result<u64, Error> {
+    Ok(x)
+}
+
+#[retry(max_attempts = 3, name = "alloc-stack-retry")]
+#[circuit_breaker(name = "alloc-stack-breaker")]
+#[timeout(ms = 60_000, name = "alloc-stack-timeout")]
+#[bulkhead(max = 4, name = "alloc-stack-bulkhead")]
+async fn with_all_four(x: u64) -> Result<u64, Error> {
+    Ok(x)
+}
+
+/// Heap allocations (and reallocations) made by `CALLS` successful calls of `call`, after one
+/// warm-up call that registers the site's policies.
+fn allocations_of<F, Fut>(rt: &tokio::runtime::Runtime, mut call: F) -> usize
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<u64, Error>>,
+{
+    rt.block_on(async {
+        assert_eq!(call(u64::MAX).await, Ok(u64::MAX), "the warm-up call fails");
+        let region = Region::new(GLOBAL);
+        let mut failed = 0_u64;
+        for i in 0..CALLS {
+            if call(i).await != Ok(i) {
+                failed += 1;
+            }
+        }
+        let change = region.change();
+        assert_eq!(failed, 0, "calls failed while counted");
+        change.allocations + change.reallocations
+    })
+}
+
+#[test]
+fn the_success_path_allocates_nothing() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a current-thread runtime");
+    let counted = [
+        (
+            "bare async fn (the harness itself)",
+            allocations_of(&rt, bare),
+        ),
+        ("#[retry]", allocations_of(&rt, with_retry)),
+        ("#[circuit_breaker]", allocations_of(&rt, with_breaker)),
+        ("#[timeout]", allocations_of(&rt, with_timeout)),
+        ("#[bulkhead]", allocations_of(&rt, with_bulkhead)),
+        ("all four stacked", allocations_of(&rt, with_all_four)),
+    ];
+    let allocating: Vec<String> = counted
+        .iter()
+        .filter(|(_, allocations)| *allocations != 0)
+        .map(|(case, allocations)| format!("{case}: {allocations} allocations in {CALLS} calls"))
+        .collect();
+    assert!(
+        allocating.is_empty(),
+        "the success path allocated:\n{}",
+        allocating.join("\n")
+    );
+}
