@@ -1,0 +1,544 @@
+//! Per-call overhead of each `resilience` attribute on the success path (and of the rejection
+//! paths that matter), beside a bare `async fn` call and beside peer crates doing the same job,
+//! in the same run.
+//!
+//! Every sample times a plain loop of `iters` awaits inside one `block_on` on a current-thread
+//! Tokio runtime with the time driver (`iter_custom`): criterion's `to_async(..).iter(..)` adds
+//! a runtime entry per iteration, several ns, more than some of the wrappers cost. Criterion's
+//! reported time per iteration is thus ns per call.
+//!
+//! After criterion's own report, the run prints a side-by-side table of medians (ns/call), ns
+//! added over the bare call, and the ratio to the fastest peer doing the same job; see
+//! `benches/README.md`.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion};
+use failsafe::futures::CircuitBreaker as _;
+use recloser::{AsyncRecloser, Recloser};
+use resilience::{
+    bulkhead, circuit_breaker, registry, retry, timeout, Bulkhead, CircuitBreaker, Error,
+};
+use tokio::runtime::Runtime;
+use tokio::sync::Semaphore;
+use tokio_retry::strategy::FixedInterval;
+use tower::{Service, ServiceExt};
+
+type Res = Result<u64, Error>;
+
+// ---------------------------------------------------------------------------------------------
+// The functions under test. Every one returns the same `Result<u64, resilience::Error>`, so the
+// bare call and the wrapped ones move the same value.
+
+async fn bare(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+#[retry(max_attempts = 3, name = "bench-retry")]
+async fn with_retry(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+#[circuit_breaker(name = "bench-breaker")]
+async fn with_breaker(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+#[timeout(ms = 60_000, name = "bench-timeout")]
+async fn with_timeout(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+#[bulkhead(max = 10, name = "bench-bulkhead")]
+async fn with_bulkhead(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+#[retry(max_attempts = 3, name = "bench-stack-retry")]
+#[circuit_breaker(name = "bench-stack-breaker")]
+#[timeout(ms = 60_000, name = "bench-stack-timeout")]
+#[bulkhead(max = 10, name = "bench-stack-bulkhead")]
+async fn with_all_four(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+/// Forced open before it is measured.
+#[circuit_breaker(name = "bench-open-breaker")]
+async fn open_breaker(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+/// Its only slot is held while it is measured.
+#[bulkhead(max = 1, name = "bench-full-bulkhead")]
+async fn full_bulkhead(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+/// Fails every other attempt: each call is one failed attempt, one zero-delay retry, a success.
+static FLIP: AtomicBool = AtomicBool::new(false);
+
+#[retry(max_attempts = 2, backoff = "none", name = "bench-retry-zero-delay")]
+async fn retried_once(x: u64) -> Res {
+    if FLIP.fetch_xor(true, Ordering::Relaxed) {
+        Ok(black_box(x))
+    } else {
+        Err(Error::BulkheadFull {
+            name: "bench-flaky".into(),
+            max_concurrent: 1,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurement.
+
+/// The last samples of each benchmark (criterion runs its warm-up first), in ns per call.
+static SAMPLES: Mutex<BTreeMap<String, Vec<f64>>> = Mutex::new(BTreeMap::new());
+
+const SAMPLE_SIZE: usize = 30;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a current-thread runtime")
+}
+
+/// A criterion group that also keeps its samples for the closing table.
+struct Group<'c> {
+    name: &'static str,
+    inner: BenchmarkGroup<'c, WallTime>,
+}
+
+fn group<'c>(c: &'c mut Criterion, name: &'static str) -> Group<'c> {
+    Group {
+        name,
+        inner: c.benchmark_group(name),
+    }
+}
+
+impl Group<'_> {
+    /// Benchmarks `call` as `group/name`: each sample awaits `call(i)` `iters` times in one
+    /// loop inside one `block_on`.
+    fn bench<F, Fut>(&mut self, rt: &Runtime, name: &str, mut call: F)
+    where
+        F: FnMut(u64) -> Fut,
+        Fut: Future,
+    {
+        self.bench_loop(name, |iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for i in 0..iters {
+                    black_box(call(black_box(i)).await);
+                }
+                start.elapsed()
+            })
+        });
+    }
+
+    /// Benchmarks `timed_loop(iters)`, which runs `iters` calls in a loop inside one
+    /// `block_on` and returns the time the loop took.
+    fn bench_loop<L>(&mut self, name: &str, mut timed_loop: L)
+    where
+        L: FnMut(u64) -> Duration,
+    {
+        let id = format!("{}/{name}", self.name);
+        self.inner.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let elapsed = timed_loop(iters);
+                record(&id, elapsed, iters);
+                elapsed
+            });
+        });
+    }
+
+    /// Benchmarks `call` on two threads at once, each awaiting it `iters` times in a loop inside
+    /// one `block_on` on its own current-thread runtime; the time is the slower thread's, so
+    /// the result is ns per call per thread while both threads call.
+    fn bench_two_threads<F, Fut>(&mut self, name: &str, call: F)
+    where
+        F: Fn(u64) -> Fut + Sync,
+        Fut: Future,
+    {
+        let call = &call;
+        self.bench_loop(name, |iters| {
+            let start_line = Barrier::new(2);
+            let start_line = &start_line;
+            std::thread::scope(|scope| {
+                let threads: Vec<_> = (0..2)
+                    .map(|_| {
+                        scope.spawn(move || {
+                            let rt = runtime();
+                            start_line.wait();
+                            rt.block_on(async {
+                                let start = Instant::now();
+                                for i in 0..iters {
+                                    black_box(call(black_box(i)).await);
+                                }
+                                start.elapsed()
+                            })
+                        })
+                    })
+                    .collect();
+                threads
+                    .into_iter()
+                    .map(|thread| thread.join().expect("a benchmark thread panicked"))
+                    .max()
+                    .unwrap_or_default()
+            })
+        });
+    }
+
+    fn finish(self) {
+        self.inner.finish();
+    }
+}
+
+fn record(id: &str, elapsed: Duration, iters: u64) {
+    let ns = elapsed.as_secs_f64() * 1e9 / iters.max(1) as f64;
+    let mut samples = SAMPLES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let kept = samples.entry(id.to_owned()).or_default();
+    kept.push(ns);
+    if kept.len() > SAMPLE_SIZE {
+        kept.remove(0);
+    }
+}
+
+fn median(samples: &[f64]) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The benchmarks.
+
+fn success_paths(c: &mut Criterion, rt: &Runtime) {
+    let mut g = group(c, "bare");
+    g.bench(rt, "async_fn", bare);
+    g.finish();
+
+    // What one uncontended atomic read-modify-write costs on this machine, for reading the
+    // rows below: a relaxed `fetch_add` beside the bare call.
+    let mut g = group(c, "reference");
+    let counter = AtomicU64::new(0);
+    g.bench(rt, "bare + one relaxed fetch_add", |x| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        bare(x)
+    });
+    g.bench(rt, "bare + one relaxed load", |x| {
+        black_box(counter.load(Ordering::Relaxed));
+        bare(x)
+    });
+    g.finish();
+
+    let mut g = group(c, "retry");
+    g.bench(rt, "resilience", with_retry);
+    let policy = resilience::Retry::builder("bench-retry-by-hand")
+        .max_attempts(3)
+        .build()
+        .expect("a valid retry");
+    g.bench(rt, "resilience Retry::call", |x| {
+        policy.call(move || bare(x))
+    });
+    g.bench(rt, "tokio-retry", |x| {
+        tokio_retry::Retry::start(FixedInterval::from_millis(100).take(2), move || bare(x))
+    });
+    g.bench(rt, "backon", |x| {
+        (move || bare(x)).retry(ExponentialBuilder::default())
+    });
+    g.finish();
+
+    let mut g = group(c, "circuit_breaker");
+    g.bench(rt, "resilience", with_breaker);
+    // Decomposition of the attribute's cost: the macro-free API, and the permit by hand (the
+    // atomics alone, no extra future layer).
+    let breaker = CircuitBreaker::with_defaults("bench-breaker-by-hand");
+    g.bench(rt, "resilience CircuitBreaker::call", |x| {
+        breaker.call(bare(x))
+    });
+    g.bench(rt, "resilience try_acquire by hand", |x| {
+        let permit = breaker.try_acquire();
+        async move {
+            let permit = permit?;
+            let result = bare(x).await;
+            permit.success();
+            result
+        }
+    });
+    let recloser = AsyncRecloser::from(Recloser::default());
+    g.bench(rt, "recloser", |x| recloser.call(bare(x)));
+    let failsafe = failsafe::Config::new().build();
+    g.bench(rt, "failsafe", |x| failsafe.call(bare(x)));
+    g.finish();
+
+    let mut g = group(c, "timeout");
+    g.bench(rt, "resilience", with_timeout);
+    g.bench(rt, "tokio::time::timeout", |x| {
+        tokio::time::timeout(Duration::from_secs(60), bare(x))
+    });
+    g.finish();
+
+    let mut g = group(c, "bulkhead");
+    g.bench(rt, "resilience", with_bulkhead);
+    let by_hand = Bulkhead::new("bench-bulkhead-by-hand", 10).expect("a valid bulkhead");
+    g.bench(rt, "resilience try_acquire by hand", |x| {
+        let permit = by_hand.try_acquire();
+        async move {
+            let _permit = permit?;
+            bare(x).await
+        }
+    });
+    let semaphore = Semaphore::new(10);
+    g.bench(rt, "tokio Semaphore::try_acquire", |x| {
+        let permit = semaphore.try_acquire();
+        async move {
+            let _permit = permit.map_err(|_| Error::BulkheadFull {
+                name: "semaphore".into(),
+                max_concurrent: 10,
+            })?;
+            bare(x).await
+        }
+    });
+    let mut limited = tower::limit::ConcurrencyLimit::new(tower::service_fn(bare), 10);
+    g.bench_loop("tower ConcurrencyLimit", |iters| {
+        rt.block_on(async {
+            let start = Instant::now();
+            for i in 0..iters {
+                let result: Res = async { limited.ready().await?.call(black_box(i)).await }.await;
+                let _ = black_box(result);
+            }
+            start.elapsed()
+        })
+    });
+    g.finish();
+
+    let mut g = group(c, "all_four_stacked");
+    g.bench(rt, "resilience", with_all_four);
+    g.finish();
+}
+
+fn contended_paths(c: &mut Criterion) {
+    let mut g = group(c, "circuit_breaker_2_threads");
+    g.bench_two_threads("resilience", with_breaker);
+    let recloser = AsyncRecloser::from(Recloser::default());
+    g.bench_two_threads("recloser", |x| recloser.call(bare(x)));
+    let failsafe = failsafe::Config::new().build();
+    g.bench_two_threads("failsafe", |x| failsafe.call(bare(x)));
+    g.finish();
+
+    let mut g = group(c, "bulkhead_2_threads");
+    g.bench_two_threads("resilience", with_bulkhead);
+    let semaphore = Semaphore::new(10);
+    g.bench_two_threads("tokio Semaphore::try_acquire", |x| {
+        let permit = semaphore.try_acquire();
+        async move {
+            let _permit = permit.map_err(|_| Error::BulkheadFull {
+                name: "semaphore".into(),
+                max_concurrent: 10,
+            })?;
+            bare(x).await
+        }
+    });
+    g.finish();
+}
+
+fn rejection_paths(c: &mut Criterion, rt: &Runtime) {
+    let mut g = group(c, "open_breaker_rejects");
+    // The first call registers the breaker.
+    rt.block_on(open_breaker(0))
+        .expect("a closed breaker admits");
+    let breaker = registry()
+        .circuit_breaker("bench-open-breaker")
+        .expect("registered by the first call");
+    breaker.force_open();
+    g.bench(rt, "resilience", open_breaker);
+    let recloser = AsyncRecloser::from(
+        Recloser::custom()
+            .error_rate(0.5)
+            .closed_len(2)
+            .open_wait(Duration::from_secs(3600))
+            .build(),
+    );
+    for _ in 0..3 {
+        let _ = rt.block_on(recloser.call(async { Err::<u64, _>(()) }));
+    }
+    g.bench(rt, "recloser", |x| recloser.call(bare(x)));
+    let failsafe = failsafe::Config::new()
+        .failure_policy(failsafe::failure_policy::consecutive_failures(
+            1,
+            failsafe::backoff::constant(Duration::from_secs(3600)),
+        ))
+        .build();
+    let _ = rt.block_on(failsafe.call(async { Err::<u64, _>(()) }));
+    g.bench(rt, "failsafe", |x| failsafe.call(bare(x)));
+    g.finish();
+
+    let mut g = group(c, "full_bulkhead_rejects");
+    rt.block_on(full_bulkhead(0))
+        .expect("a free bulkhead admits");
+    let bulkhead = registry()
+        .bulkhead("bench-full-bulkhead")
+        .expect("registered by the first call");
+    let held = bulkhead.try_acquire().expect("the only slot is free");
+    g.bench(rt, "resilience", full_bulkhead);
+    drop(held);
+    let semaphore = Semaphore::new(0);
+    g.bench(rt, "tokio Semaphore::try_acquire", |x| {
+        let permit = semaphore.try_acquire();
+        async move {
+            let _permit = permit.map_err(|_| Error::BulkheadFull {
+                name: "semaphore".into(),
+                max_concurrent: 0,
+            })?;
+            bare(x).await
+        }
+    });
+    g.finish();
+
+    let mut g = group(c, "retry_once_zero_delay");
+    g.bench(rt, "resilience", retried_once);
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The side-by-side table.
+
+/// Rows whose name starts with this are ours; every other row of a group is a peer.
+const OURS: &str = "resilience";
+
+fn is_ours(name: &str) -> bool {
+    name.starts_with(OURS)
+}
+
+fn print_table() {
+    let samples = SAMPLES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Nothing to tabulate in `--test` mode, which runs each benchmark once.
+    if !matches!(samples.get("bare/async_fn"), Some(kept) if kept.len() >= 2) {
+        return;
+    }
+    let medians: BTreeMap<&str, f64> = samples
+        .iter()
+        .map(|(id, kept)| (id.as_str(), median(kept)))
+        .collect();
+    let bare = medians.get("bare/async_fn").copied().unwrap_or(f64::NAN);
+    let order = [
+        "bare",
+        "reference",
+        "retry",
+        "circuit_breaker",
+        "timeout",
+        "bulkhead",
+        "all_four_stacked",
+        "circuit_breaker_2_threads",
+        "bulkhead_2_threads",
+        "open_breaker_rejects",
+        "full_bulkhead_rejects",
+        "retry_once_zero_delay",
+    ];
+    println!();
+    println!(
+        "| group | implementation | median ns/call | added ns over bare | ratio to fastest peer |"
+    );
+    println!("|---|---|---:|---:|---:|");
+    for group in order {
+        let prefix = format!("{group}/");
+        let rows: Vec<(&str, f64)> = medians
+            .iter()
+            .filter_map(|(id, &ns)| id.strip_prefix(prefix.as_str()).map(|name| (name, ns)))
+            .collect();
+        let best_peer = rows
+            .iter()
+            .filter(|(name, _)| !is_ours(name))
+            .map(|&(_, ns)| ns)
+            .fold(f64::INFINITY, f64::min);
+        let ours_first = rows
+            .iter()
+            .filter(|(name, _)| is_ours(name))
+            .chain(rows.iter().filter(|(name, _)| !is_ours(name)));
+        for &(name, ns) in ours_first {
+            let ratio = if best_peer.is_finite() {
+                format!("{:.2}", ns / best_peer)
+            } else {
+                "–".to_owned()
+            };
+            println!(
+                "| {group} | {name} | {ns:.2} | {:+.2} | {ratio} |",
+                ns - bare
+            );
+        }
+    }
+}
+
+/// The size of each call's future: every layer's state machine is moved at least once per call,
+/// so this is part of what a wrapper costs.
+fn print_future_sizes(rt: &Runtime) {
+    // `tokio::time::timeout` registers with the timer when it is created.
+    let _entered = rt.enter();
+    let recloser = AsyncRecloser::from(Recloser::default());
+    let failsafe = failsafe::Config::new().build();
+    let sizes = [
+        ("bare async fn", std::mem::size_of_val(&bare(0))),
+        ("#[retry]", std::mem::size_of_val(&with_retry(0))),
+        (
+            "#[circuit_breaker]",
+            std::mem::size_of_val(&with_breaker(0)),
+        ),
+        ("#[timeout]", std::mem::size_of_val(&with_timeout(0))),
+        ("#[bulkhead]", std::mem::size_of_val(&with_bulkhead(0))),
+        ("all four stacked", std::mem::size_of_val(&with_all_four(0))),
+        (
+            "tokio-retry",
+            std::mem::size_of_val(&tokio_retry::Retry::start(
+                FixedInterval::from_millis(100).take(2),
+                || bare(0),
+            )),
+        ),
+        (
+            "backon",
+            std::mem::size_of_val(&(|| bare(0)).retry(ExponentialBuilder::default())),
+        ),
+        ("recloser", std::mem::size_of_val(&recloser.call(bare(0)))),
+        ("failsafe", std::mem::size_of_val(&failsafe.call(bare(0)))),
+        (
+            "tokio::time::timeout",
+            std::mem::size_of_val(&tokio::time::timeout(Duration::from_secs(1), bare(0))),
+        ),
+    ];
+    println!();
+    println!("| future of one call | bytes |");
+    println!("|---|---:|");
+    for (name, bytes) in sizes {
+        println!("| {name} | {bytes} |");
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .sample_size(SAMPLE_SIZE)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_millis(1500))
+        .configure_from_args();
+    let rt = runtime();
+    success_paths(&mut c, &rt);
+    contended_paths(&mut c);
+    rejection_paths(&mut c, &rt);
+    c.final_summary();
+    print_table();
+    print_future_sizes(&rt);
+}
