@@ -14,7 +14,7 @@ use crate::attrs::{
     BackoffArg, BreakerArgs, BulkheadArgs, JitterArg, Kind, PolicyAttr, RetryArgs, Settings,
     TimeoutArgs, TripArg, WindowArg,
 };
-use crate::item::{has_receiver, owned_bindings, Annotated, OwnedBinding};
+use crate::item::{owned_bindings, Annotated, OwnedBinding};
 
 pub(crate) fn expand(annotated: Annotated) -> TokenStream {
     let Annotated {
@@ -199,7 +199,7 @@ fn retry_loop(
 /// `module_path::fn_name`, or `Type::method` for methods with a receiver.
 fn default_name(function: &ItemFn) -> TokenStream {
     let name = function.sig.ident.to_string();
-    if has_receiver(function) {
+    if function.sig.receiver().is_some() {
         quote!(::resilience::__private::method_name(::core::any::type_name::<Self>(), #name))
     } else {
         quote!(::core::concat!(::core::module_path!(), "::", #name))

@@ -14,41 +14,13 @@ use crate::attrs::{self, Kind};
 use crate::{duration, expand_attribute};
 
 /// Every key of every attribute, some near misses, and words that matter elsewhere in an item.
-const WORDS: &[&str] = &[
-    "max_attempts",
-    "backoff",
-    "delay",
-    "delay_ms",
-    "factor",
-    "max_delay",
-    "max_delay_ms",
-    "delays",
-    "backoff_fn",
-    "jitter",
-    "max_elapsed",
-    "max_elapsed_ms",
-    "retry_if",
-    "on_retry",
-    "name",
-    "failure_threshold",
-    "failure_rate",
-    "window",
-    "min_calls",
-    "reset_timeout",
-    "reset_timeout_ms",
-    "half_open_max_calls",
-    "success_threshold",
-    "slow_call",
-    "slow_call_ms",
-    "failure_if",
-    "ignore_if",
-    "ms",
-    "secs",
-    "duration",
-    "max",
-    "queue",
-    "queue_timeout",
-    "queue_timeout_ms",
+fn words() -> Vec<&'static str> {
+    let keys = Kind::ALL.into_iter().flat_map(Kind::keys).copied();
+    keys.chain(OTHER_WORDS.iter().copied()).collect()
+}
+
+/// Near misses and words of an item beside the attributes' keys.
+const OTHER_WORDS: &[&str] = &[
     "max_atempts",
     "retries",
     "max_concurrent",
@@ -122,7 +94,7 @@ fn literal() -> impl Strategy<Value = Literal> {
 
 fn leaf() -> impl Strategy<Value = TokenTree> {
     prop_oneof![
-        4 => select(WORDS).prop_map(|w| TokenTree::Ident(Ident::new(w, Span::call_site()))),
+        4 => select(words()).prop_map(|w| TokenTree::Ident(Ident::new(w, Span::call_site()))),
         3 => (select(PUNCTS), any::<bool>()).prop_map(|(c, joint)| {
             let spacing = if joint { Spacing::Joint } else { Spacing::Alone };
             TokenTree::Punct(Punct::new(c, spacing))
@@ -166,7 +138,7 @@ fn argument_list() -> impl Strategy<Value = TokenStream> {
         ]),
         prop::collection::vec(token_tree(), 1..3),
     ];
-    let pair = (select(WORDS), prop::option::of(value), any::<bool>());
+    let pair = (select(words()), prop::option::of(value), any::<bool>());
     prop::collection::vec(pair, 0..8).prop_map(|pairs| {
         let mut out = TokenStream::new();
         for (key, value, comma) in pairs {

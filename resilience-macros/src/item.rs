@@ -216,8 +216,3 @@ fn bindings_of(pat: &Pat, span: Span, out: &mut Vec<OwnedBinding>) {
         _ => {}
     }
 }
-
-/// Whether the method takes `self` in any form: its policies are then named after `Self`.
-pub(crate) fn has_receiver(function: &ItemFn) -> bool {
-    function.sig.receiver().is_some()
-}

@@ -6,10 +6,10 @@
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
+use crate::registry::RegisteredPolicy;
 use crate::{
-    registry, Bulkhead, BulkheadBuilder, CallOutcome, CircuitBreaker, CircuitBreakerBuilder,
-    ConfigError, Error, Failure, FailureRef, Retry, RetryBuilder, RetryContext, Timeout,
-    TimeoutBuilder,
+    registry, Bulkhead, BulkheadBuilder, CallOutcome, CircuitBreaker, CircuitBreakerBuilder, Error,
+    Failure, FailureRef, Retry, RetryBuilder, RetryContext, Timeout, TimeoutBuilder,
 };
 
 /// One annotated call site's policy, resolved from the registry on the site's first call.
@@ -29,41 +29,29 @@ impl<P> Site<P> {
 }
 
 /// The settings come from the macro, which validated every value at compile time; a rejection
-/// here would be a bug in the macro, so the policy falls back to its defaults rather than fail
-/// the user's call.
-fn or_defaults<P>(
-    registered: Result<Arc<P>, ConfigError>,
-    defaults: impl FnOnce() -> Arc<P>,
-) -> Arc<P> {
-    registered.unwrap_or_else(|_| defaults())
+/// here would be a bug in the macro, so the site gets a policy that never rejects rather than
+/// fail the user's call.
+fn register<P: RegisteredPolicy>(builder: P::Builder) -> Arc<P> {
+    let name = Arc::clone(P::builder_name(&builder));
+    registry()
+        .register::<P>(builder)
+        .unwrap_or_else(|_| Arc::new(P::fallback(name)))
 }
 
 pub fn register_retry(builder: RetryBuilder) -> Arc<Retry> {
-    let name = Arc::clone(builder.name());
-    or_defaults(registry().retry_or_register(builder), || {
-        Arc::new(Retry::with_defaults(name))
-    })
+    register(builder)
 }
 
 pub fn register_circuit_breaker(builder: CircuitBreakerBuilder) -> Arc<CircuitBreaker> {
-    let name = Arc::clone(builder.name());
-    or_defaults(registry().circuit_breaker_or_register(builder), || {
-        Arc::new(CircuitBreaker::with_defaults(name))
-    })
+    register(builder)
 }
 
 pub fn register_timeout(builder: TimeoutBuilder) -> Arc<Timeout> {
-    let name = Arc::clone(builder.name());
-    or_defaults(registry().timeout_or_register(builder), || {
-        Arc::new(Timeout::with_defaults(name))
-    })
+    register(builder)
 }
 
 pub fn register_bulkhead(builder: BulkheadBuilder) -> Arc<Bulkhead> {
-    let name = Arc::clone(builder.name());
-    or_defaults(registry().bulkhead_or_register(builder), || {
-        Arc::new(Bulkhead::with_defaults(name))
-    })
+    register(builder)
 }
 
 /// Default name of a method's policies: `path::to::Type::method`.

@@ -51,6 +51,25 @@ impl Kind {
     pub(crate) fn rejects(self) -> bool {
         !matches!(self, Kind::Retry)
     }
+    /// The attribute's valid keys.
+    pub(crate) fn keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Retry => retry::KEYS,
+            Kind::CircuitBreaker => circuit_breaker::KEYS,
+            Kind::Timeout => timeout::KEYS,
+            Kind::Bulkhead => bulkhead::KEYS,
+        }
+    }
+
+    /// Names other libraries give the attribute's keys, with ours.
+    pub(crate) fn renamed(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Kind::Retry => retry::RENAMED,
+            Kind::CircuitBreaker => circuit_breaker::RENAMED,
+            Kind::Timeout => timeout::RENAMED,
+            Kind::Bulkhead => bulkhead::RENAMED,
+        }
+    }
 }
 
 /// One attribute of the stack with its validated settings.
@@ -80,13 +99,14 @@ impl PolicyAttr {
 /// syntax errors included: a malformed argument does not hide the mistakes in the others.
 pub(crate) fn parse(kind: Kind, args: TokenStream, span: Span) -> syn::Result<PolicyAttr> {
     let (args, syntax_errors) = parse_args(args);
-    let (keys, renamed) = match kind {
-        Kind::Retry => (retry::KEYS, retry::RENAMED),
-        Kind::CircuitBreaker => (circuit_breaker::KEYS, circuit_breaker::RENAMED),
-        Kind::Timeout => (timeout::KEYS, timeout::RENAMED),
-        Kind::Bulkhead => (bulkhead::KEYS, bulkhead::RENAMED),
-    };
-    let mut set = ArgSet::new(kind.name(), &args, span, syntax_errors, keys, renamed);
+    let mut set = ArgSet::new(
+        kind.name(),
+        &args,
+        span,
+        syntax_errors,
+        kind.keys(),
+        kind.renamed(),
+    );
     let settings = match kind {
         Kind::Retry => retry::parse(&mut set).map(Settings::Retry),
         Kind::CircuitBreaker => circuit_breaker::parse(&mut set).map(Settings::CircuitBreaker),

@@ -1,6 +1,7 @@
 //! The global registry: every policy by kind and name, for sharing and for inspection.
 
 mod kind;
+mod registered;
 mod snapshot;
 
 use std::collections::HashMap;
@@ -11,6 +12,8 @@ use crate::{
     Bulkhead, BulkheadBuilder, CircuitBreaker, CircuitBreakerBuilder, ConfigError, Retry,
     RetryBuilder, Timeout, TimeoutBuilder,
 };
+
+pub(crate) use registered::RegisteredPolicy;
 
 pub use kind::PolicyKind;
 pub use snapshot::{PolicySnapshot, PolicyStats, RegistrySnapshot};
@@ -51,7 +54,7 @@ struct Entry<P> {
     conflicts: Vec<&'static str>,
 }
 
-struct Shelf<P>(RwLock<HashMap<Arc<str>, Entry<P>>>);
+pub(crate) struct Shelf<P>(RwLock<HashMap<Arc<str>, Entry<P>>>);
 
 impl<P> Default for Shelf<P> {
     fn default() -> Self {
@@ -59,7 +62,7 @@ impl<P> Default for Shelf<P> {
     }
 }
 
-impl<P> Shelf<P> {
+impl<P: RegisteredPolicy> Shelf<P> {
     fn read(&self) -> RwLockReadGuard<'_, HashMap<Arc<str>, Entry<P>>> {
         // A panic while holding the lock cannot leave the map half-updated: every write is a
         // single insert or a push, so the poisoned state is safe to use.
@@ -78,31 +81,26 @@ impl<P> Shelf<P> {
         self.read().get(name).map(|entry| Arc::clone(&entry.policy))
     }
 
-    /// Returns the policy named `name`, registering `build()` under it if there is none.
-    /// `conflicts` lists the explicit settings of the caller that differ from an existing policy.
-    fn get_or_register(
-        &self,
-        kind: PolicyKind,
-        name: &Arc<str>,
-        conflicts: impl FnOnce(&P) -> Vec<&'static str>,
-        build: impl FnOnce() -> Result<P, ConfigError>,
-    ) -> Result<Arc<P>, ConfigError> {
-        if let Some(existing) = self.get(name) {
-            note_conflicts(self, kind, name, conflicts(&existing));
+    /// The policy named by the builder, built and registered if there is none yet; otherwise
+    /// the builder's explicit settings that differ from it are recorded as a conflict.
+    fn get_or_register(&self, builder: P::Builder) -> Result<Arc<P>, ConfigError> {
+        let name = Arc::clone(P::builder_name(&builder));
+        if let Some(existing) = self.get(&name) {
+            self.note_conflicts(&name, P::conflicts(&builder, &existing));
             return Ok(existing);
         }
-        let built = build()?;
+        let built = P::build(builder.clone())?;
         let mut map = self.write();
         // Another thread may have registered the name between the read and the write.
-        if let Some(entry) = map.get(&**name) {
+        if let Some(entry) = map.get(&*name) {
             let existing = Arc::clone(&entry.policy);
             drop(map);
-            note_conflicts(self, kind, name, conflicts(&existing));
+            self.note_conflicts(&name, P::conflicts(&builder, &existing));
             return Ok(existing);
         }
         let policy = Arc::new(built);
         map.insert(
-            Arc::clone(name),
+            Arc::clone(&name),
             Entry {
                 policy: Arc::clone(&policy),
                 conflicts: Vec::new(),
@@ -110,24 +108,36 @@ impl<P> Shelf<P> {
         );
         Ok(policy)
     }
-}
 
-fn note_conflicts<P>(shelf: &Shelf<P>, kind: PolicyKind, name: &Arc<str>, keys: Vec<&'static str>) {
-    if keys.is_empty() {
-        return;
-    }
-    if let Some(entry) = shelf.write().get_mut(&**name) {
-        for key in &keys {
-            if !entry.conflicts.contains(key) {
-                entry.conflicts.push(key);
+    fn note_conflicts(&self, name: &Arc<str>, keys: Vec<&'static str>) {
+        if keys.is_empty() {
+            return;
+        }
+        if let Some(entry) = self.write().get_mut(&**name) {
+            for key in &keys {
+                if !entry.conflicts.contains(key) {
+                    entry.conflicts.push(key);
+                }
             }
         }
+        events::emit(|| Event::ConfigConflict {
+            kind: P::KIND,
+            name: Arc::clone(name),
+            keys,
+        });
     }
-    events::emit(|| Event::ConfigConflict {
-        kind,
-        name: Arc::clone(name),
-        keys,
-    });
+
+    fn reset(&self, name: &str) -> bool {
+        self.get(name).map(|policy| policy.reset()).is_some()
+    }
+
+    fn snapshots(&self, rows: &mut Vec<PolicySnapshot>) {
+        rows.extend(
+            self.read()
+                .iter()
+                .map(|(name, entry)| PolicySnapshot::of(name, &*entry.policy, &entry.conflicts)),
+        );
+    }
 }
 
 impl Registry {
@@ -160,25 +170,13 @@ impl Registry {
         &self,
         builder: CircuitBreakerBuilder,
     ) -> Result<Arc<CircuitBreaker>, ConfigError> {
-        let name = Arc::clone(builder.name());
-        self.circuit_breakers.get_or_register(
-            PolicyKind::CircuitBreaker,
-            &name,
-            |existing| builder.conflicts_with(existing),
-            || builder.clone().build(),
-        )
+        self.circuit_breakers.get_or_register(builder)
     }
 
     /// The retry policy named by the builder, registered if there is none yet; see
     /// [`circuit_breaker_or_register`](Self::circuit_breaker_or_register).
     pub fn retry_or_register(&self, builder: RetryBuilder) -> Result<Arc<Retry>, ConfigError> {
-        let name = Arc::clone(builder.name());
-        self.retries.get_or_register(
-            PolicyKind::Retry,
-            &name,
-            |existing| builder.conflicts_with(existing),
-            || builder.clone().build(),
-        )
+        self.retries.get_or_register(builder)
     }
 
     /// The timeout named by the builder, registered if there is none yet; see
@@ -187,13 +185,7 @@ impl Registry {
         &self,
         builder: TimeoutBuilder,
     ) -> Result<Arc<Timeout>, ConfigError> {
-        let name = Arc::clone(builder.name());
-        self.timeouts.get_or_register(
-            PolicyKind::Timeout,
-            &name,
-            |existing| builder.conflicts_with(existing),
-            || builder.clone().build(),
-        )
+        self.timeouts.get_or_register(builder)
     }
 
     /// The bulkhead named by the builder, registered if there is none yet; see
@@ -202,13 +194,15 @@ impl Registry {
         &self,
         builder: BulkheadBuilder,
     ) -> Result<Arc<Bulkhead>, ConfigError> {
-        let name = Arc::clone(builder.name());
-        self.bulkheads.get_or_register(
-            PolicyKind::Bulkhead,
-            &name,
-            |existing| builder.conflicts_with(existing),
-            || builder.clone().build(),
-        )
+        self.bulkheads.get_or_register(builder)
+    }
+
+    /// Registers the policy of any kind (the macros' path).
+    pub(crate) fn register<P: RegisteredPolicy>(
+        &self,
+        builder: P::Builder,
+    ) -> Result<Arc<P>, ConfigError> {
+        P::shelf(self).get_or_register(builder)
     }
 
     /// Subscribes to every policy's [`Event`]s from now on.
@@ -222,54 +216,23 @@ impl Registry {
     /// Resets every policy named `name`: a breaker closes with fresh counts, and every
     /// policy's counters go back to zero. Returns whether any policy has that name.
     pub fn reset(&self, name: &str) -> bool {
-        let mut found = false;
-        if let Some(breaker) = self.circuit_breaker(name) {
-            breaker.reset();
-            breaker.reset_stats();
-            found = true;
-        }
-        if let Some(retry) = self.retry(name) {
-            retry.reset_stats();
-            found = true;
-        }
-        if let Some(timeout) = self.timeout(name) {
-            timeout.reset_stats();
-            found = true;
-        }
-        if let Some(bulkhead) = self.bulkhead(name) {
-            bulkhead.reset_stats();
-            found = true;
-        }
-        found
+        // Every kind is reset: no short-circuit.
+        [
+            self.circuit_breakers.reset(name),
+            self.retries.reset(name),
+            self.timeouts.reset(name),
+            self.bulkheads.reset(name),
+        ]
+        .contains(&true)
     }
 
     /// Every registered policy, sorted by name then kind.
     pub fn policies(&self) -> Vec<PolicySnapshot> {
         let mut rows = Vec::new();
-        for (name, entry) in self.circuit_breakers.read().iter() {
-            rows.push(PolicySnapshot::circuit_breaker(
-                name,
-                &entry.policy,
-                &entry.conflicts,
-            ));
-        }
-        for (name, entry) in self.retries.read().iter() {
-            rows.push(PolicySnapshot::retry(name, &entry.policy, &entry.conflicts));
-        }
-        for (name, entry) in self.timeouts.read().iter() {
-            rows.push(PolicySnapshot::timeout(
-                name,
-                &entry.policy,
-                &entry.conflicts,
-            ));
-        }
-        for (name, entry) in self.bulkheads.read().iter() {
-            rows.push(PolicySnapshot::bulkhead(
-                name,
-                &entry.policy,
-                &entry.conflicts,
-            ));
-        }
+        self.circuit_breakers.snapshots(&mut rows);
+        self.retries.snapshots(&mut rows);
+        self.timeouts.snapshots(&mut rows);
+        self.bulkheads.snapshots(&mut rows);
         rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.kind.cmp(&b.kind)));
         rows
     }

@@ -1,13 +1,9 @@
 //! Snapshots of the registry: plain values, printable as a table.
 
 use std::fmt;
-use std::sync::Arc;
 
-use super::PolicyKind;
-use crate::{
-    Bulkhead, BulkheadStats, CircuitBreaker, CircuitBreakerStats, Retry, RetryStats, Timeout,
-    TimeoutStats,
-};
+use super::{PolicyKind, RegisteredPolicy};
+use crate::{BulkheadStats, CircuitBreakerStats, RetryStats, TimeoutStats};
 
 /// Every registered policy at one moment; `Display` prints an aligned table, one row a policy.
 ///
@@ -61,62 +57,16 @@ pub enum PolicyStats {
 }
 
 impl PolicySnapshot {
-    pub(super) fn circuit_breaker(
-        name: &Arc<str>,
-        policy: &CircuitBreaker,
-        conflicts: &[&'static str],
-    ) -> Self {
-        Self::row(
-            PolicyKind::CircuitBreaker,
-            name,
-            policy.config().to_string(),
-            PolicyStats::CircuitBreaker(policy.stats()),
-            conflicts,
-        )
-    }
-
-    pub(super) fn retry(name: &Arc<str>, policy: &Retry, conflicts: &[&'static str]) -> Self {
-        Self::row(
-            PolicyKind::Retry,
-            name,
-            policy.config().to_string(),
-            PolicyStats::Retry(policy.stats()),
-            conflicts,
-        )
-    }
-
-    pub(super) fn timeout(name: &Arc<str>, policy: &Timeout, conflicts: &[&'static str]) -> Self {
-        Self::row(
-            PolicyKind::Timeout,
-            name,
-            policy.config().to_string(),
-            PolicyStats::Timeout(policy.stats()),
-            conflicts,
-        )
-    }
-
-    pub(super) fn bulkhead(name: &Arc<str>, policy: &Bulkhead, conflicts: &[&'static str]) -> Self {
-        Self::row(
-            PolicyKind::Bulkhead,
-            name,
-            policy.config().to_string(),
-            PolicyStats::Bulkhead(policy.stats()),
-            conflicts,
-        )
-    }
-
-    fn row(
-        kind: PolicyKind,
-        name: &Arc<str>,
-        config: String,
-        stats: PolicyStats,
+    pub(super) fn of<P: RegisteredPolicy>(
+        name: &str,
+        policy: &P,
         conflicts: &[&'static str],
     ) -> Self {
         PolicySnapshot {
-            kind,
-            name: name.to_string(),
-            config,
-            stats,
+            kind: P::KIND,
+            name: name.to_owned(),
+            config: policy.config_line(),
+            stats: policy.stats(),
             conflicts: conflicts.to_vec(),
         }
     }

@@ -1,0 +1,70 @@
+//! What the registry needs of each kind of policy, so that it handles every kind one way.
+
+use std::sync::Arc;
+
+use super::{PolicyKind, PolicyStats, Registry, Shelf};
+use crate::{
+    Bulkhead, BulkheadBuilder, CircuitBreaker, CircuitBreakerBuilder, ConfigError, Retry,
+    RetryBuilder, Timeout, TimeoutBuilder,
+};
+
+/// A policy the registry holds by name.
+pub(crate) trait RegisteredPolicy: Sized {
+    const KIND: PolicyKind;
+    type Builder: Clone;
+
+    fn shelf(registry: &Registry) -> &Shelf<Self>;
+    fn builder_name(builder: &Self::Builder) -> &Arc<str>;
+    fn build(builder: Self::Builder) -> Result<Self, ConfigError>;
+    /// Keys the builder set explicitly to another value than `existing` has.
+    fn conflicts(builder: &Self::Builder, existing: &Self) -> Vec<&'static str>;
+    /// A policy that never rejects, for settings a builder refused (see `__private`).
+    fn fallback(name: Arc<str>) -> Self;
+    fn config_line(&self) -> String;
+    fn stats(&self) -> PolicyStats;
+    /// Back to a fresh start: counters, and a breaker's state.
+    fn reset(&self);
+}
+
+macro_rules! registered {
+    ($policy:ident, $builder:ty, $shelf:ident, reset: $reset:expr) => {
+        impl RegisteredPolicy for $policy {
+            const KIND: PolicyKind = PolicyKind::$policy;
+            type Builder = $builder;
+
+            fn shelf(registry: &Registry) -> &Shelf<Self> {
+                &registry.$shelf
+            }
+            fn builder_name(builder: &Self::Builder) -> &Arc<str> {
+                builder.name()
+            }
+            fn build(builder: Self::Builder) -> Result<Self, ConfigError> {
+                builder.build()
+            }
+            fn conflicts(builder: &Self::Builder, existing: &Self) -> Vec<&'static str> {
+                builder.conflicts_with(existing)
+            }
+            fn fallback(name: Arc<str>) -> Self {
+                $policy::with_defaults(name)
+            }
+            fn config_line(&self) -> String {
+                self.config().to_string()
+            }
+            fn stats(&self) -> PolicyStats {
+                PolicyStats::$policy($policy::stats(self))
+            }
+            fn reset(&self) {
+                let reset: fn(&$policy) = $reset;
+                reset(self);
+            }
+        }
+    };
+}
+
+registered!(CircuitBreaker, CircuitBreakerBuilder, circuit_breakers, reset: |breaker| {
+    breaker.reset();
+    breaker.reset_stats();
+});
+registered!(Retry, RetryBuilder, retries, reset: Retry::reset_stats);
+registered!(Timeout, TimeoutBuilder, timeouts, reset: Timeout::reset_stats);
+registered!(Bulkhead, BulkheadBuilder, bulkheads, reset: Bulkhead::reset_stats);
