@@ -110,8 +110,15 @@ async fn a_full_bulkhead_rejects_at_once() {
     assert_eq!((stats.in_flight, stats.rejected), (0, 1));
 }
 
-#[bulkhead(max = 1, queue = 1, queue_timeout = "1s", name = "bh-queue")]
+// Two bulkheads of the same shape, one per test: tests run in parallel and must not share slots.
+#[bulkhead(max = 1, queue = 1, queue_timeout = "1s", name = "bh-queue-frees")]
 async fn queued(hold: Duration) -> Result<(), AppError> {
+    tokio::time::sleep(hold).await;
+    Ok(())
+}
+
+#[bulkhead(max = 1, queue = 1, queue_timeout = "1s", name = "bh-queue-gives-up")]
+async fn queued_briefly(hold: Duration) -> Result<(), AppError> {
     tokio::time::sleep(hold).await;
     Ok(())
 }
@@ -133,17 +140,17 @@ async fn a_queued_caller_gets_the_slot_when_it_frees() {
 async fn a_queued_caller_gives_up_after_queue_timeout() {
     let start = Instant::now();
     let (a, b, c) = tokio::join!(
-        queued(Duration::from_secs(5)),
+        queued_briefly(Duration::from_secs(5)),
         async {
             tokio::task::yield_now().await;
-            let result = queued(Duration::ZERO).await;
+            let result = queued_briefly(Duration::ZERO).await;
             (result, start.elapsed())
         },
         async {
             tokio::task::yield_now().await;
             tokio::task::yield_now().await;
             // The one queue place is taken: rejected at once.
-            let result = queued(Duration::ZERO).await;
+            let result = queued_briefly(Duration::ZERO).await;
             (result, start.elapsed())
         }
     );
