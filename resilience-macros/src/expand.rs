@@ -60,11 +60,15 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
     // The body moves what it captures unless a retry re-runs it: then it borrows, and each
     // attempt gets its own clones of the owned arguments.
     let capture = if retried { quote!() } else { quote!(move) };
+    let body = quote!(::resilience::__private::anchor::<#anchor, _>(async #capture #block).await);
     let body = if rejects {
-        quote!(::resilience::__private::operation::<#anchor, _>(async #capture #block))
+        quote!(::resilience::__private::operation_result(#body))
     } else {
-        quote!(::resilience::__private::anchor::<#anchor, _>(async #capture #block))
+        body
     };
+    // One state machine for the whole stack: each layer is a synchronous admission and
+    // bookkeeping around the expression of the layer below, and only the timeout (which must
+    // race a timer) wraps a future. Every `.await` is the body's, a wait, or a sleep.
     let pipeline = stack
         .iter()
         .zip(&policies)
@@ -84,7 +88,7 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
         #(#attrs)*
         #vis #sig {
             #(#resolutions)*
-            let #result = #pipeline.await;
+            let #result = #pipeline;
             #finish
         }
     }
@@ -122,6 +126,8 @@ fn resolve(layer: &PolicyAttr, ident: &syn::Ident, default_name: &TokenStream) -
     }
 }
 
+/// The expression of one layer around `inner`, the expression of the layers below; both
+/// evaluate, in the function's async body, to the layer's result.
 fn wrap(
     layer: &PolicyAttr,
     policy: &syn::Ident,
@@ -129,6 +135,9 @@ fn wrap(
     rejects: bool,
     clones: &[OwnedBinding],
 ) -> TokenStream {
+    let permit = format_ident!("__resilience_permit", span = Span::mixed_site());
+    let outcome = format_ident!("__resilience_outcome", span = Span::mixed_site());
+    let rejection = format_ident!("__resilience_rejection", span = Span::mixed_site());
     match &layer.settings {
         Settings::Retry(args) => retry_loop(args, policy, inner, rejects, clones),
         Settings::CircuitBreaker(args) => {
@@ -142,12 +151,61 @@ fn wrap(
                 .as_ref()
                 .map_or_else(|| quote!(::resilience::__private::never), |p| quote!(#p));
             quote! {
-                #policy.run(#inner, |#error: &_| {
-                    ::resilience::__private::classify(#error, #ignore_if, #failure_if)
-                })
+                match #policy.try_acquire() {
+                    ::core::result::Result::Err(#rejection) => {
+                        ::core::result::Result::Err(::resilience::Failure::Policy(#rejection))
+                    }
+                    ::core::result::Result::Ok(#permit) => {
+                        let #outcome = #inner;
+                        #permit.record(::resilience::__private::breaker_outcome(
+                            &#outcome,
+                            |#error: &_| ::resilience::__private::classify(#error, #ignore_if, #failure_if),
+                        ));
+                        #outcome
+                    }
+                }
             }
         }
-        Settings::Timeout(_) | Settings::Bulkhead(_) => quote!(#policy.run(#inner)),
+        Settings::Timeout(_) => {
+            let call = format_ident!("__resilience_call", span = Span::mixed_site());
+            let deadline = format_ident!("__resilience_deadline", span = Span::mixed_site());
+            let cx = format_ident!("__resilience_cx", span = Span::mixed_site());
+            // `Timeout::call`'s steps: the call and its deadline are dropped at the end of the
+            // inner block, before an expiry is reported.
+            quote! {
+                match {
+                    #policy.count_call();
+                    let mut #call = ::core::pin::pin!(async { #inner });
+                    let mut #deadline = ::core::pin::pin!(::core::option::Option::None);
+                    ::core::future::poll_fn(|#cx| {
+                        #policy.poll_before_deadline(#call.as_mut(), #deadline.as_mut(), #cx)
+                    })
+                    .await
+                } {
+                    ::core::option::Option::Some(#outcome) => #outcome,
+                    ::core::option::Option::None => ::core::result::Result::Err(
+                        ::resilience::Failure::Policy(#policy.expired()),
+                    ),
+                }
+            }
+        }
+        Settings::Bulkhead(_) => quote! {
+            // Without a queue the bulkhead decides at once; a queue makes the wait a real await.
+            match if #policy.config().queue == 0 {
+                #policy.try_acquire()
+            } else {
+                #policy.acquire().await
+            } {
+                ::core::result::Result::Err(#rejection) => {
+                    ::core::result::Result::Err(::resilience::Failure::Policy(#rejection))
+                }
+                ::core::result::Result::Ok(#permit) => {
+                    let #outcome = #inner;
+                    ::core::mem::drop(#permit);
+                    #outcome
+                }
+            }
+        },
     }
 }
 
@@ -182,11 +240,11 @@ fn retry_loop(
         |p| quote!(#p),
     );
     quote! {
-        async {
+        {
             let mut #run = #policy.begin();
             loop {
                 #(#clones)*
-                let #attempt = #inner.await;
+                let #attempt = #inner;
                 match #run.after_attempt(#attempt, #view, #retry_if, #on_retry).await {
                     ::core::ops::ControlFlow::Break(#done) => break #done,
                     ::core::ops::ControlFlow::Continue(()) => {}

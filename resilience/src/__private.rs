@@ -86,13 +86,25 @@ pub fn anchor<R: IsResult, F: Future<Output = R>>(body: F) -> F {
     body
 }
 
-/// The body as the innermost layer of a stack that can reject: its error becomes
+/// The body's result as the innermost layer of a stack that can reject: its error becomes
 /// [`Failure::Operation`].
 #[inline]
-pub async fn operation<R: IsResult, F: Future<Output = R>>(
-    body: F,
-) -> Result<R::Ok, Failure<R::Err>> {
-    body.await.into_result().map_err(Failure::Operation)
+pub fn operation_result<R: IsResult>(result: R) -> Result<R::Ok, Failure<R::Err>> {
+    result.into_result().map_err(Failure::Operation)
+}
+
+/// How a breaker counts the result of the layers below it: see [`CircuitBreaker::run`].
+#[inline]
+pub fn breaker_outcome<T, E>(
+    result: &Result<T, Failure<E>>,
+    classify: impl Fn(&E) -> CallOutcome,
+) -> CallOutcome {
+    match result {
+        Ok(_) => CallOutcome::Success,
+        Err(Failure::Operation(error)) => classify(error),
+        Err(Failure::Policy(Error::Timeout { .. })) => CallOutcome::Failure,
+        Err(Failure::Policy(_)) => CallOutcome::Ignored,
+    }
 }
 
 /// The declared return type of a function whose stack can reject calls: a `Result` whose error

@@ -6,10 +6,10 @@ mod tests;
 
 use std::fmt;
 use std::future::{poll_fn, Future};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::time::Sleep;
@@ -165,37 +165,58 @@ impl Timeout {
 
     /// The core both `call` and `run` go through: `fut`'s output, or the timeout's rejection.
     async fn limit<F: Future>(&self, fut: F) -> Result<F::Output, Error> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.count_call();
         let finished = {
             let mut fut = pin!(fut);
             let mut deadline = pin!(None::<Sleep>);
-            poll_fn(|cx| {
-                // The call goes first, so a result that is ready wins over an expired deadline.
-                if let Poll::Ready(output) = fut.as_mut().poll(cx) {
-                    return Poll::Ready(Some(output));
-                }
-                // Armed only once the call has to wait: a call ready at its first poll costs no
-                // clock read and no timer.
-                if deadline.is_none() {
-                    deadline.set(Some(tokio::time::sleep(self.config.duration)));
-                }
-                let expired = deadline
-                    .as_mut()
-                    .as_pin_mut()
-                    .is_some_and(|sleep| sleep.poll(cx).is_ready());
-                if expired {
-                    Poll::Ready(None)
-                } else {
-                    Poll::Pending
-                }
-            })
-            .await
+            poll_fn(|cx| self.poll_before_deadline(fut.as_mut(), deadline.as_mut(), cx)).await
             // `fut` is dropped here, before the rejection is reported.
         };
         finished.ok_or_else(|| self.expired())
     }
 
-    fn expired(&self) -> Error {
+    /// Counts a call; the first step of a timed call (the macros' expansion takes the steps of
+    /// [`call`](Self::call) inline, in the function's own state machine).
+    #[doc(hidden)]
+    #[inline]
+    pub fn count_call(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One poll of a timed call: `Ready(Some(output))` when the call finished, `Ready(None)`
+    /// when the deadline passed first. `deadline` starts as `None` and is armed here.
+    #[doc(hidden)]
+    #[inline]
+    pub fn poll_before_deadline<F: Future>(
+        &self,
+        fut: Pin<&mut F>,
+        mut deadline: Pin<&mut Option<Sleep>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<F::Output>> {
+        // The call goes first, so a result that is ready wins over an expired deadline.
+        if let Poll::Ready(output) = fut.poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        // Armed only once the call has to wait: a call ready at its first poll costs no clock
+        // read and no timer.
+        if deadline.is_none() {
+            deadline.set(Some(tokio::time::sleep(self.config.duration)));
+        }
+        let expired = deadline
+            .as_mut()
+            .as_pin_mut()
+            .is_some_and(|sleep| sleep.poll(cx).is_ready());
+        if expired {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Counts and reports an expired call, and returns its rejection. Call it after the call's
+    /// future is dropped.
+    #[doc(hidden)]
+    pub fn expired(&self) -> Error {
         self.timeouts.fetch_add(1, Ordering::Relaxed);
         let after = self.config.duration;
         events::emit(|| Event::TimedOut {
