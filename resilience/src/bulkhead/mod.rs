@@ -1,6 +1,8 @@
 //! The bulkhead policy: a cap on calls in flight at once, with an optional bounded queue.
 
 mod config;
+#[cfg(all(test, resilience_loom))]
+mod loom_tests;
 mod slots;
 #[cfg(test)]
 mod tests;

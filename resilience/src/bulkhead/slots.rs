@@ -19,11 +19,13 @@
 //! waiter has closed its end: there is no moment where a slot belongs to nobody.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
+
+use crate::sync::{AtomicU64, Mutex, MutexGuard};
 
 /// One call in flight, in the occupancy word.
 const IN_FLIGHT: u64 = 1;
@@ -204,8 +206,9 @@ impl WaitTicket<'_> {
     }
 
     /// Takes the caller out of the queue. `true` when a slot was handed over before it could
-    /// leave: the caller owns that slot.
-    fn leave(&mut self) -> bool {
+    /// leave: the caller owns that slot. (The loom models call it to take a handed-over slot
+    /// without tokio's timer.)
+    pub(super) fn leave(&mut self) -> bool {
         let Some(mut handover) = self.handover.take() else {
             return false;
         };

@@ -6,7 +6,7 @@
 //! are in place before the new state word is published.
 
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::{MutexGuard, PoisonError};
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -17,6 +17,7 @@ use super::window::FailureWindow;
 use super::{CallOutcome, CircuitBreaker, CircuitState, TransitionCause, TripRule};
 use crate::events::{self, Event};
 use crate::registry::PolicyKind;
+use crate::sync::MutexGuard;
 use crate::Error;
 
 /// What the breaker keeps under its lock.
@@ -134,6 +135,12 @@ impl CircuitBreaker {
         drop(machine);
         self.announce(transition);
         admitted.map_err(|retry_after| self.reject(retry_after))
+    }
+
+    /// Half-open probe slots taken now: the loom models check that none is ever leaked.
+    #[cfg(all(test, resilience_loom))]
+    pub(super) fn probes_in_flight(&self) -> u32 {
+        self.lock().probes_in_flight
     }
 
     fn reject(&self, retry_after: Duration) -> Error {

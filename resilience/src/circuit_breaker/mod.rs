@@ -10,6 +10,8 @@
 mod builder;
 mod config;
 mod counters;
+#[cfg(all(test, resilience_loom))]
+mod loom_tests;
 mod machine;
 mod permit;
 mod state;
@@ -21,8 +23,8 @@ mod tests;
 mod window;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 
 use tokio::time::Instant;
 
@@ -38,6 +40,7 @@ use state_word::{Phase, StateWord};
 use stats::WallClockMark;
 use streak::FailureStreak;
 
+use crate::sync::{AtomicU64, Mutex};
 use crate::{ConfigError, Error, Failure};
 
 /// A circuit breaker: after too many failures it opens and rejects calls without running them,
@@ -331,13 +334,24 @@ impl CircuitBreaker {
     {
         let permit = self.try_acquire().map_err(Failure::Policy)?;
         let result = fut.await;
-        permit.record(match &result {
-            Ok(_) => CallOutcome::Success,
-            Err(Failure::Operation(error)) => classify(error),
-            Err(Failure::Policy(Error::Timeout { .. })) => CallOutcome::Failure,
-            Err(Failure::Policy(_)) => CallOutcome::Ignored,
-        });
+        permit.record(layer_outcome(&result, classify));
         result
+    }
+}
+
+/// How a breaker counts the result of the layers below it (see [`CircuitBreaker::run`]): the
+/// operation's error as `classify` says, a timeout as a failure, any other rejection as
+/// ignored.
+#[inline]
+pub(crate) fn layer_outcome<T, E>(
+    result: &Result<T, Failure<E>>,
+    classify: impl Fn(&E) -> CallOutcome,
+) -> CallOutcome {
+    match result {
+        Ok(_) => CallOutcome::Success,
+        Err(Failure::Operation(error)) => classify(error),
+        Err(Failure::Policy(Error::Timeout { .. })) => CallOutcome::Failure,
+        Err(Failure::Policy(_)) => CallOutcome::Ignored,
     }
 }
 

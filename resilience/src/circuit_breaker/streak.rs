@@ -1,6 +1,8 @@
 //! The run of consecutive failures, counted lock-free and tied to the generation it belongs to.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::sync::AtomicU64;
 
 /// One word: `tag (31 bits) | success_seen (1) | failures (32)`, where `tag` is the low bits of
 /// the generation the count belongs to, so that an outcome admitted before a transition cannot
