@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use crate::circuit_breaker::{CircuitState, TransitionCause};
+use crate::metrics;
 use crate::registry::PolicyKind;
 use crate::Error;
 
@@ -96,6 +97,50 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The kind of policy the event is about.
+    ///
+    /// ```
+    /// use resilience::{Error, Event, PolicyKind};
+    /// use std::time::Duration;
+    ///
+    /// let event = Event::TimedOut { name: "db".into(), after: Duration::from_secs(1) };
+    /// assert_eq!(event.kind(), PolicyKind::Timeout);
+    /// assert_eq!(event.name(), "db");
+    /// ```
+    pub fn kind(&self) -> PolicyKind {
+        match self {
+            Event::CircuitTransition { .. } => PolicyKind::CircuitBreaker,
+            Event::CallRejected { kind, .. } | Event::ConfigConflict { kind, .. } => *kind,
+            Event::RetryAttempt { .. } | Event::RetriesExhausted { .. } => PolicyKind::Retry,
+            Event::TimedOut { .. } => PolicyKind::Timeout,
+        }
+    }
+
+    /// The registry name of the policy the event is about.
+    pub fn name(&self) -> &str {
+        self.name_arc()
+    }
+
+    /// The name, shared, so that a consumer such as the metrics layer can keep it without
+    /// copying it.
+    pub(crate) fn name_arc(&self) -> &Arc<str> {
+        match self {
+            Event::CircuitTransition { name, .. }
+            | Event::RetryAttempt { name, .. }
+            | Event::RetriesExhausted { name, .. }
+            | Event::TimedOut { name, .. }
+            | Event::ConfigConflict { name, .. } => name,
+            Event::CallRejected { error, .. } => match error {
+                Error::CircuitOpen { name, .. }
+                | Error::Timeout { name, .. }
+                | Error::BulkheadFull { name, .. }
+                | Error::RateLimited { name, .. } => name,
+            },
+        }
+    }
+}
+
 impl std::fmt::Display for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -137,7 +182,7 @@ impl std::fmt::Display for Event {
 
 struct Bus {
     sender: broadcast::Sender<Event>,
-    /// Set by the first `subscribe`: until then `emit` builds nothing.
+    /// Set by the first `subscribe`: until then `emit` looks at nothing else.
     subscribed: AtomicBool,
 }
 
@@ -149,22 +194,35 @@ fn bus() -> &'static Bus {
     })
 }
 
-pub(crate) fn subscribe() -> broadcast::Receiver<Event> {
-    let bus = bus();
-    bus.subscribed.store(true, Ordering::Release);
-    bus.sender.subscribe()
+impl Bus {
+    /// Whether a receiver is alive. The flag keeps a program that never subscribes to one
+    /// atomic load; the count (a short lock) makes events free again once every receiver is
+    /// dropped. Neither is on a call's success path: only rejections, retries, timeouts,
+    /// transitions and conflicts emit.
+    fn listening(&self) -> bool {
+        self.subscribed.load(Ordering::Acquire) && self.sender.receiver_count() > 0
+    }
 }
 
-/// Publishes an event. `make` runs only when someone listens, so an event costs nothing
-/// (no allocation, no formatting) in a program that never subscribes.
+pub(crate) fn subscribe() -> broadcast::Receiver<Event> {
+    let bus = bus();
+    let receiver = bus.sender.subscribe();
+    bus.subscribed.store(true, Ordering::Release);
+    receiver
+}
+
+/// Publishes an event to subscribers, `tracing` (feature `tracing`) and the metrics facade
+/// (feature `metrics`). `make` runs only when one of them listens, so an event costs nothing
+/// (no allocation, no formatting) in a program that never subscribes and has neither feature.
 pub(crate) fn emit(make: impl FnOnce() -> Event) {
-    let listening = bus().subscribed.load(Ordering::Acquire);
-    if !listening && !tracing_enabled() {
+    let listening = bus().listening();
+    if !listening && !tracing_enabled() && !metrics::ENABLED {
         return;
     }
     let event = make();
     #[cfg(feature = "tracing")]
     trace(&event);
+    metrics::record_event(&event);
     if listening {
         // An error only means every receiver is gone; events are best-effort.
         let _ = bus().sender.send(event);
@@ -183,27 +241,62 @@ fn tracing_enabled() -> bool {
 
 #[cfg(feature = "tracing")]
 fn trace(event: &Event) {
+    // Besides `policy` and `name`, each event's own values are fields, for log queries.
     match event {
-        Event::CircuitTransition { name, to, .. } if *to == CircuitState::Open => {
-            tracing::warn!(target: "resilience", policy = "circuit_breaker", name = &**name, "{event}")
-        }
-        Event::CircuitTransition { name, .. } => {
-            tracing::info!(target: "resilience", policy = "circuit_breaker", name = &**name, "{event}")
-        }
-        Event::CallRejected { kind, error } => {
-            tracing::debug!(target: "resilience", policy = kind.as_str(), name = error.policy_name(), "{event}")
-        }
-        Event::RetryAttempt { name, .. } => {
-            tracing::debug!(target: "resilience", policy = "retry", name = &**name, "{event}")
-        }
-        Event::RetriesExhausted { name, .. } => {
-            tracing::warn!(target: "resilience", policy = "retry", name = &**name, "{event}")
-        }
-        Event::TimedOut { name, .. } => {
-            tracing::info!(target: "resilience", policy = "timeout", name = &**name, "{event}")
-        }
-        Event::ConfigConflict { kind, name, .. } => {
-            tracing::warn!(target: "resilience", policy = kind.as_str(), name = &**name, "{event}")
-        }
+        Event::CircuitTransition {
+            name,
+            from,
+            to,
+            cause,
+        } if *to == CircuitState::Open => tracing::warn!(
+            target: "resilience", policy = "circuit_breaker", name = &**name,
+            from = from.as_str(), to = to.as_str(), cause = cause.as_str(), "{event}"
+        ),
+        Event::CircuitTransition {
+            name,
+            from,
+            to,
+            cause,
+        } => tracing::info!(
+            target: "resilience", policy = "circuit_breaker", name = &**name,
+            from = from.as_str(), to = to.as_str(), cause = cause.as_str(), "{event}"
+        ),
+        Event::CallRejected { kind, error } => tracing::debug!(
+            target: "resilience", policy = kind.as_str(), name = error.policy_name(),
+            code = error.code(), "{event}"
+        ),
+        Event::RetryAttempt {
+            name,
+            attempt,
+            delay,
+            error,
+        } => tracing::debug!(
+            target: "resilience", policy = "retry", name = &**name, attempt,
+            delay = ?delay, error = error.as_str(), "{event}"
+        ),
+        // Giving up after retrying is news; giving up at once on an error that is not retried
+        // (an open circuit below, already reported as a rejection) is not.
+        Event::RetriesExhausted {
+            name,
+            attempts,
+            error,
+        } if *attempts > 1 => tracing::warn!(
+            target: "resilience", policy = "retry", name = &**name, attempts,
+            error = error.as_str(), "{event}"
+        ),
+        Event::RetriesExhausted {
+            name,
+            attempts,
+            error,
+        } => tracing::debug!(
+            target: "resilience", policy = "retry", name = &**name, attempts,
+            error = error.as_str(), "{event}"
+        ),
+        Event::TimedOut { name, after } => tracing::info!(
+            target: "resilience", policy = "timeout", name = &**name, after = ?after, "{event}"
+        ),
+        Event::ConfigConflict { kind, name, keys } => tracing::warn!(
+            target: "resilience", policy = kind.as_str(), name = &**name, keys = ?keys, "{event}"
+        ),
     }
 }

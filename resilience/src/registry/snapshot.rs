@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::{PolicyKind, RegisteredPolicy};
-use crate::{BulkheadStats, CircuitBreakerStats, RetryStats, TimeoutStats};
+use crate::{BulkheadStats, CircuitBreakerStats, RateLimiterStats, RetryStats, TimeoutStats};
 
 /// Every registered policy at one moment; `Display` prints an aligned table, one row a policy.
 ///
@@ -17,6 +17,44 @@ use crate::{BulkheadStats, CircuitBreakerStats, RetryStats, TimeoutStats};
 /// assert!(table.contains("doc-snapshot"));
 /// assert!(table.lines().next().unwrap().starts_with("KIND"));
 /// ```
+///
+/// # JSON (feature `serde`)
+///
+/// Every snapshot type is `Serialize`. The shape is stable: fields are only ever added. Enums
+/// are snake-case strings (`"circuit_breaker"`, `"half_open"`); `stats` is tagged with the
+/// same `kind` as its row, and holds the fields of [`CircuitBreakerStats`], [`RetryStats`],
+/// [`TimeoutStats`], [`BulkheadStats`] or [`RateLimiterStats`] under their Rust names. `config`
+/// is the one-line summary the table prints, the same for every kind.
+///
+/// ```json
+/// {
+///   "policies": [
+///     {
+///       "kind": "circuit_breaker",
+///       "name": "inventory",
+///       "config": "threshold=3 reset=500ms",
+///       "stats": {
+///         "kind": "circuit_breaker",
+///         "state": "open",
+///         "consecutive_failures": 0, "consecutive_successes": 0,
+///         "calls": 4, "successes": 1, "failures": 3, "ignored": 0, "rejected": 1,
+///         "failure_rate": null,
+///         "last_success": { "secs_since_epoch": 1718000000, "nanos_since_epoch": 0 },
+///         "last_failure": { "secs_since_epoch": 1718000001, "nanos_since_epoch": 500000000 },
+///         "opened_at": { "secs_since_epoch": 1718000001, "nanos_since_epoch": 500000000 }
+///       },
+///       "conflicts": ["failure_threshold"]
+///     }
+///   ]
+/// }
+/// ```
+///
+/// Times and durations keep serde's own representation of `SystemTime`
+/// (`{"secs_since_epoch", "nanos_since_epoch"}`, wall clock) and `Duration` (`{"secs",
+/// "nanos"}`, in the configuration types): it is exact, and serde's `Deserialize` reads it
+/// back into the std types with no helper, where milliseconds would lose precision and a
+/// string such as `"250ms"` would need a parser on the reading side. A time that never
+/// happened is `null`.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RegistrySnapshot {
@@ -54,6 +92,8 @@ pub enum PolicyStats {
     Timeout(TimeoutStats),
     /// A bulkhead's occupancy and counters.
     Bulkhead(BulkheadStats),
+    /// A rate limiter's counters and free cells.
+    RateLimiter(RateLimiterStats),
 }
 
 impl PolicySnapshot {
@@ -71,13 +111,14 @@ impl PolicySnapshot {
         }
     }
 
-    /// The state column: a breaker's state, a bulkhead's occupancy.
+    /// The state column: a breaker's state, a bulkhead's occupancy, a rate limiter's free cells.
     fn state(&self) -> String {
         match &self.stats {
             PolicyStats::CircuitBreaker(stats) => stats.state.to_string(),
             PolicyStats::Bulkhead(stats) => {
                 format!("{}/{} busy", stats.in_flight, stats.max_concurrent)
             }
+            PolicyStats::RateLimiter(stats) => format!("{}/{} free", stats.available, stats.burst),
             PolicyStats::Retry(_) | PolicyStats::Timeout(_) => "-".to_owned(),
         }
     }
@@ -103,6 +144,10 @@ impl PolicySnapshot {
             PolicyStats::Bulkhead(s) => format!(
                 "queued={} available={} rejected={}",
                 s.queued, s.available, s.rejected
+            ),
+            PolicyStats::RateLimiter(s) => format!(
+                "permitted={} waited={} rejected={}",
+                s.permitted, s.waited, s.rejected
             ),
         };
         if !self.conflicts.is_empty() {

@@ -61,6 +61,7 @@ enum Verdict {
 }
 
 impl<'a> RetryRun<'a> {
+    #[inline]
     pub(crate) fn new(policy: &'a Retry) -> Self {
         RetryRun {
             policy,
@@ -68,6 +69,14 @@ impl<'a> RetryRun<'a> {
             started: policy.config().max_elapsed.map(|_| Instant::now()),
             previous_delay: Duration::ZERO,
         }
+    }
+
+    /// Counts a successful attempt: the synchronous part of [`after_attempt`](Self::after_attempt)
+    /// for an `Ok`, which the macros' expansion takes inline so a success builds no future.
+    #[doc(hidden)]
+    #[inline]
+    pub fn succeeded(&self) {
+        self.policy.counters.record_success(self.attempt > 1);
     }
 
     /// Reports an attempt's result and, when another attempt is due, sleeps until it.
@@ -84,6 +93,10 @@ impl<'a> RetryRun<'a> {
     /// `retry_after` becomes the least sleep, beyond `max_delay` if need be, since an earlier
     /// attempt would only be rejected again). An open circuit is not retried: the breaker has
     /// just said that the dependency is down.
+    ///
+    /// The events name an operation error by its type, since `E` need not be `Display`;
+    /// [`after_attempt_described`](Self::after_attempt_described) takes the text from a
+    /// function of the caller's.
     pub async fn after_attempt<T, X, E, V, P, O>(
         &mut self,
         result: Result<T, X>,
@@ -96,14 +109,64 @@ impl<'a> RetryRun<'a> {
         P: Fn(&E) -> bool,
         O: Fn(&RetryContext<'_, E>),
     {
+        self.after_attempt_described(result, view, retry_if, on_retry, type_name_of::<E>)
+            .await
+    }
+
+    /// [`after_attempt`](Self::after_attempt), with `describe` giving an operation error's text
+    /// for [`Event::RetryAttempt`] and [`Event::RetriesExhausted`]: typically
+    /// `|e: &E| e.to_string()`. It runs only when an event is built (a subscriber, the `tracing`
+    /// or `metrics` feature), so the text costs nothing otherwise. `#[retry]` passes the error's
+    /// `Display` when it has one, and its type name when it has not.
+    ///
+    /// ```
+    /// use resilience::{Event, FailureRef, Retry};
+    /// use std::ops::ControlFlow;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let mut events = resilience::registry().subscribe();
+    /// let retry = Retry::builder("doc-described").max_attempts(1).build().unwrap();
+    /// let mut run = retry.begin();
+    /// let result: Result<(), std::io::Error> = Err(std::io::Error::other("connection reset"));
+    /// let describe = |e: &std::io::Error| e.to_string();
+    /// fn view(e: &std::io::Error) -> FailureRef<'_, std::io::Error> {
+    ///     FailureRef::Operation(e)
+    /// }
+    /// let flow = run.after_attempt_described(result, view, |_| true, |_| {}, describe).await;
+    /// assert!(matches!(flow, ControlFlow::Break(Err(_))));
+    /// loop {
+    ///     if let Event::RetriesExhausted { name, error, .. } = events.recv().await.unwrap() {
+    ///         if &*name == "doc-described" {
+    ///             assert_eq!(error, "connection reset");
+    ///             break;
+    ///         }
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub async fn after_attempt_described<T, X, E, V, P, O, D>(
+        &mut self,
+        result: Result<T, X>,
+        view: V,
+        retry_if: P,
+        on_retry: O,
+        describe: D,
+    ) -> ControlFlow<Result<T, X>>
+    where
+        V: Fn(&X) -> FailureRef<'_, E>,
+        P: Fn(&E) -> bool,
+        O: Fn(&RetryContext<'_, E>),
+        D: Fn(&E) -> String,
+    {
         let error = match &result {
             Ok(_) => {
-                self.policy.counters.record_success(self.attempt > 1);
+                self.succeeded();
                 return ControlFlow::Break(result);
             }
             Err(error) => error,
         };
-        let Some(delay) = self.next_delay(view(error), retry_if, on_retry) else {
+        let Some(delay) = self.next_delay(view(error), retry_if, on_retry, describe) else {
             return ControlFlow::Break(result);
         };
         // The error is not needed any more: drop it now rather than hold it across the sleep.
@@ -121,6 +184,7 @@ impl<'a> RetryRun<'a> {
         failure: FailureRef<'_, E>,
         retry_if: impl Fn(&E) -> bool,
         on_retry: impl Fn(&RetryContext<'_, E>),
+        describe: impl Fn(&E) -> String,
     ) -> Option<Duration> {
         let policy = self.policy;
         let config = policy.config();
@@ -128,13 +192,13 @@ impl<'a> RetryRun<'a> {
             Verdict::Retry { at_least } => at_least,
             Verdict::Stop => {
                 policy.counters.record_not_retryable();
-                self.report_gave_up(failure);
+                self.report_gave_up(failure, &describe);
                 return None;
             }
         };
         if self.attempt >= config.max_attempts {
             policy.counters.record_exhausted();
-            self.report_gave_up(failure);
+            self.report_gave_up(failure, &describe);
             return None;
         }
 
@@ -151,7 +215,7 @@ impl<'a> RetryRun<'a> {
         if let (Some(limit), Some(elapsed)) = (config.max_elapsed, elapsed) {
             if elapsed.saturating_add(delay) > limit {
                 policy.counters.record_exhausted();
-                self.report_gave_up(failure);
+                self.report_gave_up(failure, &describe);
                 return None;
             }
         }
@@ -162,17 +226,17 @@ impl<'a> RetryRun<'a> {
             name: policy.name_arc().clone(),
             attempt: self.attempt,
             delay,
-            error: describe(failure),
+            error: describe_failure(failure, &describe),
         });
         self.attempt = self.attempt.saturating_add(1);
         Some(delay)
     }
 
-    fn report_gave_up<E>(&self, failure: FailureRef<'_, E>) {
+    fn report_gave_up<E>(&self, failure: FailureRef<'_, E>, describe: impl Fn(&E) -> String) {
         emit(|| Event::RetriesExhausted {
             name: self.policy.name_arc().clone(),
             attempts: self.attempt,
-            error: describe(failure),
+            error: describe_failure(failure, describe),
         });
     }
 }
@@ -196,11 +260,17 @@ fn classify<E>(failure: FailureRef<'_, E>, retry_if: impl Fn(&E) -> bool) -> Ver
     }
 }
 
-/// The failure's text for an event. An operation error has no `Display` bound here, so it is
-/// named by its type.
-fn describe<E>(failure: FailureRef<'_, E>) -> String {
+/// The failure's text for an event: a rejection's `Display`, or `describe`'s text for an
+/// operation error.
+fn describe_failure<E>(failure: FailureRef<'_, E>, describe: impl Fn(&E) -> String) -> String {
     match failure {
-        FailureRef::Operation(_) => std::any::type_name::<E>().to_string(),
+        FailureRef::Operation(error) => describe(error),
         FailureRef::Policy(rejection) => rejection.to_string(),
     }
+}
+
+/// An operation error's text when nothing better is known: `after_attempt` has no `Display`
+/// bound, so the error is named by its type.
+pub(crate) fn type_name_of<E>(_: &E) -> String {
+    std::any::type_name::<E>().to_owned()
 }

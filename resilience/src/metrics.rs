@@ -1,0 +1,248 @@
+//! Metrics through the [`metrics`](https://docs.rs/metrics) facade (feature `metrics`).
+//!
+//! Two sources feed the facade, so that a call's success path never touches it:
+//!
+//! - **Events**, as they happen: every [`Event`] increments a counter (and a transition sets the
+//!   breaker's state gauge). Events come only from rejections, retries, timeouts, transitions and
+//!   conflicts, never from a call that simply succeeds. These counters run for the life of the
+//!   process; [`Registry::reset`](crate::Registry::reset) does not touch them.
+//! - **The registry's counters**, when [`Registry::record_metrics`] runs (from an exporter's
+//!   scrape hook or on an interval): `resilience_calls_total` by outcome, successes included,
+//!   and the gauges of live state. Counting successes per call through the facade would cost a
+//!   key lookup in the recorder (and an allocation for the labels) on every call, so they are
+//!   read from the policies' own atomic counters instead. Each call adds what a stat gained
+//!   since the previous call, so the exported counter only grows, as a counter must: after a
+//!   [`reset`](crate::Registry::reset) the stat's new count is added (what happened between the
+//!   previous `record_metrics` and the reset is not).
+//!
+//! Without the feature this module is a constant `false` and an empty inline function.
+//!
+//! | metric | type | labels | source |
+//! |---|---|---|---|
+//! | `resilience_calls_total` | counter | `kind`, `name`, `outcome` | `record_metrics` |
+//! | `resilience_circuit_state` | gauge: 0 closed, 1 open, 2 half-open | `name` | transitions, `record_metrics` |
+//! | `resilience_circuit_failure_rate` | gauge, 0.0–1.0 (rate rule only) | `name` | `record_metrics` |
+//! | `resilience_bulkhead_in_flight` | gauge | `name` | `record_metrics` |
+//! | `resilience_bulkhead_queued` | gauge | `name` | `record_metrics` |
+//! | `resilience_bulkhead_available` | gauge | `name` | `record_metrics` |
+//! | `resilience_rate_limiter_available` | gauge | `name` | `record_metrics` |
+//! | `resilience_circuit_transitions_total` | counter | `name`, `from`, `to` | events |
+//! | `resilience_rejections_total` | counter | `kind`, `name` | events |
+//! | `resilience_retries_total` | counter | `name` | events |
+//! | `resilience_retries_exhausted_total` | counter | `name` | events |
+//! | `resilience_timeouts_total` | counter | `name` | events |
+//! | `resilience_config_conflicts_total` | counter | `kind`, `name` | events |
+//!
+//! `outcome` of `resilience_calls_total`, by `kind`:
+//! `circuit_breaker`: `success`, `failure`, `ignored`, `rejected`;
+//! `retry`: `success` (first attempt), `recovered` (after a retry), `exhausted`, `not_retryable`;
+//! `timeout`: `timed_out`, `in_time` (started and not timed out, so calls in flight count here);
+//! `bulkhead`: `rejected` (admitted calls are not counted, see
+//! [`BulkheadStats`](crate::BulkheadStats));
+//! `rate_limiter`: `permitted` (those that waited included), `rejected`.
+
+/// Whether events must be built for the metrics facade even when nobody subscribes.
+pub(crate) const ENABLED: bool = cfg!(feature = "metrics");
+
+#[cfg(not(feature = "metrics"))]
+#[inline(always)]
+pub(crate) fn record_event(_event: &crate::Event) {}
+
+#[cfg(feature = "metrics")]
+pub(crate) use enabled::record_event;
+
+#[cfg(feature = "metrics")]
+mod enabled {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+
+    use metrics::{counter, describe_counter, describe_gauge, gauge, SharedString};
+
+    use crate::registry::{PolicyKind, PolicyStats, Registry};
+    use crate::{CircuitState, Event, PolicySnapshot};
+
+    const CALLS: &str = "resilience_calls_total";
+    const CIRCUIT_STATE: &str = "resilience_circuit_state";
+    const CIRCUIT_FAILURE_RATE: &str = "resilience_circuit_failure_rate";
+    const BULKHEAD_IN_FLIGHT: &str = "resilience_bulkhead_in_flight";
+    const BULKHEAD_QUEUED: &str = "resilience_bulkhead_queued";
+    const BULKHEAD_AVAILABLE: &str = "resilience_bulkhead_available";
+    const RATE_LIMITER_AVAILABLE: &str = "resilience_rate_limiter_available";
+    const TRANSITIONS: &str = "resilience_circuit_transitions_total";
+    const REJECTIONS: &str = "resilience_rejections_total";
+    const RETRIES: &str = "resilience_retries_total";
+    const RETRIES_EXHAUSTED: &str = "resilience_retries_exhausted_total";
+    const TIMEOUTS: &str = "resilience_timeouts_total";
+    const CONFLICTS: &str = "resilience_config_conflicts_total";
+
+    /// The value of `resilience_circuit_state`.
+    fn state_value(state: CircuitState) -> f64 {
+        match state {
+            CircuitState::Closed => 0.0,
+            CircuitState::Open => 1.0,
+            CircuitState::HalfOpen => 2.0,
+        }
+    }
+
+    /// A label value from the policy's shared name: a reference count, not a copy.
+    fn shared(name: &Arc<str>) -> SharedString {
+        SharedString::from(Arc::clone(name))
+    }
+
+    pub(crate) fn record_event(event: &Event) {
+        let name = shared(event.name_arc());
+        match event {
+            Event::CircuitTransition { from, to, .. } => {
+                counter!(TRANSITIONS, "name" => name.clone(), "from" => from.as_str(), "to" => to.as_str())
+                    .increment(1);
+                gauge!(CIRCUIT_STATE, "name" => name).set(state_value(*to));
+            }
+            Event::CallRejected { kind, .. } => {
+                counter!(REJECTIONS, "kind" => kind.as_str(), "name" => name).increment(1);
+            }
+            Event::RetryAttempt { .. } => counter!(RETRIES, "name" => name).increment(1),
+            Event::RetriesExhausted { .. } => {
+                counter!(RETRIES_EXHAUSTED, "name" => name).increment(1);
+            }
+            Event::TimedOut { .. } => counter!(TIMEOUTS, "name" => name).increment(1),
+            Event::ConfigConflict { kind, .. } => {
+                counter!(CONFLICTS, "kind" => kind.as_str(), "name" => name).increment(1);
+            }
+        }
+    }
+
+    /// Names the metrics for the recorder (Prometheus' `# HELP` lines).
+    fn describe() {
+        describe_counter!(CALLS, "Calls through a resilience policy, by outcome.");
+        describe_gauge!(
+            CIRCUIT_STATE,
+            "Circuit breaker state: 0 closed, 1 open, 2 half-open."
+        );
+        describe_gauge!(
+            CIRCUIT_FAILURE_RATE,
+            "Failure rate over a circuit breaker's current window (failure-rate rule)."
+        );
+        describe_gauge!(BULKHEAD_IN_FLIGHT, "Calls holding a bulkhead slot.");
+        describe_gauge!(BULKHEAD_QUEUED, "Callers waiting for a bulkhead slot.");
+        describe_gauge!(BULKHEAD_AVAILABLE, "Free bulkhead slots.");
+        describe_gauge!(
+            RATE_LIMITER_AVAILABLE,
+            "Calls a rate limiter would admit at once now."
+        );
+        describe_counter!(TRANSITIONS, "Circuit breaker state transitions.");
+        describe_counter!(
+            REJECTIONS,
+            "Calls rejected by a policy without running (open circuit, full bulkhead)."
+        );
+        describe_counter!(RETRIES, "Retries: sleeps before another attempt.");
+        describe_counter!(
+            RETRIES_EXHAUSTED,
+            "Retried calls that gave up: attempts or time spent, or an error not retried."
+        );
+        describe_counter!(TIMEOUTS, "Calls dropped by a timeout.");
+        describe_counter!(
+            CONFLICTS,
+            "Registrations that gave a policy name settings different from the registered ones."
+        );
+    }
+
+    impl Registry {
+        /// Records every policy's counters and live state in the installed `metrics` recorder
+        /// (feature `metrics`): `resilience_calls_total{kind,name,outcome}` and the gauges
+        /// `resilience_circuit_state`, `resilience_circuit_failure_rate`,
+        /// `resilience_bulkhead_{in_flight,queued,available}`, `resilience_rate_limiter_available`.
+        ///
+        /// Call it where the exporter collects (before a scrape) or on an interval: the success
+        /// path of a call does not feed the facade, so the success counts reach it here. The
+        /// counters driven by events (`resilience_rejections_total`,
+        /// `resilience_retries_total`, …) need no call. Every metric is described in the
+        /// [crate's feature docs](crate#features) and the README.
+        ///
+        /// ```
+        /// use resilience::{registry, CircuitBreaker};
+        ///
+        /// let breaker = registry()
+        ///     .circuit_breaker_or_register(CircuitBreaker::builder("doc-metrics"))
+        ///     .unwrap();
+        /// breaker.record_success();
+        /// // With a recorder installed (`metrics_exporter_prometheus`, ...), this sets
+        /// // resilience_calls_total{kind="circuit_breaker",name="doc-metrics",outcome="success"} 1
+        /// registry().record_metrics();
+        /// ```
+        pub fn record_metrics(&self) {
+            describe();
+            for policy in self.policies() {
+                record_policy(&policy);
+            }
+        }
+    }
+
+    /// The stats each exported count was last computed from, by kind, name and outcome.
+    type Exported = HashMap<(PolicyKind, String, &'static str), u64>;
+
+    fn exported() -> MutexGuard<'static, Exported> {
+        static EXPORTED: OnceLock<Mutex<Exported>> = OnceLock::new();
+        // The map holds plain numbers, valid whatever a panicking holder was doing.
+        EXPORTED
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What the stat `now` adds to the exported counter since it was last seen. A stat below
+    /// its last value was reset: all of it is new.
+    fn gain(exported: &mut Exported, key: (PolicyKind, String, &'static str), now: u64) -> u64 {
+        let last = exported.insert(key, now).unwrap_or(0);
+        if now >= last {
+            now - last
+        } else {
+            now
+        }
+    }
+
+    fn record_policy(policy: &PolicySnapshot) {
+        let kind = policy.kind.as_str();
+        let name = SharedString::from(policy.name.clone());
+        let mut exported = exported();
+        let mut calls = |outcome: &'static str, value: u64| {
+            let key = (policy.kind, policy.name.clone(), outcome);
+            let gained = gain(&mut exported, key, value);
+            // Registered even when nothing was gained, so that a scrape shows every outcome.
+            counter!(CALLS, "kind" => kind, "name" => name.clone(), "outcome" => outcome)
+                .increment(gained);
+        };
+        match &policy.stats {
+            PolicyStats::CircuitBreaker(s) => {
+                calls("success", s.successes);
+                calls("failure", s.failures);
+                calls("ignored", s.ignored);
+                calls("rejected", s.rejected);
+                gauge!(CIRCUIT_STATE, "name" => name.clone()).set(state_value(s.state));
+                if let Some(rate) = s.failure_rate {
+                    gauge!(CIRCUIT_FAILURE_RATE, "name" => name.clone()).set(rate);
+                }
+            }
+            PolicyStats::Retry(s) => {
+                calls("success", s.successes_without_retry);
+                calls("recovered", s.successes_after_retry);
+                calls("exhausted", s.exhausted);
+                calls("not_retryable", s.not_retryable);
+            }
+            PolicyStats::Timeout(s) => {
+                calls("timed_out", s.timeouts);
+                calls("in_time", s.calls.saturating_sub(s.timeouts));
+            }
+            PolicyStats::Bulkhead(s) => {
+                calls("rejected", s.rejected);
+                gauge!(BULKHEAD_IN_FLIGHT, "name" => name.clone()).set(s.in_flight);
+                gauge!(BULKHEAD_QUEUED, "name" => name.clone()).set(s.queued);
+                gauge!(BULKHEAD_AVAILABLE, "name" => name.clone()).set(s.available);
+            }
+            PolicyStats::RateLimiter(s) => {
+                calls("permitted", s.permitted);
+                calls("rejected", s.rejected);
+                gauge!(RATE_LIMITER_AVAILABLE, "name" => name.clone()).set(s.available);
+            }
+        }
+    }
+}

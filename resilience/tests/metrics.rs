@@ -1,0 +1,202 @@
+//! The `metrics` feature: what reaches an installed recorder, and what does not.
+//!
+//! Run with `cargo test -p resilience --all-features`.
+
+#![cfg(feature = "metrics")]
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use resilience::{registry, Bulkhead, CircuitBreaker, Error, Retry, Timeout};
+
+/// The one recorder of this test binary: the facade takes a single global recorder.
+fn snapshotter() -> &'static Snapshotter {
+    static SNAPSHOTTER: OnceLock<Snapshotter> = OnceLock::new();
+    SNAPSHOTTER.get_or_init(|| {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        recorder
+            .install()
+            .expect("no other recorder is installed in this binary");
+        snapshotter
+    })
+}
+
+/// The value of the metric with exactly these labels, if it was recorded.
+fn value(name: &str, labels: &[(&str, &str)]) -> Option<DebugValue> {
+    snapshotter()
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .find(|(key, _, _, _)| {
+            let key = key.key();
+            let mut recorded: Vec<(&str, &str)> =
+                key.labels().map(|l| (l.key(), l.value())).collect();
+            let mut wanted = labels.to_vec();
+            recorded.sort_unstable();
+            wanted.sort_unstable();
+            key.name() == name && recorded == wanted
+        })
+        .map(|(_, _, _, value)| value)
+}
+
+fn counter(name: &str, labels: &[(&str, &str)]) -> u64 {
+    match value(name, labels) {
+        Some(DebugValue::Counter(n)) => n,
+        other => panic!("{name}{labels:?} is not a recorded counter: {other:?}"),
+    }
+}
+
+fn gauge(name: &str, labels: &[(&str, &str)]) -> f64 {
+    match value(name, labels) {
+        Some(DebugValue::Gauge(g)) => g.into_inner(),
+        other => panic!("{name}{labels:?} is not a recorded gauge: {other:?}"),
+    }
+}
+
+async fn fail() -> Result<(), Error> {
+    Err(Error::BulkheadFull {
+        name: "dependency".into(),
+        max_concurrent: 1,
+    })
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn breaker_transitions_and_rejections_are_counted_as_they_happen() {
+    snapshotter();
+    let name = "metrics-breaker";
+    let breaker = registry()
+        .circuit_breaker_or_register(
+            CircuitBreaker::builder(name)
+                .failure_threshold(2)
+                .reset_timeout(Duration::from_secs(10)),
+        )
+        .unwrap();
+    breaker.record_failure();
+    breaker.record_failure();
+    let rejected: Result<(), Error> = breaker.call(async { Ok(()) }).await;
+    assert!(matches!(rejected, Err(Error::CircuitOpen { .. })));
+
+    let labels = [("name", name), ("from", "closed"), ("to", "open")];
+    assert_eq!(counter("resilience_circuit_transitions_total", &labels), 1);
+    assert_eq!(gauge("resilience_circuit_state", &[("name", name)]), 1.0);
+    let labels = [("kind", "circuit_breaker"), ("name", name)];
+    assert_eq!(counter("resilience_rejections_total", &labels), 1);
+
+    tokio::time::advance(Duration::from_secs(10)).await;
+    let probe: Result<(), Error> = breaker.call(async { Ok(()) }).await;
+    assert!(probe.is_ok());
+    // Open -> half-open -> closed: the gauge follows the last transition.
+    assert_eq!(gauge("resilience_circuit_state", &[("name", name)]), 0.0);
+    let labels = [("name", name), ("from", "half-open"), ("to", "closed")];
+    assert_eq!(counter("resilience_circuit_transitions_total", &labels), 1);
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn retries_exhaustion_and_timeouts_are_counted() {
+    snapshotter();
+    let retry = registry()
+        .retry_or_register(Retry::builder("metrics-retry").max_attempts(3).no_backoff())
+        .unwrap();
+    assert!(retry.call(fail).await.is_err());
+    assert_eq!(
+        counter("resilience_retries_total", &[("name", "metrics-retry")]),
+        2
+    );
+    assert_eq!(
+        counter(
+            "resilience_retries_exhausted_total",
+            &[("name", "metrics-retry")]
+        ),
+        1
+    );
+
+    let timeout = registry()
+        .timeout_or_register(Timeout::builder("metrics-timeout").duration(Duration::from_millis(5)))
+        .unwrap();
+    let slow = timeout
+        .call(async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok::<(), Error>(())
+        })
+        .await;
+    assert!(matches!(slow, Err(Error::Timeout { .. })));
+    assert_eq!(
+        counter("resilience_timeouts_total", &[("name", "metrics-timeout")]),
+        1
+    );
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn record_metrics_exports_success_counts_and_live_gauges() {
+    snapshotter();
+    let breaker = registry()
+        .circuit_breaker_or_register(CircuitBreaker::builder("metrics-record"))
+        .unwrap();
+    for _ in 0..3 {
+        let ok: Result<(), Error> = breaker.call(async { Ok(()) }).await;
+        assert!(ok.is_ok());
+    }
+    breaker.record_failure();
+    let bulkhead = registry()
+        .bulkhead_or_register(Bulkhead::builder("metrics-bulkhead").max_concurrent(2))
+        .unwrap();
+    let _held = bulkhead.try_acquire().unwrap();
+
+    registry().record_metrics();
+
+    let calls = |outcome| {
+        counter(
+            "resilience_calls_total",
+            &[
+                ("kind", "circuit_breaker"),
+                ("name", "metrics-record"),
+                ("outcome", outcome),
+            ],
+        )
+    };
+    assert_eq!((calls("success"), calls("failure")), (3, 1));
+    assert_eq!(calls("rejected"), 0);
+    assert_eq!(
+        gauge("resilience_circuit_state", &[("name", "metrics-record")]),
+        0.0
+    );
+    let name = [("name", "metrics-bulkhead")];
+    assert_eq!(gauge("resilience_bulkhead_in_flight", &name), 1.0);
+    assert_eq!(gauge("resilience_bulkhead_available", &name), 1.0);
+    assert_eq!(gauge("resilience_bulkhead_queued", &name), 0.0);
+
+    // Recording again adds nothing new.
+    registry().record_metrics();
+    assert_eq!(calls("success"), 3);
+
+    // A reset zeroes the stats but not the exported counter, which must never go down: the
+    // successes after the reset are added to it.
+    assert!(registry().reset("metrics-record"));
+    let ok: Result<(), Error> = breaker.call(async { Ok(()) }).await;
+    assert!(ok.is_ok());
+    registry().record_metrics();
+    assert_eq!(calls("success"), 4);
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn successful_calls_do_not_reach_the_recorder() {
+    snapshotter();
+    let breaker = registry()
+        .circuit_breaker_or_register(CircuitBreaker::builder("metrics-quiet"))
+        .unwrap();
+    for _ in 0..100 {
+        let ok: Result<(), Error> = breaker.call(async { Ok(()) }).await;
+        assert!(ok.is_ok());
+    }
+    let mentions_quiet = snapshotter()
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .any(|(key, _, _, _)| key.key().labels().any(|l| l.value() == "metrics-quiet"));
+    assert!(
+        !mentions_quiet,
+        "a success path fed the metrics facade without record_metrics"
+    );
+}

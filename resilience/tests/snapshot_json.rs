@@ -1,0 +1,150 @@
+//! The `serde` feature: the JSON of a registry snapshot has the shape its rustdoc documents.
+//!
+//! Run with `cargo test -p resilience --all-features`.
+
+#![cfg(feature = "serde")]
+
+use std::time::Duration;
+
+use resilience::{registry, Bulkhead, CircuitBreaker, Retry, Timeout};
+use serde_json::{json, Value};
+
+/// The row of `name` and `kind` in the JSON of the whole registry.
+fn row(snapshot: &Value, kind: &str, name: &str) -> Value {
+    snapshot["policies"]
+        .as_array()
+        .expect("`policies` is an array")
+        .iter()
+        .find(|row| row["name"] == name && row["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} row named {name} in {snapshot}"))
+        .clone()
+}
+
+fn keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// Serde's representation of a `SystemTime`.
+fn is_system_time(value: &Value) -> bool {
+    value["secs_since_epoch"].is_u64() && value["nanos_since_epoch"].is_u64()
+}
+
+#[test]
+fn a_snapshot_serializes_to_the_documented_shape() {
+    let breaker = registry()
+        .circuit_breaker_or_register(
+            CircuitBreaker::builder("json-breaker")
+                .failure_threshold(2)
+                .reset_timeout(Duration::from_secs(10)),
+        )
+        .unwrap();
+    breaker.record_success();
+    breaker.record_failure();
+    breaker.record_failure();
+    // A second site disagreeing on the threshold: the row shows the conflict.
+    registry()
+        .circuit_breaker_or_register(CircuitBreaker::builder("json-breaker").failure_threshold(9))
+        .unwrap();
+    registry()
+        .retry_or_register(Retry::builder("json-retry").max_attempts(2))
+        .unwrap();
+    registry()
+        .timeout_or_register(Timeout::builder("json-timeout").duration(Duration::from_millis(250)))
+        .unwrap();
+    registry()
+        .bulkhead_or_register(Bulkhead::builder("json-bulkhead").max_concurrent(3))
+        .unwrap();
+
+    let snapshot = serde_json::to_value(registry().snapshot()).unwrap();
+    assert_eq!(keys(&snapshot), ["policies"]);
+
+    let breaker = row(&snapshot, "circuit_breaker", "json-breaker");
+    assert_eq!(
+        keys(&breaker),
+        ["config", "conflicts", "kind", "name", "stats"]
+    );
+    assert_eq!(breaker["config"], "threshold=2 reset=10s");
+    assert_eq!(breaker["conflicts"], json!(["failure_threshold"]));
+    let stats = &breaker["stats"];
+    assert_eq!(
+        keys(stats),
+        [
+            "calls",
+            "consecutive_failures",
+            "consecutive_successes",
+            "failure_rate",
+            "failures",
+            "ignored",
+            "kind",
+            "last_failure",
+            "last_success",
+            "opened_at",
+            "rejected",
+            "state",
+            "successes",
+        ]
+    );
+    assert_eq!(stats["kind"], "circuit_breaker");
+    assert_eq!(stats["state"], "open");
+    assert_eq!(
+        (&stats["calls"], &stats["successes"], &stats["failures"]),
+        (&json!(3), &json!(1), &json!(2))
+    );
+    assert_eq!(stats["failure_rate"], Value::Null);
+    assert!(is_system_time(&stats["opened_at"]), "{stats}");
+    assert!(is_system_time(&stats["last_failure"]), "{stats}");
+
+    let retry = row(&snapshot, "retry", "json-retry");
+    assert_eq!(
+        retry["stats"],
+        json!({
+            "kind": "retry", "calls": 0, "retries": 0, "successes_without_retry": 0,
+            "successes_after_retry": 0, "exhausted": 0, "not_retryable": 0,
+        })
+    );
+    assert_eq!(retry["conflicts"], json!([]));
+
+    let timeout = row(&snapshot, "timeout", "json-timeout");
+    assert_eq!(
+        timeout["stats"],
+        json!({ "kind": "timeout", "calls": 0, "timeouts": 0 })
+    );
+
+    let bulkhead = row(&snapshot, "bulkhead", "json-bulkhead");
+    assert_eq!(
+        bulkhead["stats"],
+        json!({
+            "kind": "bulkhead", "max_concurrent": 3, "in_flight": 0, "queued": 0,
+            "available": 3, "rejected": 0,
+        })
+    );
+}
+
+#[test]
+fn a_half_open_state_and_a_rate_serialize_in_snake_case_and_as_a_number() {
+    let breaker = registry()
+        .circuit_breaker_or_register(
+            CircuitBreaker::builder("json-rate")
+                .failure_rate(0.5)
+                .window_calls(4)
+                .min_calls(4),
+        )
+        .unwrap();
+    breaker.record_success();
+    breaker.record_failure();
+    let snapshot = serde_json::to_value(registry().snapshot()).unwrap();
+    let stats = &row(&snapshot, "circuit_breaker", "json-rate")["stats"];
+    assert_eq!(stats["failure_rate"], json!(0.5));
+    assert!(is_system_time(&stats["last_success"]), "{stats}");
+    assert_eq!(
+        serde_json::to_value(resilience::CircuitState::HalfOpen).unwrap(),
+        "half_open"
+    );
+}
