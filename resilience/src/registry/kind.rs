@@ -14,16 +14,20 @@ pub enum PolicyKind {
     Timeout,
     /// A [`Bulkhead`](crate::Bulkhead).
     Bulkhead,
+    /// A [`RateLimiter`](crate::RateLimiter).
+    RateLimiter,
 }
 
 impl PolicyKind {
-    /// The kind as the attribute spells it: `"circuit_breaker"`, `"retry"`, `"timeout"`, `"bulkhead"`.
+    /// The kind's name in snake case: `"circuit_breaker"`, `"retry"`, `"timeout"`, `"bulkhead"`,
+    /// `"rate_limiter"` (the attribute of the last is `#[rate_limit]`).
     pub fn as_str(self) -> &'static str {
         match self {
             PolicyKind::CircuitBreaker => "circuit_breaker",
             PolicyKind::Retry => "retry",
             PolicyKind::Timeout => "timeout",
             PolicyKind::Bulkhead => "bulkhead",
+            PolicyKind::RateLimiter => "rate_limiter",
         }
     }
 }

@@ -9,8 +9,8 @@ use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::events::{self, Event};
 use crate::{
-    Bulkhead, BulkheadBuilder, CircuitBreaker, CircuitBreakerBuilder, ConfigError, Retry,
-    RetryBuilder, Timeout, TimeoutBuilder,
+    Bulkhead, BulkheadBuilder, CircuitBreaker, CircuitBreakerBuilder, ConfigError, RateLimiter,
+    RateLimiterBuilder, Retry, RetryBuilder, Timeout, TimeoutBuilder,
 };
 
 pub(crate) use registered::RegisteredPolicy;
@@ -46,6 +46,7 @@ pub struct Registry {
     retries: Shelf<Retry>,
     timeouts: Shelf<Timeout>,
     bulkheads: Shelf<Bulkhead>,
+    rate_limiters: Shelf<RateLimiter>,
 }
 
 struct Entry<P> {
@@ -161,6 +162,11 @@ impl Registry {
         self.bulkheads.get(name)
     }
 
+    /// The rate limiter named `name`, if one is registered.
+    pub fn rate_limiter(&self, name: &str) -> Option<Arc<RateLimiter>> {
+        self.rate_limiters.get(name)
+    }
+
     /// The circuit breaker named by the builder, built and registered if there is none yet.
     ///
     /// When one exists, it is returned as it is (the first registration wins); settings the builder
@@ -197,6 +203,26 @@ impl Registry {
         self.bulkheads.get_or_register(builder)
     }
 
+    /// The rate limiter named by the builder, registered if there is none yet; see
+    /// [`circuit_breaker_or_register`](Self::circuit_breaker_or_register).
+    ///
+    /// ```
+    /// use resilience::{registry, RateLimiter};
+    /// use std::time::Duration;
+    ///
+    /// let limiter = registry()
+    ///     .rate_limiter_or_register(RateLimiter::builder("doc-registry-limiter").rate(2))
+    ///     .unwrap();
+    /// assert!(limiter.try_acquire().is_ok());
+    /// assert_eq!(registry().rate_limiter("doc-registry-limiter").unwrap().stats().available, 1);
+    /// ```
+    pub fn rate_limiter_or_register(
+        &self,
+        builder: RateLimiterBuilder,
+    ) -> Result<Arc<RateLimiter>, ConfigError> {
+        self.rate_limiters.get_or_register(builder)
+    }
+
     /// Registers the policy of any kind (the macros' path).
     pub(crate) fn register<P: RegisteredPolicy>(
         &self,
@@ -213,8 +239,8 @@ impl Registry {
         events::subscribe()
     }
 
-    /// Resets every policy named `name`: a breaker closes with fresh counts, and every
-    /// policy's counters go back to zero. Returns whether any policy has that name.
+    /// Resets every policy named `name`: a breaker closes with fresh counts, a rate limiter's
+    /// bucket fills up, and every policy's counters go back to zero. Returns whether any policy has that name.
     pub fn reset(&self, name: &str) -> bool {
         // Every kind is reset: no short-circuit.
         [
@@ -222,6 +248,7 @@ impl Registry {
             self.retries.reset(name),
             self.timeouts.reset(name),
             self.bulkheads.reset(name),
+            self.rate_limiters.reset(name),
         ]
         .contains(&true)
     }
@@ -233,6 +260,7 @@ impl Registry {
         self.retries.snapshots(&mut rows);
         self.timeouts.snapshots(&mut rows);
         self.bulkheads.snapshots(&mut rows);
+        self.rate_limiters.snapshots(&mut rows);
         rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.kind.cmp(&b.kind)));
         rows
     }

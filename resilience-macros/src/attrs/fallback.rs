@@ -1,0 +1,70 @@
+//! `#[fallback(path, ...)]` arguments: the fallback function first, then keys.
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+
+use super::ArgSet;
+
+pub(crate) const KEYS: &[&str] = &["fallback_if"];
+
+/// Names other libraries use, and ours.
+pub(crate) const RENAMED: &[(&str, &str)] = &[
+    ("when", "fallback_if"),
+    ("on", "fallback_if"),
+    ("handle", "fallback_if"),
+    ("predicate", "fallback_if"),
+    ("fallback_on", "fallback_if"),
+    ("retry_if", "fallback_if"),
+];
+
+const USAGE: &str =
+    "`#[fallback]` takes the fallback function's path first: `#[fallback(serve_cached)]` or `#[fallback(serve_cached, fallback_if = is_outage)]`";
+
+/// Validated `#[fallback]` settings.
+pub(crate) struct FallbackArgs {
+    /// The fallback: called with the function's arguments and the error.
+    pub(crate) function: syn::ExprPath,
+    /// `fn(&E) -> bool`: which errors the fallback answers for (default: every one).
+    pub(crate) fallback_if: Option<syn::Expr>,
+}
+
+/// Splits the leading path off the arguments: the tokens before the first top-level comma.
+pub(crate) fn split_leading_path(args: TokenStream) -> (TokenStream, TokenStream) {
+    let mut head = TokenStream::new();
+    let mut tokens = args.into_iter();
+    for token in tokens.by_ref() {
+        if matches!(&token, TokenTree::Punct(p) if p.as_char() == ',') {
+            break;
+        }
+        head.extend([token]);
+    }
+    (head, tokens.collect())
+}
+
+pub(crate) fn parse(set: &mut ArgSet<'_>, head: TokenStream, span: Span) -> Option<FallbackArgs> {
+    let starts_with_key = head
+        .clone()
+        .into_iter()
+        .any(|token| matches!(&token, TokenTree::Punct(p) if p.as_char() == '='));
+    let function = if head.is_empty() {
+        set.errors.at(span, USAGE);
+        None
+    } else if starts_with_key {
+        // `#[fallback(fallback_if = ..)]`: the key stands where the path belongs.
+        let first = head.into_iter().next().map_or(span, |token| token.span());
+        set.errors.at(first, USAGE);
+        None
+    } else {
+        match syn::parse2::<syn::ExprPath>(head) {
+            Ok(path) => Some(path),
+            Err(err) => {
+                set.errors.at(err.span(), USAGE);
+                None
+            }
+        }
+    };
+    let fallback_if = set.path("fallback_if", "is_outage");
+    Some(FallbackArgs {
+        function: function?,
+        fallback_if,
+    })
+}

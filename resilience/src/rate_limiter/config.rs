@@ -1,0 +1,204 @@
+//! A rate limiter's settings and the builder that validates them.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::gcra::MAX_SPAN;
+use super::RateLimiter;
+use crate::ConfigError;
+
+/// The period `rate` counts over when no `per` is given.
+pub(super) const DEFAULT_PER: Duration = Duration::from_secs(1);
+
+/// The settings of a [`RateLimiter`]: `rate` cells per `per`, at most `burst` at once, and how
+/// long a caller may `wait` for one.
+///
+/// ```
+/// use resilience::RateLimiter;
+/// use std::time::Duration;
+///
+/// let limiter = RateLimiter::builder("api").rate(100).burst(10).build().unwrap();
+/// let config = limiter.config();
+/// assert_eq!((config.rate, config.per, config.burst), (100, Duration::from_secs(1), 10));
+/// assert_eq!(config.wait, Duration::ZERO);
+/// assert_eq!(config.interval(), Duration::from_millis(10));
+/// assert_eq!(config.to_string(), "rate=100/1s burst=10");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct RateLimiterConfig {
+    /// Cells gained per `per`; at least 1.
+    pub rate: u32,
+    /// The period `rate` counts over; greater than zero. Default 1 s.
+    pub per: Duration,
+    /// Cells available at once, after a quiet spell; at least 1. Default: `rate`, so a quiet
+    /// limiter admits a whole period's worth at once.
+    pub burst: u32,
+    /// The longest a caller waits for a cell before it is rejected. Default zero: reject at
+    /// once.
+    pub wait: Duration,
+}
+
+impl RateLimiterConfig {
+    /// The time between two cells: `per / rate`, rounded up to the nanosecond so the limiter
+    /// never admits more than `rate` per `per`.
+    pub fn interval(&self) -> Duration {
+        Duration::from_nanos(interval_nanos(self.per, self.rate))
+    }
+}
+
+/// `per / rate` in nanoseconds, rounded up; `u64::MAX` when it does not fit.
+pub(super) fn interval_nanos(per: Duration, rate: u32) -> u64 {
+    let nanos = per.as_nanos().div_ceil(u128::from(rate.max(1)));
+    u64::try_from(nanos).unwrap_or(u64::MAX)
+}
+
+/// A compact one-line summary, as the registry's table shows it: `rate=100/1s burst=10`, with
+/// the wait added when there is one.
+impl fmt::Display for RateLimiterConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rate={}/{:?} burst={}", self.rate, self.per, self.burst)?;
+        if !self.wait.is_zero() {
+            write!(f, " wait={:?}", self.wait)?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds a [`RateLimiter`]; made by [`RateLimiter::builder`].
+///
+/// `rate` is required; `per` defaults to 1 s, `burst` to `rate`, `wait` to zero.
+///
+/// ```
+/// use resilience::{ConfigError, RateLimiter};
+/// use std::time::Duration;
+///
+/// let limiter = RateLimiter::builder("api")
+///     .rate(5)
+///     .per(Duration::from_secs(60))
+///     .burst(2)
+///     .wait(Duration::from_millis(500))
+///     .build()
+///     .unwrap();
+/// assert_eq!(limiter.config().interval(), Duration::from_secs(12));
+///
+/// let err = RateLimiter::builder("api").rate(0).build().unwrap_err();
+/// assert!(matches!(err, ConfigError::OutOfRange { key: "rate", .. }));
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct RateLimiterBuilder {
+    name: Arc<str>,
+    // `None` until set, so the registry can tell an explicit setting from a default.
+    rate: Option<u32>,
+    per: Option<Duration>,
+    burst: Option<u32>,
+    wait: Option<Duration>,
+}
+
+impl RateLimiterBuilder {
+    pub(super) fn new(name: Arc<str>) -> Self {
+        RateLimiterBuilder {
+            name,
+            rate: None,
+            per: None,
+            burst: None,
+            wait: None,
+        }
+    }
+
+    /// Cells gained per `per` (key `rate`); required, at least 1, and at most one per
+    /// nanosecond of `per`.
+    pub fn rate(mut self, rate: u32) -> Self {
+        self.rate = Some(rate);
+        self
+    }
+
+    /// The period `rate` counts over (key `per`); default 1 s, greater than zero.
+    pub fn per(mut self, per: Duration) -> Self {
+        self.per = Some(per);
+        self
+    }
+
+    /// Cells available at once (key `burst`); default `rate`, at least 1.
+    pub fn burst(mut self, burst: u32) -> Self {
+        self.burst = Some(burst);
+        self
+    }
+
+    /// The longest a caller waits for a cell (key `wait`); default zero, reject at once.
+    pub fn wait(mut self, wait: Duration) -> Self {
+        self.wait = Some(wait);
+        self
+    }
+
+    /// The registry name the limiter will have.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// The keys set on this builder whose values differ from `existing`'s configuration:
+    /// empty when this builder agrees with the limiter already registered under its name.
+    pub fn conflicts_with(&self, existing: &RateLimiter) -> Vec<&'static str> {
+        let config = existing.config();
+        let mut keys = Vec::new();
+        if self.rate.is_some_and(|v| v != config.rate) {
+            keys.push("rate");
+        }
+        if self.per.is_some_and(|v| v != config.per) {
+            keys.push("per");
+        }
+        if self.burst.is_some_and(|v| v != config.burst) {
+            keys.push("burst");
+        }
+        if self.wait.is_some_and(|v| v != config.wait) {
+            keys.push("wait");
+        }
+        keys
+    }
+
+    /// Validates the settings and builds the limiter, with a full bucket.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::OutOfRange`] with key `"rate"` when `rate` was not given, is 0 or exceeds
+    /// one per nanosecond of `per`; `"per"` when `per` is zero; `"burst"` when `burst` is 0 or
+    /// `burst × per / rate` exceeds 100 years.
+    pub fn build(self) -> Result<RateLimiter, ConfigError> {
+        let per = self.per.unwrap_or(DEFAULT_PER);
+        if per.is_zero() {
+            return Err(ConfigError::OutOfRange {
+                key: "per",
+                value: format!("{per:?}"),
+                allowed: "a duration greater than zero",
+            });
+        }
+        let rate = match self.rate {
+            Some(rate) if rate >= 1 && u128::from(rate) <= per.as_nanos() => rate,
+            given => {
+                return Err(ConfigError::OutOfRange {
+                    key: "rate",
+                    value: given.map_or_else(|| "not set".to_owned(), |v| v.to_string()),
+                    allowed: "at least 1 (required), and at most one per nanosecond of `per`",
+                })
+            }
+        };
+        let burst = self.burst.unwrap_or(rate);
+        let span = u128::from(interval_nanos(per, rate)) * u128::from(burst);
+        if burst == 0 || span > MAX_SPAN.as_nanos() {
+            return Err(ConfigError::OutOfRange {
+                key: "burst",
+                value: burst.to_string(),
+                allowed: "at least 1, with `burst` × `per` / `rate` at most 100 years",
+            });
+        }
+        let config = RateLimiterConfig {
+            rate,
+            per,
+            burst,
+            wait: self.wait.unwrap_or(Duration::ZERO),
+        };
+        Ok(RateLimiter::from_parts(self.name, config))
+    }
+}

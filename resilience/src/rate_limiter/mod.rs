@@ -1,0 +1,304 @@
+//! The rate limiter policy: at most `rate` calls per `per`, in bursts of at most `burst`.
+
+mod config;
+mod gcra;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use config::{RateLimiterBuilder, RateLimiterConfig};
+
+use self::gcra::Gcra;
+use crate::events::{self, Event};
+use crate::registry::PolicyKind;
+use crate::{ConfigError, Error, Failure};
+
+/// Admits at most [`rate`](RateLimiterConfig::rate) calls per
+/// [`per`](RateLimiterConfig::per), at most [`burst`](RateLimiterConfig::burst) of them at
+/// once; the macro-free form of `#[rate_limit(...)]`.
+///
+/// Think of a bucket of `burst` cells that gains one cell every `per / rate`
+/// ([`interval`](RateLimiterConfig::interval)); each call takes a cell. A limiter starts full,
+/// so after a quiet spell `burst` calls pass at once, and then one per interval. The bucket is
+/// the GCRA (generic cell rate algorithm) in one atomic word: admitting a call is a clock read,
+/// a load and one compare-exchange, without a lock, a timer or an allocation. However many
+/// threads race for it, the calls admitted in any stretch of time `t` never exceed
+/// `burst + t / interval`.
+///
+/// **Rejection.** With no cell in the bucket, a call is rejected with
+/// [`Error::RateLimited`], whose `retry_after` is the time until the next cell, and
+/// `Event::CallRejected` is emitted; the call's future is dropped without being polled. An
+/// outer [`Retry`](crate::Retry) sleeps at least that `retry_after` before its next attempt.
+///
+/// **Waiting.** With a [`wait`](RateLimiterConfig::wait), a caller that finds the bucket empty
+/// but a cell due within `wait` sleeps until that cell and takes it then; when the next cell is
+/// further off, it is rejected at once, without sleeping in vain. Nothing is reserved while
+/// it sleeps: the cell is taken with the same compare-exchange as any call, at the moment of
+/// admission. So a waiter that is cancelled (its future dropped, an outer timeout fired)
+/// consumes nothing, and the limit holds exactly whatever waiters do. The price is that waiters
+/// are not served in arrival order: a caller that arrives as a cell falls due may take it
+/// before a waiter that wakes for it, and that waiter then sleeps until the next cell, if it
+/// is due within its `wait`, or is rejected.
+///
+/// ```
+/// use resilience::{Error, RateLimiter};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// // 10 calls per second, 2 at once.
+/// let limiter = RateLimiter::builder("search").rate(10).burst(2).build().unwrap();
+///
+/// assert_eq!(limiter.call(async { Ok::<_, Error>("first") }).await, Ok("first"));
+/// assert_eq!(limiter.call(async { Ok::<_, Error>("second") }).await, Ok("second"));
+/// let rejected = limiter.call(async { Ok::<_, Error>("third") }).await;
+/// assert_eq!(
+///     rejected,
+///     Err(Error::RateLimited { name: "search".into(), retry_after: Duration::from_millis(100) })
+/// );
+///
+/// tokio::time::sleep(Duration::from_millis(100)).await;
+/// assert!(limiter.try_acquire().is_ok());
+/// let stats = limiter.stats();
+/// assert_eq!((stats.permitted, stats.rejected, stats.available), (3, 1, 0));
+/// # }
+/// ```
+pub struct RateLimiter {
+    name: Arc<str>,
+    config: RateLimiterConfig,
+    bucket: Gcra,
+    permitted: AtomicU64,
+    rejected: AtomicU64,
+    waited: AtomicU64,
+}
+
+/// Counters and capacity of a [`RateLimiter`], read with [`RateLimiter::stats`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct RateLimiterStats {
+    /// Calls admitted, those that waited for their cell included.
+    pub permitted: u64,
+    /// Calls rejected: no cell, and none due within `wait`.
+    pub rejected: u64,
+    /// Calls admitted after waiting for their cell.
+    pub waited: u64,
+    /// Cells in the bucket now: calls that would pass at once.
+    pub available: u32,
+    /// Cells the bucket holds when full.
+    pub burst: u32,
+}
+
+impl RateLimiter {
+    /// Starts a builder for a rate limiter registered as `name`.
+    pub fn builder(name: impl Into<Arc<str>>) -> RateLimiterBuilder {
+        RateLimiterBuilder::new(name.into())
+    }
+
+    /// A limiter named `name` admitting `rate` calls per `per`, all of them at once after a
+    /// quiet spell (`burst = rate`), rejecting at once when the bucket is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::OutOfRange`] as [`RateLimiterBuilder::build`] returns it.
+    pub fn new(name: impl Into<Arc<str>>, rate: u32, per: Duration) -> Result<Self, ConfigError> {
+        Self::builder(name).rate(rate).per(per).build()
+    }
+
+    /// The fallback for settings that failed validation (which the macros rule out at compile
+    /// time): `rate` has no sensible default, so the fallback never rejects a call in practice
+    /// (over four billion at once, then one per nanosecond).
+    pub(crate) fn with_defaults(name: Arc<str>) -> Self {
+        Self::from_parts(
+            name,
+            RateLimiterConfig {
+                rate: u32::MAX,
+                per: config::DEFAULT_PER,
+                burst: u32::MAX,
+                wait: Duration::ZERO,
+            },
+        )
+    }
+
+    pub(super) fn from_parts(name: Arc<str>, config: RateLimiterConfig) -> Self {
+        RateLimiter {
+            bucket: Gcra::new(
+                config::interval_nanos(config.per, config.rate),
+                config.burst,
+            ),
+            name,
+            config,
+            permitted: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            waited: AtomicU64::new(0),
+        }
+    }
+
+    /// The registry name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The registry name, shared.
+    pub fn name_arc(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// The settings this limiter was built with.
+    pub fn config(&self) -> &RateLimiterConfig {
+        &self.config
+    }
+
+    /// A snapshot of the counters and of the cells available now.
+    pub fn stats(&self) -> RateLimiterStats {
+        let available = self.bucket.available(self.bucket.now());
+        RateLimiterStats {
+            permitted: self.permitted.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            waited: self.waited.load(Ordering::Relaxed),
+            available: u32::try_from(available).unwrap_or(u32::MAX),
+            burst: self.config.burst,
+        }
+    }
+
+    /// Sets the counters back to zero; the bucket is live state and stays as it is.
+    pub fn reset_stats(&self) {
+        self.permitted.store(0, Ordering::Relaxed);
+        self.rejected.store(0, Ordering::Relaxed);
+        self.waited.store(0, Ordering::Relaxed);
+    }
+
+    /// Fills the bucket up: `burst` calls may pass at once again. The registry's
+    /// [`reset`](crate::Registry::reset) does this and zeroes the counters.
+    ///
+    /// ```
+    /// use resilience::RateLimiter;
+    /// use std::time::Duration;
+    ///
+    /// let limiter = RateLimiter::new("doc-refill", 1, Duration::from_secs(60)).unwrap();
+    /// assert!(limiter.try_acquire().is_ok());
+    /// assert!(limiter.try_acquire().is_err());
+    /// limiter.refill();
+    /// assert!(limiter.try_acquire().is_ok());
+    /// ```
+    pub fn refill(&self) {
+        self.bucket.refill();
+    }
+
+    /// Takes a cell if the bucket has one, without waiting even when the limiter has a `wait`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RateLimited`] when the bucket is empty; `retry_after` is the time until the
+    /// next cell.
+    pub fn try_acquire(&self) -> Result<(), Error> {
+        let now = self.bucket.now();
+        match self.bucket.try_take(now) {
+            Ok(()) => {
+                self.permitted.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(next_cell) => Err(self.reject(next_cell - now)),
+        }
+    }
+
+    /// Takes a cell, waiting up to the limiter's [`wait`](RateLimiterConfig::wait) for one.
+    ///
+    /// Cancel-safe: dropping the future while it waits takes no cell.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RateLimited`] when no cell is due within `wait`.
+    pub async fn acquire(&self) -> Result<(), Error> {
+        let now = self.bucket.now();
+        match self.bucket.try_take(now) {
+            Ok(()) => {
+                self.permitted.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(next_cell) => {
+                let deadline = now.saturating_add(duration_nanos(self.config.wait));
+                if next_cell > deadline {
+                    Err(self.reject(next_cell - now))
+                } else {
+                    // Boxed so the timer of a wait, which only a limited call needs, does not
+                    // make every call's future larger.
+                    Box::pin(self.wait_for_cell(next_cell, deadline)).await
+                }
+            }
+        }
+    }
+
+    /// Sleeps until the cell due at `next_cell` and takes it, or, when a racing caller took
+    /// it first, the next one, as long as it is due by `deadline` (nanoseconds on the bucket's
+    /// clock).
+    async fn wait_for_cell(&self, mut next_cell: u64, deadline: u64) -> Result<(), Error> {
+        loop {
+            tokio::time::sleep_until(self.bucket.instant_at(next_cell)).await;
+            let now = self.bucket.now();
+            match self.bucket.try_take(now) {
+                Ok(()) => {
+                    self.permitted.fetch_add(1, Ordering::Relaxed);
+                    self.waited.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(next) if next > deadline => return Err(self.reject(next - now)),
+                Err(next) => next_cell = next,
+            }
+        }
+    }
+
+    /// Runs `fut` once a cell is taken, waiting for one as [`acquire`](Self::acquire) does;
+    /// the rejection becomes the caller's `E` through `From<resilience::Error>`. A rejected
+    /// `fut` is dropped without being polled.
+    pub async fn call<T, E, Fut>(&self, fut: Fut) -> Result<T, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        self.acquire().await?;
+        fut.await
+    }
+
+    /// The layer the attribute macros call: like [`call`](Self::call), but the inner future
+    /// already reports [`Failure`]s and the limiter's own rejection stays typed.
+    #[doc(hidden)]
+    pub async fn run<T, E, Fut>(&self, fut: Fut) -> Result<T, Failure<E>>
+    where
+        Fut: Future<Output = Result<T, Failure<E>>>,
+    {
+        self.acquire().await?;
+        fut.await
+    }
+
+    fn reject(&self, retry_after_nanos: u64) -> Error {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        let error = Error::RateLimited {
+            name: Arc::clone(&self.name),
+            retry_after: Duration::from_nanos(retry_after_nanos),
+        };
+        events::emit(|| Event::CallRejected {
+            kind: PolicyKind::RateLimiter,
+            error: error.clone(),
+        });
+        error
+    }
+}
+
+/// A duration in nanoseconds, saturating: a `wait` past 584 years is forever.
+fn duration_nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
