@@ -5,7 +5,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use resilience::{bulkhead, circuit_breaker, registry, retry, timeout, RetryContext};
+use resilience::{
+    bulkhead, circuit_breaker, fallback, rate_limit, registry, retry, timeout, RetryContext,
+};
 use tokio::time::Instant;
 
 /// The application's error: the service's own failures, plus the policies' rejections.
@@ -112,6 +114,26 @@ async fn render(page: u32) -> Result<String, ServiceError> {
         .await
 }
 
+#[rate_limit(rate = 5, per = "1s", burst = 2)]
+async fn notify(user: u32) -> Result<String, ServiceError> {
+    SERVICE
+        .request(&format!("notification to {user}"), Duration::ZERO)
+        .await
+}
+
+/// Serves a price from the last known list when the pricing service cannot answer.
+fn cached_price(sku: &str, error: ServiceError) -> Result<String, ServiceError> {
+    Ok(format!("{sku}: 9.99 (cached, because {error})"))
+}
+
+#[fallback(cached_price)]
+#[circuit_breaker(name = "pricing", failure_threshold = 1, reset_timeout = "10s")]
+async fn price(sku: &str) -> Result<String, ServiceError> {
+    SERVICE
+        .request(&format!("price of {sku}"), Duration::from_millis(5))
+        .await
+}
+
 #[retry(max_attempts = 3, jitter)]
 #[circuit_breaker(name = "checkout")]
 #[timeout(ms = 5000)]
@@ -177,7 +199,23 @@ async fn main() {
     }
     println!();
 
-    println!("5. All four stacked: retry → circuit_breaker → timeout → bulkhead");
+    println!("5. #[rate_limit(rate = 5, per = \"1s\", burst = 2)] — four notifications at once");
+    for user in 1..=4 {
+        let result = notify(user).await;
+        println!("{} user {user}: {}", at(), show(&result));
+    }
+    println!();
+
+    println!("6. #[fallback(cached_price)] over a breaker — the pricing service is down");
+    SERVICE.set_healthy(false);
+    for _ in 0..2 {
+        let result = price("sku-9").await;
+        println!("{} {}", at(), show(&result));
+    }
+    SERVICE.set_healthy(true);
+    println!();
+
+    println!("7. Four attributes stacked: retry → circuit_breaker → timeout → bulkhead");
     SERVICE.fail_next(1);
     let result = checkout(1001).await;
     println!("{} {}\n", at(), show(&result));

@@ -10,7 +10,7 @@
 use std::alloc::System;
 use std::future::Future;
 
-use resilience::{bulkhead, circuit_breaker, retry, timeout, Error};
+use resilience::{bulkhead, circuit_breaker, fallback, rate_limit, retry, timeout, Error};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 #[global_allocator]
@@ -51,6 +51,20 @@ async fn with_all_four(x: u64) -> Result<u64, Error> {
     Ok(x)
 }
 
+#[rate_limit(rate = 1000000, per = "1s", name = "alloc-rate-limit")]
+async fn with_rate_limit(x: u64) -> Result<u64, Error> {
+    Ok(x)
+}
+
+fn unused_fallback(_x: u64, error: Error) -> Result<u64, Error> {
+    Err(error)
+}
+
+#[fallback(unused_fallback)]
+async fn with_fallback(x: u64) -> Result<u64, Error> {
+    Ok(x)
+}
+
 /// Heap allocations (and reallocations) made by `CALLS` successful calls of `call`, after one
 /// warm-up call that registers the site's policies.
 fn allocations_of<F, Fut>(rt: &tokio::runtime::Runtime, mut call: F) -> usize
@@ -88,6 +102,8 @@ fn the_success_path_allocates_nothing() {
         ("#[circuit_breaker]", allocations_of(&rt, with_breaker)),
         ("#[timeout]", allocations_of(&rt, with_timeout)),
         ("#[bulkhead]", allocations_of(&rt, with_bulkhead)),
+        ("#[rate_limit]", allocations_of(&rt, with_rate_limit)),
+        ("#[fallback]", allocations_of(&rt, with_fallback)),
         ("all four stacked", allocations_of(&rt, with_all_four)),
     ];
     let allocating: Vec<String> = counted

@@ -24,7 +24,8 @@ use criterion::{BenchmarkGroup, Criterion};
 use failsafe::futures::CircuitBreaker as _;
 use recloser::{AsyncRecloser, Recloser};
 use resilience::{
-    bulkhead, circuit_breaker, registry, retry, timeout, Bulkhead, CircuitBreaker, Error,
+    bulkhead, circuit_breaker, rate_limit, registry, retry, timeout, Bulkhead, CircuitBreaker,
+    Error,
 };
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
@@ -66,6 +67,12 @@ async fn with_bulkhead(x: u64) -> Res {
 #[timeout(ms = 60_000, name = "bench-stack-timeout")]
 #[bulkhead(max = 10, name = "bench-stack-bulkhead")]
 async fn with_all_four(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+/// A billion calls a second: never limited in the loop, so the success path is measured.
+#[rate_limit(rate = 1_000_000_000, per = "1s", name = "bench-rate-limit")]
+async fn with_rate_limit(x: u64) -> Res {
     Ok(black_box(x))
 }
 
@@ -326,9 +333,30 @@ fn success_paths(c: &mut Criterion, rt: &Runtime) {
     });
     g.finish();
 
+    let mut g = group(c, "rate_limit");
+    g.bench(rt, "resilience", with_rate_limit);
+    let governor = governor_limiter();
+    g.bench(rt, "governor check()", |x| {
+        let admitted = governor.check();
+        async move {
+            admitted.map_err(|_| Error::RateLimited {
+                name: "governor".into(),
+                retry_after: Duration::ZERO,
+            })?;
+            bare(x).await
+        }
+    });
+    g.finish();
+
     let mut g = group(c, "all_four_stacked");
     g.bench(rt, "resilience", with_all_four);
     g.finish();
+}
+
+/// A governor limiter as generous as `with_rate_limit`'s.
+fn governor_limiter() -> governor::DefaultDirectRateLimiter {
+    let rate = std::num::NonZeroU32::new(1_000_000_000).unwrap_or(std::num::NonZeroU32::MIN);
+    governor::RateLimiter::direct(governor::Quota::per_second(rate))
 }
 
 fn contended_paths(c: &mut Criterion) {
@@ -338,6 +366,21 @@ fn contended_paths(c: &mut Criterion) {
     g.bench_two_threads("recloser", |x| recloser.call(bare(x)));
     let failsafe = failsafe::Config::new().build();
     g.bench_two_threads("failsafe", |x| failsafe.call(bare(x)));
+    g.finish();
+
+    let mut g = group(c, "rate_limit_2_threads");
+    g.bench_two_threads("resilience", with_rate_limit);
+    let governor = governor_limiter();
+    g.bench_two_threads("governor check()", |x| {
+        let admitted = governor.check();
+        async move {
+            admitted.map_err(|_| Error::RateLimited {
+                name: "governor".into(),
+                retry_after: Duration::ZERO,
+            })?;
+            bare(x).await
+        }
+    });
     g.finish();
 
     let mut g = group(c, "bulkhead_2_threads");
@@ -444,9 +487,11 @@ fn print_table() {
         "circuit_breaker",
         "timeout",
         "bulkhead",
+        "rate_limit",
         "all_four_stacked",
         "circuit_breaker_2_threads",
         "bulkhead_2_threads",
+        "rate_limit_2_threads",
         "open_breaker_rejects",
         "full_bulkhead_rejects",
         "retry_once_zero_delay",
@@ -501,6 +546,7 @@ fn print_future_sizes(rt: &Runtime) {
         ),
         ("#[timeout]", std::mem::size_of_val(&with_timeout(0))),
         ("#[bulkhead]", std::mem::size_of_val(&with_bulkhead(0))),
+        ("#[rate_limit]", std::mem::size_of_val(&with_rate_limit(0))),
         ("all four stacked", std::mem::size_of_val(&with_all_four(0))),
         (
             "tokio-retry",

@@ -7,12 +7,13 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{ItemFn, ReturnType, Type};
 
 use crate::attrs::{
-    BackoffArg, BreakerArgs, BulkheadArgs, JitterArg, Kind, PolicyAttr, RetryArgs, Settings,
-    TimeoutArgs, TripArg, WindowArg,
+    BackoffArg, BreakerArgs, BulkheadArgs, FallbackArgs, JitterArg, PolicyAttr, RateLimitArgs,
+    RetryArgs, Settings, TimeoutArgs, TripArg, WindowArg,
 };
 use crate::item::{owned_bindings, Annotated, OwnedBinding};
 
@@ -21,14 +22,15 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
         mut function,
         stack,
     } = annotated;
-    let retried = stack.iter().any(|layer| layer.kind() == Kind::Retry);
-    let clones = if retried {
+    let reused = stack.iter().any(|layer| layer.kind().reuses_arguments());
+    let clones = if reused {
         owned_bindings(&function)
     } else {
         Vec::new()
     };
-    if retried {
-        // Each attempt binds its own clone (mutable if the argument was): the argument's own
+    let arguments = argument_names(&function);
+    if reused {
+        // The body binds its own clones (mutable if the argument was): the argument's own
         // binding is then never mutated, and `mut` on it would warn.
         strip_binding_mut(&mut function);
     }
@@ -44,7 +46,7 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
         // Rejected while collecting; kept total so this never panics.
         ReturnType::Default => syn::parse_quote!(()),
     };
-    let anchor = erase_impl_trait(return_type);
+    let anchor = erase_impl_trait(return_type.clone());
 
     let rejects = stack.iter().any(|layer| layer.kind().rejects());
     let default_name = default_name(&function);
@@ -57,9 +59,9 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
         .zip(&policies)
         .map(|(layer, ident)| resolve(layer, ident, &default_name));
 
-    // The body moves what it captures unless a retry re-runs it: then it borrows, and each
-    // attempt gets its own clones of the owned arguments.
-    let capture = if retried { quote!() } else { quote!(move) };
+    // The body moves what it captures unless a retry re-runs it or a fallback needs the
+    // arguments after it: then it borrows, and gets its own clones of the owned arguments.
+    let capture = if reused { quote!() } else { quote!(move) };
     let body = quote!(::resilience::__private::anchor::<#anchor, _>(async #capture #block).await);
     let body = if rejects {
         quote!(::resilience::__private::operation_result(#body))
@@ -74,7 +76,13 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
         .zip(&policies)
         .rev()
         .fold(body, |inner, (layer, policy)| {
-            wrap(layer, policy, inner, rejects, &clones)
+            let below = Below {
+                rejects,
+                clones: &clones,
+                arguments: &arguments,
+                return_type: &return_type,
+            };
+            wrap(layer, policy, inner, &below)
         });
 
     let result = format_ident!("__resilience_result", span = Span::mixed_site());
@@ -117,6 +125,13 @@ fn resolve(layer: &PolicyAttr, ident: &syn::Ident, default_name: &TokenStream) -
             quote!(register_bulkhead),
             bulkhead_builder(args, default_name),
         ),
+        Settings::RateLimit(args) => (
+            quote!(::resilience::RateLimiter),
+            quote!(register_rate_limiter),
+            rate_limiter_builder(args, default_name),
+        ),
+        // A fallback keeps no state: nothing to register.
+        Settings::Fallback(_) => return TokenStream::new(),
     };
     quote! {
         let #ident: &'static #ty = {
@@ -126,20 +141,36 @@ fn resolve(layer: &PolicyAttr, ident: &syn::Ident, default_name: &TokenStream) -
     }
 }
 
+/// What a layer needs to know of the function and of the stack.
+struct Below<'a> {
+    /// Whether a layer can reject calls: errors inside the stack are then `Failure<E>`.
+    rejects: bool,
+    /// Owned arguments the body gets clones of.
+    clones: &'a [OwnedBinding],
+    /// The function's arguments as a call passes them on (`self` first for a method).
+    arguments: &'a [TokenStream],
+    return_type: &'a Type,
+}
+
 /// The expression of one layer around `inner`, the expression of the layers below; both
 /// evaluate, in the function's async body, to the layer's result.
 fn wrap(
     layer: &PolicyAttr,
     policy: &syn::Ident,
     inner: TokenStream,
-    rejects: bool,
-    clones: &[OwnedBinding],
+    below: &Below<'_>,
 ) -> TokenStream {
+    let Below {
+        rejects,
+        clones,
+        return_type,
+        ..
+    } = *below;
     let permit = format_ident!("__resilience_permit", span = Span::mixed_site());
     let outcome = format_ident!("__resilience_outcome", span = Span::mixed_site());
     let rejection = format_ident!("__resilience_rejection", span = Span::mixed_site());
     match &layer.settings {
-        Settings::Retry(args) => retry_loop(args, policy, inner, rejects, clones),
+        Settings::Retry(args) => retry_loop(args, policy, inner, rejects, clones, return_type),
         Settings::CircuitBreaker(args) => {
             let error = format_ident!("__resilience_error", span = Span::mixed_site());
             let failure_if = args
@@ -189,6 +220,20 @@ fn wrap(
                 }
             }
         }
+        Settings::Fallback(args) => fallback(args, inner, below),
+        Settings::RateLimit(_) => quote! {
+            // Without a wait the limiter decides at once; a wait makes it a real await.
+            match if #policy.config().wait.is_zero() {
+                #policy.try_acquire()
+            } else {
+                #policy.acquire().await
+            } {
+                ::core::result::Result::Err(#rejection) => {
+                    ::core::result::Result::Err(::resilience::Failure::Policy(#rejection))
+                }
+                ::core::result::Result::Ok(()) => #inner,
+            }
+        },
         Settings::Bulkhead(_) => quote! {
             // Without a queue the bulkhead decides at once; a queue makes the wait a real await.
             match if #policy.config().queue == 0 {
@@ -209,12 +254,95 @@ fn wrap(
     }
 }
 
+/// `#[fallback]`: the layers below run with clones of the owned arguments; on a failure the
+/// fallback answers with the originals and the error.
+fn fallback(args: &FallbackArgs, inner: TokenStream, below: &Below<'_>) -> TokenStream {
+    let value = format_ident!("__resilience_value", span = Span::mixed_site());
+    let failure = format_ident!("__resilience_failure", span = Span::mixed_site());
+    let error = format_ident!("__resilience_error", span = Span::mixed_site());
+    let clones = below.clones.iter().map(|binding| {
+        let ident = &binding.ident;
+        let mutability = binding.mutable.then(|| quote!(mut));
+        let clone_fn = quote_spanned!(binding.span=> ::resilience::__private::clone_for_fallback);
+        let borrowed = quote_spanned!(ident.span()=> &#ident);
+        quote!(let #mutability #ident = #clone_fn(#borrowed);)
+    });
+    let function = &args.function;
+    let arguments = below.arguments;
+    let fallback_if = args
+        .fallback_if
+        .as_ref()
+        .map_or_else(|| quote!(::resilience::__private::always), |p| quote!(#p));
+    // Sync or async: a `Result` takes `FallbackOutput`'s inherent method, a future the trait's.
+    let answer = quote_spanned! {function.span()=>
+        {
+            #[allow(unused_imports)]
+            use ::resilience::__private::AsyncFallback as _;
+            ::resilience::__private::FallbackOutput(#function(#(#arguments,)* #error))
+                .into_fallback_future()
+                .await
+        }
+    };
+    if below.rejects {
+        quote! {
+            match { #(#clones)* #inner } {
+                ::core::result::Result::Ok(#value) => ::core::result::Result::Ok(#value),
+                ::core::result::Result::Err(#failure) => {
+                    match ::resilience::__private::fallback_error(#failure, #fallback_if) {
+                        ::core::result::Result::Ok(#error) => {
+                            #answer.map_err(::resilience::Failure::Operation)
+                        }
+                        ::core::result::Result::Err(#failure) => ::core::result::Result::Err(#failure),
+                    }
+                }
+            }
+        }
+    } else {
+        quote! {
+            match { #(#clones)* #inner } {
+                ::core::result::Result::Ok(#value) => ::core::result::Result::Ok(#value),
+                ::core::result::Result::Err(#error) if #fallback_if(&#error) => #answer,
+                ::core::result::Result::Err(#error) => ::core::result::Result::Err(#error),
+            }
+        }
+    }
+}
+
+/// The function's arguments as a call passes them on: `self`, then each argument's name. An
+/// argument bound by a pattern has no name to pass; it becomes a compile error on the pattern
+/// (only a `#[fallback]` passes arguments on).
+fn argument_names(function: &ItemFn) -> Vec<TokenStream> {
+    function
+        .sig
+        .inputs
+        .iter()
+        .map(|input| match input {
+            syn::FnArg::Receiver(receiver) => {
+                let token = &receiver.self_token;
+                quote!(#token)
+            }
+            syn::FnArg::Typed(arg) => match &*arg.pat {
+                syn::Pat::Ident(binding) if binding.subpat.is_none() => {
+                    let ident = &binding.ident;
+                    quote!(#ident)
+                }
+                other => syn::Error::new(
+                    other.span(),
+                    "`#[fallback]` passes the arguments on to the fallback by name: bind this argument to a name",
+                )
+                .into_compile_error(),
+            },
+        })
+        .collect()
+}
+
 fn retry_loop(
     args: &RetryArgs,
     policy: &syn::Ident,
     inner: TokenStream,
     rejects: bool,
     clones: &[OwnedBinding],
+    return_type: &Type,
 ) -> TokenStream {
     let run = format_ident!("__resilience_run", span = Span::mixed_site());
     let attempt = format_ident!("__resilience_attempt", span = Span::mixed_site());
@@ -239,19 +367,58 @@ fn retry_loop(
         || quote!(::resilience::__private::ignore_retry),
         |p| quote!(#p),
     );
+    let describe = describe_error(return_type);
     quote! {
         {
             let mut #run = #policy.begin();
             loop {
                 #(#clones)*
                 let #attempt = #inner;
-                match #run.after_attempt(#attempt, #view, #retry_if, #on_retry).await {
+                if #attempt.is_ok() {
+                    #run.succeeded();
+                    break #attempt;
+                }
+                match #run
+                    .after_attempt_described(#attempt, #view, #retry_if, #on_retry, #describe)
+                    .await
+                {
                     ::core::ops::ControlFlow::Break(#done) => break #done,
                     ::core::ops::ControlFlow::Continue(()) => {}
                 }
             }
         }
     }
+}
+
+/// How retry events describe an operation error: its `Display` when the error type has one,
+/// else its type name, chosen by autoref specialization on the declared error type.
+fn describe_error(return_type: &Type) -> TokenStream {
+    if contains_impl_trait(return_type) {
+        // The error type cannot be named: fall back to the type name.
+        return quote!(::resilience::__private::describe_by_type_name);
+    }
+    quote! {
+        {
+            #[allow(unused_imports)]
+            use ::resilience::__private::{DescribeByDisplay as _, DescribeByTypeName as _};
+            (&::resilience::__private::DescribeError::<
+                <#return_type as ::resilience::__private::IsResult>::Err,
+            >::new())
+            .describer()
+        }
+    }
+}
+
+fn contains_impl_trait(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_type(&mut finder, ty);
+    finder.0
 }
 
 /// `module_path::fn_name`, or `Type::method` for methods with a receiver.
@@ -373,6 +540,24 @@ fn timeout_builder(args: &TimeoutArgs, default_name: &TokenStream) -> TokenStrea
     let name = name_expr(&args.name, default_name);
     let d = duration(args.duration);
     quote!(::resilience::Timeout::builder(#name).duration(#d))
+}
+
+fn rate_limiter_builder(args: &RateLimitArgs, default_name: &TokenStream) -> TokenStream {
+    let name = name_expr(&args.name, default_name);
+    let rate = args.rate;
+    let mut calls = vec![quote!(.rate(#rate))];
+    if let Some(d) = args.per {
+        let d = duration(d);
+        calls.push(quote!(.per(#d)));
+    }
+    if let Some(burst) = args.burst {
+        calls.push(quote!(.burst(#burst)));
+    }
+    if let Some(d) = args.wait {
+        let d = duration(d);
+        calls.push(quote!(.wait(#d)));
+    }
+    quote!(::resilience::RateLimiter::builder(#name) #(#calls)*)
 }
 
 fn bulkhead_builder(args: &BulkheadArgs, default_name: &TokenStream) -> TokenStream {

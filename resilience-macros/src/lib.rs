@@ -38,6 +38,18 @@ pub fn timeout(args: TokenStream, item: TokenStream) -> TokenStream {
     entry(Kind::Timeout, args, item)
 }
 
+/// Limits the rate of calls. See `resilience::rate_limit`.
+#[proc_macro_attribute]
+pub fn rate_limit(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry(Kind::RateLimit, args, item)
+}
+
+/// Answers for a failed call with a fallback function. See `resilience::fallback`.
+#[proc_macro_attribute]
+pub fn fallback(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry(Kind::Fallback, args, item)
+}
+
 /// Bounds the calls in flight at once. See `resilience::bulkhead`.
 #[proc_macro_attribute]
 pub fn bulkhead(args: TokenStream, item: TokenStream) -> TokenStream {

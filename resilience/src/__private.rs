@@ -3,13 +3,19 @@
 //! Generated code reaches the runtime only through this module (and the public policy types),
 //! so a macro and a runtime of mismatched versions fail to compile instead of misbehaving.
 
+use std::fmt::Display;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 
+pub use crate::fallback::{
+    clone_for_fallback, fallback_error, AsyncFallback, FallbackArg, FallbackOutput,
+};
 use crate::registry::RegisteredPolicy;
 use crate::{
     registry, Bulkhead, BulkheadBuilder, CallOutcome, CircuitBreaker, CircuitBreakerBuilder, Error,
-    Failure, FailureRef, Retry, RetryBuilder, RetryContext, Timeout, TimeoutBuilder,
+    Failure, FailureRef, RateLimiter, RateLimiterBuilder, Retry, RetryBuilder, RetryContext,
+    Timeout, TimeoutBuilder,
 };
 
 /// One annotated call site's policy, resolved from the registry on the site's first call.
@@ -51,6 +57,10 @@ pub fn register_timeout(builder: TimeoutBuilder) -> Arc<Timeout> {
 }
 
 pub fn register_bulkhead(builder: BulkheadBuilder) -> Arc<Bulkhead> {
+    register(builder)
+}
+
+pub fn register_rate_limiter(builder: RateLimiterBuilder) -> Arc<RateLimiter> {
     register(builder)
 }
 
@@ -99,12 +109,7 @@ pub fn breaker_outcome<T, E>(
     result: &Result<T, Failure<E>>,
     classify: impl Fn(&E) -> CallOutcome,
 ) -> CallOutcome {
-    match result {
-        Ok(_) => CallOutcome::Success,
-        Err(Failure::Operation(error)) => classify(error),
-        Err(Failure::Policy(Error::Timeout { .. })) => CallOutcome::Failure,
-        Err(Failure::Policy(_)) => CallOutcome::Ignored,
-    }
+    crate::circuit_breaker::layer_outcome(result, classify)
 }
 
 /// The declared return type of a function whose stack can reject calls: a `Result` whose error
@@ -187,4 +192,45 @@ pub fn classify<E>(
     } else {
         CallOutcome::Success
     }
+}
+
+/// Picks how `#[retry]` describes an operation error in events: `Display` when `E` has it, its
+/// type name otherwise (autoref specialization: the by-value impl wins when it applies).
+pub struct DescribeError<E>(PhantomData<fn(&E)>);
+
+impl<E> DescribeError<E> {
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        DescribeError(PhantomData)
+    }
+}
+
+pub trait DescribeByDisplay<E> {
+    fn describer(&self) -> fn(&E) -> String;
+}
+
+impl<E: Display> DescribeByDisplay<E> for DescribeError<E> {
+    #[inline]
+    fn describer(&self) -> fn(&E) -> String {
+        describe_by_display::<E>
+    }
+}
+
+pub trait DescribeByTypeName<E> {
+    fn describer(&self) -> fn(&E) -> String;
+}
+
+impl<E> DescribeByTypeName<E> for &DescribeError<E> {
+    #[inline]
+    fn describer(&self) -> fn(&E) -> String {
+        describe_by_type_name::<E>
+    }
+}
+
+pub fn describe_by_display<E: Display>(error: &E) -> String {
+    error.to_string()
+}
+
+pub fn describe_by_type_name<E>(_: &E) -> String {
+    std::any::type_name::<E>().to_owned()
 }

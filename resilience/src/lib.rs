@@ -62,8 +62,8 @@
 //!
 //! # Without macros
 //!
-//! [`Retry`], [`CircuitBreaker`], [`Timeout`] and [`Bulkhead`] are plain types with a builder
-//! and an async `call`; the macros expand to the same code paths.
+//! [`Retry`], [`CircuitBreaker`], [`Timeout`], [`Bulkhead`] and [`RateLimiter`] are plain types
+//! with a builder and an async `call`; the macros expand to the same code paths.
 //!
 //! # Time
 //!
@@ -76,6 +76,7 @@
 //! |---|---|
 //! | `serde` | `Serialize` for snapshots, configurations and stats |
 //! | `tracing` | every [`Event`] also as a `tracing` event, target `resilience` |
+//! | `metrics` | counters and gauges through the `metrics` facade (`resilience_calls_total{kind,name,outcome}`, `resilience_circuit_state{name}`, …); `Registry::record_metrics` |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
@@ -86,8 +87,12 @@ mod config_error;
 mod error;
 mod events;
 mod failure;
+mod fallback;
+mod metrics;
+mod rate_limiter;
 mod registry;
 mod retry;
+mod sync;
 mod timeout;
 
 #[doc(hidden)]
@@ -102,6 +107,7 @@ pub use config_error::ConfigError;
 pub use error::Error;
 pub use events::Event;
 pub use failure::{Failure, FailureRef};
+pub use rate_limiter::{RateLimiter, RateLimiterBuilder, RateLimiterConfig, RateLimiterStats};
 pub use registry::{registry, PolicyKind, PolicySnapshot, PolicyStats, Registry, RegistrySnapshot};
 pub use retry::{
     Backoff, Jitter, Retry, RetryBuilder, RetryConfig, RetryContext, RetryRun, RetryStats,
@@ -210,3 +216,71 @@ pub use resilience_macros::timeout;
 /// # }
 /// ```
 pub use resilience_macros::bulkhead;
+
+/// Limits the rate of calls with a GCRA token bucket: `rate` (required) calls per `per`
+/// (`"1s"`), up to `burst` (default `rate`) at once after a quiet spell; `wait` (default zero)
+/// lets a caller wait that long for a cell instead of failing; `name`.
+///
+/// Beyond the rate a call fails with [`Error::RateLimited`] carrying `retry_after`, without
+/// running the body; an outer `#[retry]` sleeps at least that long before its next attempt.
+///
+/// ```
+/// use resilience::rate_limit;
+///
+/// #[rate_limit(rate = 2, per = "1s", name = "doc-rate-limit")]
+/// async fn send(n: u32) -> Result<u32, resilience::Error> {
+///     Ok(n)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// assert!(send(1).await.is_ok());
+/// assert!(send(2).await.is_ok());
+/// assert_eq!(send(3).await.unwrap_err().code(), "RATE_LIMITED");
+/// tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+/// assert!(send(4).await.is_ok());
+/// # }
+/// ```
+pub use resilience_macros::rate_limit;
+
+/// Answers for a failed call with a fallback: `#[fallback(path)]`, optionally
+/// `fallback_if = path` (`fn(&E) -> bool`, default: every error).
+///
+/// When the layers below fail, the fallback is called with the function's own arguments (`self`
+/// first for a method; owned arguments as clones taken before the body ran) and the error, and
+/// its `Result<T, E>` becomes the call's. It may be a plain `fn` or an `async fn`. Written above
+/// the other attributes, it also answers for their rejections (converted to `E`), which is
+/// the usual place: serve from a cache when the breaker is open.
+///
+/// ```
+/// use resilience::{circuit_breaker, fallback};
+///
+/// #[derive(Debug, PartialEq)]
+/// enum ShopError {
+///     Down,
+///     Policy(resilience::Error),
+/// }
+///
+/// impl From<resilience::Error> for ShopError {
+///     fn from(err: resilience::Error) -> Self {
+///         ShopError::Policy(err)
+///     }
+/// }
+///
+/// fn from_cache(sku: &str, _error: ShopError) -> Result<u32, ShopError> {
+///     Ok(if sku == "apple" { 3 } else { 0 })
+/// }
+///
+/// #[fallback(from_cache)]
+/// #[circuit_breaker(name = "doc-fallback", failure_threshold = 1)]
+/// async fn stock(sku: &str) -> Result<u32, ShopError> {
+///     Err(ShopError::Down)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(stock("apple").await, Ok(3)); // the call failed: served from the cache
+/// assert_eq!(stock("apple").await, Ok(3)); // the circuit is open: served from the cache
+/// # }
+/// ```
+pub use resilience_macros::fallback;

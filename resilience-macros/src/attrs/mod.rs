@@ -2,6 +2,8 @@
 
 mod bulkhead;
 mod circuit_breaker;
+mod fallback;
+mod rate_limit;
 mod retry;
 mod timeout;
 
@@ -17,6 +19,8 @@ use crate::suggest;
 
 pub(crate) use bulkhead::BulkheadArgs;
 pub(crate) use circuit_breaker::{BreakerArgs, TripArg, WindowArg};
+pub(crate) use fallback::FallbackArgs;
+pub(crate) use rate_limit::RateLimitArgs;
 pub(crate) use retry::{BackoffArg, JitterArg, RetryArgs};
 pub(crate) use timeout::TimeoutArgs;
 
@@ -27,14 +31,18 @@ pub(crate) enum Kind {
     CircuitBreaker,
     Timeout,
     Bulkhead,
+    RateLimit,
+    Fallback,
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 4] = [
+    pub(crate) const ALL: [Kind; 6] = [
         Kind::Retry,
         Kind::CircuitBreaker,
         Kind::Timeout,
         Kind::Bulkhead,
+        Kind::RateLimit,
+        Kind::Fallback,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -43,13 +51,21 @@ impl Kind {
             Kind::CircuitBreaker => "circuit_breaker",
             Kind::Timeout => "timeout",
             Kind::Bulkhead => "bulkhead",
+            Kind::RateLimit => "rate_limit",
+            Kind::Fallback => "fallback",
         }
     }
 
     /// Whether the policy can reject a call, so the function's error type needs
     /// `From<resilience::Error>`.
     pub(crate) fn rejects(self) -> bool {
-        !matches!(self, Kind::Retry)
+        !matches!(self, Kind::Retry | Kind::Fallback)
+    }
+
+    /// Whether the body may run more than once, or the arguments are used after it: owned
+    /// arguments are then cloned for the body, which borrows instead of moving.
+    pub(crate) fn reuses_arguments(self) -> bool {
+        matches!(self, Kind::Retry | Kind::Fallback)
     }
     /// The attribute's valid keys.
     pub(crate) fn keys(self) -> &'static [&'static str] {
@@ -58,6 +74,8 @@ impl Kind {
             Kind::CircuitBreaker => circuit_breaker::KEYS,
             Kind::Timeout => timeout::KEYS,
             Kind::Bulkhead => bulkhead::KEYS,
+            Kind::RateLimit => rate_limit::KEYS,
+            Kind::Fallback => fallback::KEYS,
         }
     }
 
@@ -68,6 +86,8 @@ impl Kind {
             Kind::CircuitBreaker => circuit_breaker::RENAMED,
             Kind::Timeout => timeout::RENAMED,
             Kind::Bulkhead => bulkhead::RENAMED,
+            Kind::RateLimit => rate_limit::RENAMED,
+            Kind::Fallback => fallback::RENAMED,
         }
     }
 }
@@ -82,6 +102,8 @@ pub(crate) enum Settings {
     CircuitBreaker(BreakerArgs),
     Timeout(TimeoutArgs),
     Bulkhead(BulkheadArgs),
+    RateLimit(RateLimitArgs),
+    Fallback(FallbackArgs),
 }
 
 impl PolicyAttr {
@@ -91,6 +113,8 @@ impl PolicyAttr {
             Settings::CircuitBreaker(_) => Kind::CircuitBreaker,
             Settings::Timeout(_) => Kind::Timeout,
             Settings::Bulkhead(_) => Kind::Bulkhead,
+            Settings::RateLimit(_) => Kind::RateLimit,
+            Settings::Fallback(_) => Kind::Fallback,
         }
     }
 }
@@ -98,6 +122,11 @@ impl PolicyAttr {
 /// Parses and validates the arguments of one attribute. Every independent mistake is reported,
 /// syntax errors included: a malformed argument does not hide the mistakes in the others.
 pub(crate) fn parse(kind: Kind, args: TokenStream, span: Span) -> syn::Result<PolicyAttr> {
+    let (head, args) = if kind == Kind::Fallback {
+        fallback::split_leading_path(args)
+    } else {
+        (TokenStream::new(), args)
+    };
     let (args, syntax_errors) = parse_args(args);
     let mut set = ArgSet::new(
         kind.name(),
@@ -112,6 +141,8 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, span: Span) -> syn::Result<Po
         Kind::CircuitBreaker => circuit_breaker::parse(&mut set).map(Settings::CircuitBreaker),
         Kind::Timeout => timeout::parse(&mut set).map(Settings::Timeout),
         Kind::Bulkhead => bulkhead::parse(&mut set).map(Settings::Bulkhead),
+        Kind::RateLimit => rate_limit::parse(&mut set).map(Settings::RateLimit),
+        Kind::Fallback => fallback::parse(&mut set, head, span).map(Settings::Fallback),
     };
     match (settings, set.errors.into_error()) {
         (Some(settings), None) => Ok(PolicyAttr { settings }),

@@ -132,6 +132,7 @@ impl Retry {
 
     /// Starts one call's retry loop. Cheap: it allocates nothing and reads the clock only when
     /// the policy has a `max_elapsed`.
+    #[inline]
     pub fn begin(&self) -> RetryRun<'_> {
         RetryRun::new(self)
     }
