@@ -148,6 +148,16 @@ async fn fallback_if_limits_the_fallback_to_rejections() {
     assert_eq!(guarded(1).await, Err(AppError::Down("service")));
     // Now the breaker is open: the rejection is answered from the fallback.
     assert_eq!(guarded(1).await, Ok("stale"));
+    // The registry counts both: one answered, one let through.
+    let counters = registry()
+        .fallback("rate_limit_and_fallback::guarded")
+        .unwrap()
+        .stats();
+    assert_eq!((counters.answered, counters.passed), (1, 1));
+    assert!(registry()
+        .snapshot()
+        .to_string()
+        .contains("answered=1 passed=1"));
 }
 
 #[fallback(from_cache)]

@@ -130,8 +130,10 @@ fn resolve(layer: &PolicyAttr, ident: &syn::Ident, default_name: &TokenStream) -
             quote!(register_rate_limiter),
             rate_limiter_builder(args, default_name),
         ),
-        // A fallback keeps no state: nothing to register.
-        Settings::Fallback(_) => return TokenStream::new(),
+        Settings::Fallback(args) => (quote!(::resilience::Fallback), quote!(register_fallback), {
+            let name = name_expr(&args.name, default_name);
+            quote!(::resilience::Fallback::builder(#name))
+        }),
     };
     quote! {
         let #ident: &'static #ty = {
@@ -220,7 +222,7 @@ fn wrap(
                 }
             }
         }
-        Settings::Fallback(args) => fallback(args, inner, below),
+        Settings::Fallback(args) => fallback(args, policy, inner, below),
         Settings::RateLimit(_) => quote! {
             // Without a wait the limiter decides at once; a wait makes it a real await.
             match if #policy.config().wait.is_zero() {
@@ -256,7 +258,12 @@ fn wrap(
 
 /// `#[fallback]`: the layers below run with clones of the owned arguments; on a failure the
 /// fallback answers with the originals and the error.
-fn fallback(args: &FallbackArgs, inner: TokenStream, below: &Below<'_>) -> TokenStream {
+fn fallback(
+    args: &FallbackArgs,
+    policy: &syn::Ident,
+    inner: TokenStream,
+    below: &Below<'_>,
+) -> TokenStream {
     let value = format_ident!("__resilience_value", span = Span::mixed_site());
     let failure = format_ident!("__resilience_failure", span = Span::mixed_site());
     let error = format_ident!("__resilience_error", span = Span::mixed_site());
@@ -290,9 +297,13 @@ fn fallback(args: &FallbackArgs, inner: TokenStream, below: &Below<'_>) -> Token
                 ::core::result::Result::Err(#failure) => {
                     match ::resilience::__private::fallback_error(#failure, #fallback_if) {
                         ::core::result::Result::Ok(#error) => {
+                            #policy.count_answered();
                             #answer.map_err(::resilience::Failure::Operation)
                         }
-                        ::core::result::Result::Err(#failure) => ::core::result::Result::Err(#failure),
+                        ::core::result::Result::Err(#failure) => {
+                            #policy.count_passed();
+                            ::core::result::Result::Err(#failure)
+                        }
                     }
                 }
             }
@@ -301,8 +312,14 @@ fn fallback(args: &FallbackArgs, inner: TokenStream, below: &Below<'_>) -> Token
         quote! {
             match { #(#clones)* #inner } {
                 ::core::result::Result::Ok(#value) => ::core::result::Result::Ok(#value),
-                ::core::result::Result::Err(#error) if #fallback_if(&#error) => #answer,
-                ::core::result::Result::Err(#error) => ::core::result::Result::Err(#error),
+                ::core::result::Result::Err(#error) if #fallback_if(&#error) => {
+                    #policy.count_answered();
+                    #answer
+                }
+                ::core::result::Result::Err(#error) => {
+                    #policy.count_passed();
+                    ::core::result::Result::Err(#error)
+                }
             }
         }
     }

@@ -14,8 +14,8 @@ pub use crate::fallback::{
 use crate::registry::RegisteredPolicy;
 use crate::{
     registry, Bulkhead, BulkheadBuilder, CallOutcome, CircuitBreaker, CircuitBreakerBuilder, Error,
-    Failure, FailureRef, RateLimiter, RateLimiterBuilder, Retry, RetryBuilder, RetryContext,
-    Timeout, TimeoutBuilder,
+    Failure, FailureRef, Fallback, FallbackBuilder, RateLimiter, RateLimiterBuilder, Retry,
+    RetryBuilder, RetryContext, Timeout, TimeoutBuilder,
 };
 
 /// One annotated call site's policy, resolved from the registry on the site's first call.
@@ -61,6 +61,10 @@ pub fn register_bulkhead(builder: BulkheadBuilder) -> Arc<Bulkhead> {
 }
 
 pub fn register_rate_limiter(builder: RateLimiterBuilder) -> Arc<RateLimiter> {
+    register(builder)
+}
+
+pub fn register_fallback(builder: FallbackBuilder) -> Arc<Fallback> {
     register(builder)
 }
 

@@ -107,6 +107,7 @@ pub use config_error::ConfigError;
 pub use error::Error;
 pub use events::Event;
 pub use failure::{Failure, FailureRef};
+pub use fallback::{Fallback, FallbackBuilder, FallbackConfig, FallbackStats};
 pub use rate_limiter::{RateLimiter, RateLimiterBuilder, RateLimiterConfig, RateLimiterStats};
 pub use registry::{registry, PolicyKind, PolicySnapshot, PolicyStats, Registry, RegistrySnapshot};
 pub use retry::{
@@ -244,7 +245,8 @@ pub use resilience_macros::bulkhead;
 pub use resilience_macros::rate_limit;
 
 /// Answers for a failed call with a fallback: `#[fallback(path)]`, optionally
-/// `fallback_if = path` (`fn(&E) -> bool`, default: every error).
+/// `fallback_if = path` (`fn(&E) -> bool`, default: every error) and `name` (the registry
+/// name of its counters, a [`Fallback`]; default `module::fn`).
 ///
 /// When the layers below fail, the fallback is called with the function's own arguments (`self`
 /// first for a method; owned arguments as clones taken before the body ran) and the error, and

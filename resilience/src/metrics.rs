@@ -238,6 +238,10 @@ mod enabled {
                 gauge!(BULKHEAD_QUEUED, "name" => name.clone()).set(s.queued);
                 gauge!(BULKHEAD_AVAILABLE, "name" => name.clone()).set(s.available);
             }
+            PolicyStats::Fallback(s) => {
+                calls("answered", s.answered);
+                calls("passed", s.passed);
+            }
             PolicyStats::RateLimiter(s) => {
                 calls("permitted", s.permitted);
                 calls("rejected", s.rejected);

@@ -4,7 +4,7 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 
 use super::ArgSet;
 
-pub(crate) const KEYS: &[&str] = &["fallback_if"];
+pub(crate) const KEYS: &[&str] = &["fallback_if", "name"];
 
 /// Names other libraries use, and ours.
 pub(crate) const RENAMED: &[(&str, &str)] = &[
@@ -25,6 +25,8 @@ pub(crate) struct FallbackArgs {
     pub(crate) function: syn::ExprPath,
     /// `fn(&E) -> bool`: which errors the fallback answers for (default: every one).
     pub(crate) fallback_if: Option<syn::Expr>,
+    /// Registry name of the fallback's counters.
+    pub(crate) name: Option<String>,
 }
 
 /// Splits the leading path off the arguments: the tokens before the first top-level comma.
@@ -63,8 +65,10 @@ pub(crate) fn parse(set: &mut ArgSet<'_>, head: TokenStream, span: Span) -> Opti
         }
     };
     let fallback_if = set.path("fallback_if", "is_outage");
+    let name = set.name();
     Some(FallbackArgs {
         function: function?,
         fallback_if,
+        name,
     })
 }

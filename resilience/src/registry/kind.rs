@@ -16,6 +16,8 @@ pub enum PolicyKind {
     Bulkhead,
     /// A [`RateLimiter`](crate::RateLimiter).
     RateLimiter,
+    /// A [`Fallback`](crate::Fallback).
+    Fallback,
 }
 
 impl PolicyKind {
@@ -28,6 +30,7 @@ impl PolicyKind {
             PolicyKind::Timeout => "timeout",
             PolicyKind::Bulkhead => "bulkhead",
             PolicyKind::RateLimiter => "rate_limiter",
+            PolicyKind::Fallback => "fallback",
         }
     }
 }

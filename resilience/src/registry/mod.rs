@@ -9,8 +9,8 @@ use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::events::{self, Event};
 use crate::{
-    Bulkhead, BulkheadBuilder, CircuitBreaker, CircuitBreakerBuilder, ConfigError, RateLimiter,
-    RateLimiterBuilder, Retry, RetryBuilder, Timeout, TimeoutBuilder,
+    Bulkhead, BulkheadBuilder, CircuitBreaker, CircuitBreakerBuilder, ConfigError, Fallback,
+    FallbackBuilder, RateLimiter, RateLimiterBuilder, Retry, RetryBuilder, Timeout, TimeoutBuilder,
 };
 
 pub(crate) use registered::RegisteredPolicy;
@@ -47,6 +47,7 @@ pub struct Registry {
     timeouts: Shelf<Timeout>,
     bulkheads: Shelf<Bulkhead>,
     rate_limiters: Shelf<RateLimiter>,
+    fallbacks: Shelf<Fallback>,
 }
 
 struct Entry<P> {
@@ -162,6 +163,11 @@ impl Registry {
         self.bulkheads.get(name)
     }
 
+    /// The fallback named `name`, if one is registered.
+    pub fn fallback(&self, name: &str) -> Option<Arc<Fallback>> {
+        self.fallbacks.get(name)
+    }
+
     /// The rate limiter named `name`, if one is registered.
     pub fn rate_limiter(&self, name: &str) -> Option<Arc<RateLimiter>> {
         self.rate_limiters.get(name)
@@ -223,6 +229,15 @@ impl Registry {
         self.rate_limiters.get_or_register(builder)
     }
 
+    /// The fallback named by the builder, registered if there is none yet; see
+    /// [`circuit_breaker_or_register`](Self::circuit_breaker_or_register).
+    pub fn fallback_or_register(
+        &self,
+        builder: FallbackBuilder,
+    ) -> Result<Arc<Fallback>, ConfigError> {
+        self.fallbacks.get_or_register(builder)
+    }
+
     /// Registers the policy of any kind (the macros' path).
     pub(crate) fn register<P: RegisteredPolicy>(
         &self,
@@ -249,6 +264,7 @@ impl Registry {
             self.timeouts.reset(name),
             self.bulkheads.reset(name),
             self.rate_limiters.reset(name),
+            self.fallbacks.reset(name),
         ]
         .contains(&true)
     }
@@ -261,6 +277,7 @@ impl Registry {
         self.timeouts.snapshots(&mut rows);
         self.bulkheads.snapshots(&mut rows);
         self.rate_limiters.snapshots(&mut rows);
+        self.fallbacks.snapshots(&mut rows);
         rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.kind.cmp(&b.kind)));
         rows
     }

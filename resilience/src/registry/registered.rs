@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use super::{PolicyKind, PolicyStats, Registry, Shelf};
 use crate::{
-    Bulkhead, BulkheadBuilder, CircuitBreaker, CircuitBreakerBuilder, ConfigError, RateLimiter,
-    RateLimiterBuilder, Retry, RetryBuilder, Timeout, TimeoutBuilder,
+    Bulkhead, BulkheadBuilder, CircuitBreaker, CircuitBreakerBuilder, ConfigError, Fallback,
+    FallbackBuilder, RateLimiter, RateLimiterBuilder, Retry, RetryBuilder, Timeout, TimeoutBuilder,
 };
 
 /// A policy the registry holds by name.
@@ -68,6 +68,7 @@ registered!(CircuitBreaker, CircuitBreakerBuilder, circuit_breakers, reset: |bre
 registered!(Retry, RetryBuilder, retries, reset: Retry::reset_stats);
 registered!(Timeout, TimeoutBuilder, timeouts, reset: Timeout::reset_stats);
 registered!(Bulkhead, BulkheadBuilder, bulkheads, reset: Bulkhead::reset_stats);
+registered!(Fallback, FallbackBuilder, fallbacks, reset: Fallback::reset_stats);
 registered!(RateLimiter, RateLimiterBuilder, rate_limiters, reset: |limiter| {
     limiter.refill();
     limiter.reset_stats();

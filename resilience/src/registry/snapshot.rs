@@ -3,7 +3,9 @@
 use std::fmt;
 
 use super::{PolicyKind, RegisteredPolicy};
-use crate::{BulkheadStats, CircuitBreakerStats, RateLimiterStats, RetryStats, TimeoutStats};
+use crate::{
+    BulkheadStats, CircuitBreakerStats, FallbackStats, RateLimiterStats, RetryStats, TimeoutStats,
+};
 
 /// Every registered policy at one moment; `Display` prints an aligned table, one row a policy.
 ///
@@ -94,6 +96,8 @@ pub enum PolicyStats {
     Bulkhead(BulkheadStats),
     /// A rate limiter's counters and free cells.
     RateLimiter(RateLimiterStats),
+    /// A fallback's counters.
+    Fallback(FallbackStats),
 }
 
 impl PolicySnapshot {
@@ -119,7 +123,9 @@ impl PolicySnapshot {
                 format!("{}/{} busy", stats.in_flight, stats.max_concurrent)
             }
             PolicyStats::RateLimiter(stats) => format!("{}/{} free", stats.available, stats.burst),
-            PolicyStats::Retry(_) | PolicyStats::Timeout(_) => "-".to_owned(),
+            PolicyStats::Retry(_) | PolicyStats::Timeout(_) | PolicyStats::Fallback(_) => {
+                "-".to_owned()
+            }
         }
     }
 
@@ -149,6 +155,7 @@ impl PolicySnapshot {
                 "permitted={} waited={} rejected={}",
                 s.permitted, s.waited, s.rejected
             ),
+            PolicyStats::Fallback(s) => format!("answered={} passed={}", s.answered, s.passed),
         };
         if !self.conflicts.is_empty() {
             text.push_str(&format!(" CONFLICT({})", self.conflicts.join(",")));

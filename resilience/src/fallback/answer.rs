@@ -1,5 +1,5 @@
-//! What `#[fallback(path)]` expands to: when the layers below fail, answer with the fallback
-//! function's result instead.
+//! How `#[fallback(path)]` answers: when the layers below fail, the fallback function is called
+//! and its result is the call's.
 //!
 //! The fallback is called with the original arguments and the error, and returns the
 //! function's own `Result<T, E>`, either directly (a sync `fn`) or as a future (an `async fn`).

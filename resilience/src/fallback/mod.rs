@@ -1,0 +1,151 @@
+//! The fallback policy: what answered for failed calls, counted in the registry.
+
+mod answer;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub use answer::{clone_for_fallback, fallback_error, AsyncFallback, FallbackArg, FallbackOutput};
+
+use crate::ConfigError;
+
+/// The registry's record of a `#[fallback(path)]` site: how many failures reached it, how many
+/// the fallback answered, how many it let through (`fallback_if` refused them).
+///
+/// The fallback function itself belongs to the call site; sites naming one `Fallback` share its
+/// counters. Counting happens only on failures: a successful call does not touch it.
+///
+/// ```
+/// use resilience::{fallback, registry};
+///
+/// fn cached(_id: u32, _error: std::io::Error) -> std::io::Result<&'static str> {
+///     Ok("cached")
+/// }
+///
+/// #[fallback(cached, name = "doc-fallback-stats")]
+/// async fn load(id: u32) -> std::io::Result<&'static str> {
+///     Err(std::io::Error::other(format!("no {id}")))
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(load(1).await.unwrap(), "cached");
+/// let stats = registry().fallback("doc-fallback-stats").unwrap().stats();
+/// assert_eq!((stats.answered, stats.passed), (1, 0));
+/// # }
+/// ```
+pub struct Fallback {
+    name: Arc<str>,
+    config: FallbackConfig,
+    answered: AtomicU64,
+    passed: AtomicU64,
+}
+
+/// A fallback's configuration: it has no settings of its own (the function and `fallback_if`
+/// belong to the call site); the type exists so every policy reads alike in the registry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct FallbackConfig {}
+
+impl fmt::Display for FallbackConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("-")
+    }
+}
+
+/// A fallback's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct FallbackStats {
+    /// Failures the fallback answered for.
+    pub answered: u64,
+    /// Failures `fallback_if` let through unchanged.
+    pub passed: u64,
+}
+
+/// Builds a [`Fallback`]; it has nothing to set but its name.
+#[derive(Debug, Clone)]
+pub struct FallbackBuilder {
+    name: Arc<str>,
+}
+
+impl FallbackBuilder {
+    /// The name the fallback is registered under.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// Explicit settings that differ from `existing`'s: never any, a fallback has none.
+    pub fn conflicts_with(&self, _existing: &Fallback) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// Builds the fallback. Never fails; the `Result` keeps every policy's builder alike.
+    pub fn build(self) -> Result<Fallback, ConfigError> {
+        Ok(Fallback::with_defaults(self.name))
+    }
+}
+
+impl Fallback {
+    /// A builder for the fallback named `name`.
+    pub fn builder(name: impl Into<Arc<str>>) -> FallbackBuilder {
+        FallbackBuilder { name: name.into() }
+    }
+
+    pub(crate) fn with_defaults(name: Arc<str>) -> Self {
+        Fallback {
+            name,
+            config: FallbackConfig {},
+            answered: AtomicU64::new(0),
+            passed: AtomicU64::new(0),
+        }
+    }
+
+    /// The registry name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The configuration (empty: see [`FallbackConfig`]).
+    pub fn config(&self) -> &FallbackConfig {
+        &self.config
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> FallbackStats {
+        FallbackStats {
+            answered: self.answered.load(Ordering::Relaxed),
+            passed: self.passed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sets every counter back to zero.
+    pub fn reset_stats(&self) {
+        self.answered.store(0, Ordering::Relaxed);
+        self.passed.store(0, Ordering::Relaxed);
+    }
+
+    /// Counts a failure the fallback answers for (the macros' expansion calls it).
+    #[doc(hidden)]
+    #[inline]
+    pub fn count_answered(&self) {
+        self.answered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a failure `fallback_if` lets through (the macros' expansion calls it).
+    #[doc(hidden)]
+    #[inline]
+    pub fn count_passed(&self) {
+        self.passed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for Fallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fallback")
+            .field("name", &self.name)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
