@@ -267,13 +267,7 @@ fn fallback(
     let value = format_ident!("__resilience_value", span = Span::mixed_site());
     let failure = format_ident!("__resilience_failure", span = Span::mixed_site());
     let error = format_ident!("__resilience_error", span = Span::mixed_site());
-    let clones = below.clones.iter().map(|binding| {
-        let ident = &binding.ident;
-        let mutability = binding.mutable.then(|| quote!(mut));
-        let clone_fn = quote_spanned!(binding.span=> ::resilience::__private::clone_for_fallback);
-        let borrowed = quote_spanned!(ident.span()=> &#ident);
-        quote!(let #mutability #ident = #clone_fn(#borrowed);)
-    });
+    let clones = clone_bindings(below.clones, "clone_for_fallback");
     let function = &args.function;
     let arguments = below.arguments;
     let fallback_if = args
@@ -325,6 +319,22 @@ fn fallback(
     }
 }
 
+/// `let [mut] arg = __private::<clone_fn>(&arg);` for each owned argument: the body's own copy.
+/// The clone function's bound names the attribute that needs it, spanned on the argument.
+fn clone_bindings(clones: &[OwnedBinding], clone_fn: &str) -> Vec<TokenStream> {
+    clones
+        .iter()
+        .map(|binding| {
+            let ident = &binding.ident;
+            let mutability = binding.mutable.then(|| quote!(mut));
+            let name = syn::Ident::new(clone_fn, binding.span);
+            let clone_fn = quote_spanned!(binding.span=> ::resilience::__private::#name);
+            let borrowed = quote_spanned!(ident.span()=> &#ident);
+            quote!(let #mutability #ident = #clone_fn(#borrowed);)
+        })
+        .collect()
+}
+
 /// The function's arguments as a call passes them on: `self`, then each argument's name. An
 /// argument bound by a pattern has no name to pass; it becomes a compile error on the pattern
 /// (only a `#[fallback]` passes arguments on).
@@ -364,13 +374,7 @@ fn retry_loop(
     let run = format_ident!("__resilience_run", span = Span::mixed_site());
     let attempt = format_ident!("__resilience_attempt", span = Span::mixed_site());
     let done = format_ident!("__resilience_done", span = Span::mixed_site());
-    let clones = clones.iter().map(|binding| {
-        let ident = &binding.ident;
-        let mutability = binding.mutable.then(|| quote!(mut));
-        let clone_fn = quote_spanned!(binding.span=> ::resilience::__private::clone_for_retry);
-        let borrowed = quote_spanned!(ident.span()=> &#ident);
-        quote!(let #mutability #ident = #clone_fn(#borrowed);)
-    });
+    let clones = clone_bindings(clones, "clone_for_retry");
     let view = if rejects {
         quote!(::resilience::Failure::as_ref)
     } else {
