@@ -14,8 +14,10 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::hint::black_box;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Barrier, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
@@ -76,6 +78,26 @@ async fn with_rate_limit(x: u64) -> Res {
     Ok(black_box(x))
 }
 
+// The same three policies (same names, so the same registry entries) for the two-thread runs.
+// Each benchmark loop awaits its own function: a function awaited from two loops is not inlined
+// into either, and an async fn polled through a call costs several ns more whatever it does
+// (the `reference` rows measure that on the bare call).
+
+#[circuit_breaker(name = "bench-breaker")]
+async fn with_breaker_2t(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+#[bulkhead(max = 10, name = "bench-bulkhead")]
+async fn with_bulkhead_2t(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+#[rate_limit(rate = 1_000_000_000, per = "1s", name = "bench-rate-limit")]
+async fn with_rate_limit_2t(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
 /// Forced open before it is measured.
 #[circuit_breaker(name = "bench-open-breaker")]
 async fn open_breaker(x: u64) -> Res {
@@ -101,6 +123,25 @@ async fn retried_once(x: u64) -> Res {
             max_concurrent: 1,
         })
     }
+}
+
+/// For the row that polls a breaker through a call (see [`outlined`]).
+#[circuit_breaker(name = "bench-breaker")]
+async fn with_breaker_outlined(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+/// Awaits `fut` through a poll function that is never inlined: the cost of the call boundary
+/// (spilled registers, the output returned through memory) that any async fn pays when the
+/// compiler does not inline its poll, for instance when it is awaited from many places.
+async fn outlined<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| poll_outlined(fut.as_mut(), cx)).await
+}
+
+#[inline(never)]
+fn poll_outlined<F: Future>(fut: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<F::Output> {
+    fut.poll(cx)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -250,6 +291,10 @@ fn success_paths(c: &mut Criterion, rt: &Runtime) {
         black_box(counter.load(Ordering::Relaxed));
         bare(x)
     });
+    // What the compiler's inlining decides: every row above and below is polled inline, as
+    // LLVM chose for a function awaited from one loop. Polled through a call, a future hands its
+    // output back through memory, which costs the bare call this much.
+    g.bench(rt, "bare, polled through a call", |x| outlined(bare(x)));
     g.finish();
 
     let mut g = group(c, "retry");
@@ -271,6 +316,9 @@ fn success_paths(c: &mut Criterion, rt: &Runtime) {
 
     let mut g = group(c, "circuit_breaker");
     g.bench(rt, "resilience", with_breaker);
+    g.bench(rt, "resilience, polled through a call", |x| {
+        outlined(with_breaker_outlined(x))
+    });
     // Decomposition of the attribute's cost: the macro-free API, and the permit by hand (the
     // atomics alone, no extra future layer).
     let breaker = CircuitBreaker::with_defaults("bench-breaker-by-hand");
@@ -336,7 +384,7 @@ fn success_paths(c: &mut Criterion, rt: &Runtime) {
     let mut g = group(c, "rate_limit");
     g.bench(rt, "resilience", with_rate_limit);
     let governor = governor_limiter();
-    g.bench(rt, "governor check()", |x| governed(&governor, x));
+    g.bench(rt, "governor check()", |x| governed::<0>(&governor, x));
     g.finish();
 
     let mut g = group(c, "all_four_stacked");
@@ -344,8 +392,12 @@ fn success_paths(c: &mut Criterion, rt: &Runtime) {
     g.finish();
 }
 
-/// The call behind governor's `check()`, as `#[rate_limit]` puts it behind ours.
-fn governed(limiter: &governor::DefaultDirectRateLimiter, x: u64) -> impl Future<Output = Res> {
+/// The call behind governor's `check()`, as `#[rate_limit]` puts it behind ours. `LOOP` gives
+/// each benchmark loop its own copy (see `with_breaker_2t`).
+fn governed<const LOOP: u8>(
+    limiter: &governor::DefaultDirectRateLimiter,
+    x: u64,
+) -> impl Future<Output = Res> {
     let admitted = limiter.check();
     async move {
         admitted.map_err(|_| Error::RateLimited {
@@ -364,7 +416,7 @@ fn governor_limiter() -> governor::DefaultDirectRateLimiter {
 
 fn contended_paths(c: &mut Criterion) {
     let mut g = group(c, "circuit_breaker_2_threads");
-    g.bench_two_threads("resilience", with_breaker);
+    g.bench_two_threads("resilience", with_breaker_2t);
     let recloser = AsyncRecloser::from(Recloser::default());
     g.bench_two_threads("recloser", |x| recloser.call(bare(x)));
     let failsafe = failsafe::Config::new().build();
@@ -372,13 +424,13 @@ fn contended_paths(c: &mut Criterion) {
     g.finish();
 
     let mut g = group(c, "rate_limit_2_threads");
-    g.bench_two_threads("resilience", with_rate_limit);
+    g.bench_two_threads("resilience", with_rate_limit_2t);
     let governor = governor_limiter();
-    g.bench_two_threads("governor check()", |x| governed(&governor, x));
+    g.bench_two_threads("governor check()", |x| governed::<1>(&governor, x));
     g.finish();
 
     let mut g = group(c, "bulkhead_2_threads");
-    g.bench_two_threads("resilience", with_bulkhead);
+    g.bench_two_threads("resilience", with_bulkhead_2t);
     let semaphore = Semaphore::new(10);
     g.bench_two_threads("tokio Semaphore::try_acquire", |x| {
         let permit = semaphore.try_acquire();

@@ -156,16 +156,36 @@ impl CircuitBreaker {
         error
     }
 
+    /// Whether a success admitted under `word` takes [`quick_success`](Self::quick_success):
+    /// the circuit was closed, the consecutive-failure rule applies and no `slow_call` limit
+    /// needs the clock.
+    #[inline(always)]
+    pub(super) fn closed_success_is_quick(&self, word: StateWord) -> bool {
+        self.quick_successes && word.phase() == Phase::Closed
+    }
+
+    /// A success in a closed circuit under the consecutive-failure rule: counted, and the
+    /// failure streak (usually already zero, then only read) ended.
+    #[inline(always)]
+    pub(super) fn quick_success(&self, word: StateWord) {
+        self.counters.count(CallOutcome::Success);
+        if self.streak.success(word.generation()) {
+            self.marks.last_success.set_now();
+        }
+    }
+
     /// Records a call's outcome against the state it was admitted in.
-    #[inline]
     pub(super) fn settle(&self, ticket: Ticket, outcome: CallOutcome) {
+        if outcome == CallOutcome::Success && self.closed_success_is_quick(ticket.word) {
+            self.quick_success(ticket.word);
+            return;
+        }
         self.counters.count(outcome);
         if outcome == CallOutcome::Success {
             if self.streak.success(ticket.word.generation()) {
                 self.marks.last_success.set_now();
             }
-            // The hot path ends here: under the consecutive rule a closed circuit's success has
-            // nothing more to do, and the streak word was usually only read.
+            // A closed circuit's success under the consecutive rule has nothing more to do.
             if ticket.word.phase() == Phase::Closed
                 && matches!(self.config.trip, TripRule::ConsecutiveFailures(_))
             {

@@ -125,6 +125,9 @@ use crate::{ConfigError, Error, Failure};
 pub struct CircuitBreaker {
     name: Arc<str>,
     config: CircuitBreakerConfig,
+    /// No `slow_call` limit and the consecutive-failure rule: a closed circuit's success only
+    /// counts (see `quick_success`).
+    quick_successes: bool,
     /// The [`StateWord`]: read on every admission, written only by transitions.
     state: AtomicU64,
     /// Consecutive failures of the current generation.
@@ -171,6 +174,8 @@ impl CircuitBreaker {
     fn with_valid_config(name: Arc<str>, config: CircuitBreakerConfig) -> Self {
         CircuitBreaker {
             name,
+            quick_successes: config.slow_call.is_none()
+                && matches!(config.trip, TripRule::ConsecutiveFailures(_)),
             state: AtomicU64::new(StateWord::INITIAL.bits()),
             streak: FailureStreak::default(),
             opened_at: AtomicU64::new(0),

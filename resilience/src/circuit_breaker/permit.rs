@@ -120,8 +120,22 @@ impl<'a> CallPermit<'a> {
 
     /// Records `outcome`; a [`Success`](CallOutcome::Success) slower than the breaker's
     /// `slow_call` limit counts as a failure.
-    #[inline]
+    #[inline(always)]
     pub fn record(self, outcome: CallOutcome) {
+        // The hot path, inlined into every call site: a success in a closed circuit, with no
+        // `slow_call` limit, under the consecutive-failure rule. Everything else is out of line.
+        let (breaker, word) = (self.breaker, self.word);
+        if outcome == CallOutcome::Success && breaker.closed_success_is_quick(word) {
+            // The outcome is recorded here, so the drop guard must not record another.
+            std::mem::forget(self);
+            breaker.quick_success(word);
+        } else {
+            self.record_rest(outcome);
+        }
+    }
+
+    #[inline(never)]
+    fn record_rest(self, outcome: CallOutcome) {
         let outcome = match (outcome, self.breaker.config().slow_call) {
             (CallOutcome::Success, Some(limit)) if self.took_longer_than(limit) => {
                 CallOutcome::Failure
@@ -129,9 +143,8 @@ impl<'a> CallPermit<'a> {
             _ => outcome,
         };
         let (breaker, ticket) = (self.breaker, self.ticket());
-        // The outcome is recorded here, so the drop guard must not record another. (Forgetting
-        // the permit after reading its fields one by one, rather than moving it whole into a
-        // `ManuallyDrop`, spares the success path a copy that stalls on the fresh stores.)
+        // (Forgetting the permit after reading its fields one by one, rather than moving it
+        // whole into a `ManuallyDrop`, spares a copy that stalls on the fresh stores.)
         std::mem::forget(self);
         breaker.settle(ticket, outcome);
     }
