@@ -78,7 +78,7 @@ async fn with_rate_limit(x: u64) -> Res {
     Ok(black_box(x))
 }
 
-// The same three policies (same names, so the same registry entries) for the two-thread runs.
+// The same policies (same names, so the same registry entries) for the two-thread runs.
 // Each benchmark loop awaits its own function: a function awaited from two loops is not inlined
 // into either, and an async fn polled through a call costs several ns more whatever it does
 // (the `reference` rows measure that on the bare call).
@@ -90,6 +90,11 @@ async fn with_breaker_2t(x: u64) -> Res {
 
 #[bulkhead(max = 10, name = "bench-bulkhead")]
 async fn with_bulkhead_2t(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+#[retry(max_attempts = 3, name = "bench-retry")]
+async fn with_retry_2t(x: u64) -> Res {
     Ok(black_box(x))
 }
 
@@ -423,6 +428,13 @@ fn contended_paths(c: &mut Criterion) {
     g.bench_two_threads("failsafe", |x| failsafe.call(bare(x)));
     g.finish();
 
+    let mut g = group(c, "retry_2_threads");
+    g.bench_two_threads("resilience", with_retry_2t);
+    g.bench_two_threads("tokio-retry", |x| {
+        tokio_retry::Retry::start(FixedInterval::from_millis(100).take(2), move || bare(x))
+    });
+    g.finish();
+
     let mut g = group(c, "rate_limit_2_threads");
     g.bench_two_threads("resilience", with_rate_limit_2t);
     let governor = governor_limiter();
@@ -536,6 +548,7 @@ fn print_table() {
         "rate_limit",
         "all_four_stacked",
         "circuit_breaker_2_threads",
+        "retry_2_threads",
         "bulkhead_2_threads",
         "rate_limit_2_threads",
         "open_breaker_rejects",

@@ -203,6 +203,8 @@ fn wrap(
             let call = format_ident!("__resilience_call", span = Span::mixed_site());
             let deadline = format_ident!("__resilience_deadline", span = Span::mixed_site());
             let cx = format_ident!("__resilience_cx", span = Span::mixed_site());
+            let value = format_ident!("__resilience_value", span = Span::mixed_site());
+            let error = format_ident!("__resilience_error", span = Span::mixed_site());
             // `Timeout::call`'s steps: the call and its deadline are dropped at the end of the
             // inner block, before an expiry is reported.
             quote! {
@@ -215,7 +217,13 @@ fn wrap(
                     })
                     .await
                 } {
-                    ::core::option::Option::Some(#outcome) => #outcome,
+                    // Taken apart and built again: see `retry_loop`.
+                    ::core::option::Option::Some(::core::result::Result::Ok(#value)) => {
+                        ::core::result::Result::Ok(#value)
+                    }
+                    ::core::option::Option::Some(::core::result::Result::Err(#error)) => {
+                        ::core::result::Result::Err(#error)
+                    }
                     ::core::option::Option::None => ::core::result::Result::Err(
                         ::resilience::Failure::Policy(#policy.expired()),
                     ),
@@ -374,6 +382,8 @@ fn retry_loop(
     let run = format_ident!("__resilience_run", span = Span::mixed_site());
     let attempt = format_ident!("__resilience_attempt", span = Span::mixed_site());
     let done = format_ident!("__resilience_done", span = Span::mixed_site());
+    let value = format_ident!("__resilience_value", span = Span::mixed_site());
+    let error = format_ident!("__resilience_error", span = Span::mixed_site());
     let clones = clone_bindings(clones, "clone_for_retry");
     let view = if rejects {
         quote!(::resilience::Failure::as_ref)
@@ -394,11 +404,15 @@ fn retry_loop(
             let mut #run = #policy.begin();
             loop {
                 #(#clones)*
-                let #attempt = #inner;
-                if #attempt.is_ok() {
-                    #run.succeeded();
-                    break #attempt;
-                }
+                // Taken apart and built again, so that a success leaves with its value alone
+                // rather than with a copy of the whole result out of the call's future.
+                let #attempt = match #inner {
+                    ::core::result::Result::Ok(#value) => {
+                        #run.succeeded();
+                        break ::core::result::Result::Ok(#value);
+                    }
+                    ::core::result::Result::Err(#error) => ::core::result::Result::Err(#error),
+                };
                 match #run
                     .after_attempt_described(#attempt, #view, #retry_if, #on_retry, #describe)
                     .await

@@ -92,6 +92,7 @@ mod metrics;
 mod rate_limiter;
 mod registry;
 mod retry;
+mod striped;
 mod sync;
 mod timeout;
 

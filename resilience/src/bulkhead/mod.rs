@@ -172,6 +172,7 @@ impl Bulkhead {
     /// # Errors
     ///
     /// [`Error::BulkheadFull`] when no slot is free.
+    #[inline]
     pub fn try_acquire(&self) -> Result<BulkheadPermit<'_>, Error> {
         if self.slots.try_claim() {
             Ok(BulkheadPermit { bulkhead: self })
@@ -248,6 +249,7 @@ impl fmt::Debug for Bulkhead {
 }
 
 impl Drop for BulkheadPermit<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.bulkhead.slots.release();
     }

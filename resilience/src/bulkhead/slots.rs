@@ -82,6 +82,7 @@ impl Slots {
     }
 
     /// Claims a free slot without waiting, lock-free; `true` when the caller now owns one.
+    #[inline]
     pub(super) fn try_claim(&self) -> bool {
         let mut current = self.occupancy.load(Ordering::Relaxed);
         loop {
@@ -142,6 +143,7 @@ impl Slots {
     }
 
     /// Gives a slot back: to the oldest waiter if there is one, else to the pool.
+    #[inline]
     pub(super) fn release(&self) {
         let mut current = self.occupancy.load(Ordering::Relaxed);
         loop {

@@ -51,10 +51,12 @@ impl Gcra {
 
     /// Now, in nanoseconds since `origin`. A clock behind `origin` (another runtime's paused
     /// clock) reads as 0, which only makes the limiter stricter, never looser.
+    #[inline]
     pub(super) fn now(&self) -> u64 {
         self.nanos_at(Instant::now())
     }
 
+    #[inline]
     pub(super) fn nanos_at(&self, instant: Instant) -> u64 {
         let nanos = instant.saturating_duration_since(self.origin).as_nanos();
         u64::try_from(nanos).unwrap_or(u64::MAX)
@@ -71,6 +73,7 @@ impl Gcra {
 
     /// Takes one cell at `now` (nanoseconds since `origin`), or says when the next one will be
     /// there: `Err(at)`, with `at > now`, in nanoseconds since `origin`.
+    #[inline]
     pub(super) fn try_take(&self, now: u64) -> Result<(), u64> {
         let mut tat = self.tat.load(Ordering::Relaxed);
         loop {

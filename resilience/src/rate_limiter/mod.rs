@@ -16,6 +16,7 @@ pub use config::{RateLimiterBuilder, RateLimiterConfig};
 use self::gcra::Gcra;
 use crate::events::{self, Event};
 use crate::registry::PolicyKind;
+use crate::striped::StripedCounter;
 use crate::{ConfigError, Error, Failure};
 
 /// Admits at most [`rate`](RateLimiterConfig::rate) calls per
@@ -71,7 +72,7 @@ pub struct RateLimiter {
     name: Arc<str>,
     config: RateLimiterConfig,
     bucket: Gcra,
-    permitted: AtomicU64,
+    permitted: StripedCounter,
     rejected: AtomicU64,
     waited: AtomicU64,
 }
@@ -131,7 +132,7 @@ impl RateLimiter {
             ),
             name,
             config,
-            permitted: AtomicU64::new(0),
+            permitted: StripedCounter::default(),
             rejected: AtomicU64::new(0),
             waited: AtomicU64::new(0),
         }
@@ -156,7 +157,7 @@ impl RateLimiter {
     pub fn stats(&self) -> RateLimiterStats {
         let available = self.bucket.available(self.bucket.now());
         RateLimiterStats {
-            permitted: self.permitted.load(Ordering::Relaxed),
+            permitted: self.permitted.get(),
             rejected: self.rejected.load(Ordering::Relaxed),
             waited: self.waited.load(Ordering::Relaxed),
             available: u32::try_from(available).unwrap_or(u32::MAX),
@@ -166,7 +167,7 @@ impl RateLimiter {
 
     /// Sets the counters back to zero; the bucket is live state and stays as it is.
     pub fn reset_stats(&self) {
-        self.permitted.store(0, Ordering::Relaxed);
+        self.permitted.reset();
         self.rejected.store(0, Ordering::Relaxed);
         self.waited.store(0, Ordering::Relaxed);
     }
@@ -194,11 +195,12 @@ impl RateLimiter {
     ///
     /// [`Error::RateLimited`] when the bucket is empty; `retry_after` is the time until the
     /// next cell.
+    #[inline]
     pub fn try_acquire(&self) -> Result<(), Error> {
         let now = self.bucket.now();
         match self.bucket.try_take(now) {
             Ok(()) => {
-                self.permitted.fetch_add(1, Ordering::Relaxed);
+                self.permitted.increment();
                 Ok(())
             }
             Err(next_cell) => Err(self.reject(next_cell - now)),
@@ -216,7 +218,7 @@ impl RateLimiter {
         let now = self.bucket.now();
         match self.bucket.try_take(now) {
             Ok(()) => {
-                self.permitted.fetch_add(1, Ordering::Relaxed);
+                self.permitted.increment();
                 Ok(())
             }
             Err(next_cell) => {
@@ -241,7 +243,7 @@ impl RateLimiter {
             let now = self.bucket.now();
             match self.bucket.try_take(now) {
                 Ok(()) => {
-                    self.permitted.fetch_add(1, Ordering::Relaxed);
+                    self.permitted.increment();
                     self.waited.fetch_add(1, Ordering::Relaxed);
                     return Ok(());
                 }

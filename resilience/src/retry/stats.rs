@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::striped::Striped;
+
 /// Counters of a [`Retry`](crate::Retry) since it was built or last reset.
 ///
 /// A call is counted when it finishes, by how it finished, so `calls` is always the sum of the
@@ -50,10 +52,14 @@ impl RetryStats {
     }
 }
 
-/// The live counters behind [`RetryStats`]. Every finished call increments exactly one outcome
-/// counter, so a first-try success costs one relaxed increment and `calls` is derived.
+/// The live counters behind [`RetryStats`], striped by thread (see [`Striped`]). Every
+/// finished call increments exactly one outcome counter, so a first-try success costs one
+/// relaxed increment on the calling thread's stripe, and `calls` is derived.
 #[derive(Debug, Default)]
-pub(crate) struct RetryCounters {
+pub(crate) struct RetryCounters(Striped<Stripe>);
+
+#[derive(Debug, Default)]
+struct Stripe {
     retries: AtomicU64,
     successes_without_retry: AtomicU64,
     successes_after_retry: AtomicU64,
@@ -61,36 +67,50 @@ pub(crate) struct RetryCounters {
     not_retryable: AtomicU64,
 }
 
+impl Stripe {
+    fn counters(&self) -> [&AtomicU64; 5] {
+        [
+            &self.retries,
+            &self.successes_without_retry,
+            &self.successes_after_retry,
+            &self.exhausted,
+            &self.not_retryable,
+        ]
+    }
+}
+
 impl RetryCounters {
     pub(crate) fn record_retry(&self) {
-        self.retries.fetch_add(1, Relaxed);
+        self.0.local().retries.fetch_add(1, Relaxed);
     }
 
+    #[inline(always)]
     pub(crate) fn record_success(&self, retried: bool) {
+        let stripe = self.0.local();
         let counter = if retried {
-            &self.successes_after_retry
+            &stripe.successes_after_retry
         } else {
-            &self.successes_without_retry
+            &stripe.successes_without_retry
         };
         counter.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn record_exhausted(&self) {
-        self.exhausted.fetch_add(1, Relaxed);
+        self.0.local().exhausted.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn record_not_retryable(&self) {
-        self.not_retryable.fetch_add(1, Relaxed);
+        self.0.local().not_retryable.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn snapshot(&self) -> RetryStats {
         let mut stats = RetryStats {
             calls: 0,
-            retries: self.retries.load(Relaxed),
-            successes_without_retry: self.successes_without_retry.load(Relaxed),
-            successes_after_retry: self.successes_after_retry.load(Relaxed),
-            exhausted: self.exhausted.load(Relaxed),
-            not_retryable: self.not_retryable.load(Relaxed),
+            retries: self.0.sum(|stripe| &stripe.retries),
+            successes_without_retry: self.0.sum(|stripe| &stripe.successes_without_retry),
+            successes_after_retry: self.0.sum(|stripe| &stripe.successes_after_retry),
+            exhausted: self.0.sum(|stripe| &stripe.exhausted),
+            not_retryable: self.0.sum(|stripe| &stripe.not_retryable),
         };
         stats.calls = stats
             .successes_without_retry
@@ -100,13 +120,7 @@ impl RetryCounters {
     }
 
     pub(crate) fn reset(&self) {
-        for counter in [
-            &self.retries,
-            &self.successes_without_retry,
-            &self.successes_after_retry,
-            &self.exhausted,
-            &self.not_retryable,
-        ] {
+        for counter in self.0.iter().flat_map(Stripe::counters) {
             counter.store(0, Relaxed);
         }
     }

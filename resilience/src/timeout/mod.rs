@@ -17,6 +17,7 @@ use tokio::time::Sleep;
 pub use config::{TimeoutBuilder, TimeoutConfig};
 
 use crate::events::{self, Event};
+use crate::striped::StripedCounter;
 use crate::{ConfigError, Error, Failure};
 
 /// Drops a call that is still pending after a set time and reports
@@ -61,7 +62,7 @@ use crate::{ConfigError, Error, Failure};
 pub struct Timeout {
     name: Arc<str>,
     config: TimeoutConfig,
-    calls: AtomicU64,
+    calls: StripedCounter,
     timeouts: AtomicU64,
 }
 
@@ -105,7 +106,7 @@ impl Timeout {
         Timeout {
             name,
             config,
-            calls: AtomicU64::new(0),
+            calls: StripedCounter::default(),
             timeouts: AtomicU64::new(0),
         }
     }
@@ -128,14 +129,14 @@ impl Timeout {
     /// A snapshot of the counters.
     pub fn stats(&self) -> TimeoutStats {
         TimeoutStats {
-            calls: self.calls.load(Ordering::Relaxed),
+            calls: self.calls.get(),
             timeouts: self.timeouts.load(Ordering::Relaxed),
         }
     }
 
     /// Sets every counter back to zero.
     pub fn reset_stats(&self) {
-        self.calls.store(0, Ordering::Relaxed);
+        self.calls.reset();
         self.timeouts.store(0, Ordering::Relaxed);
     }
 
@@ -180,7 +181,7 @@ impl Timeout {
     #[doc(hidden)]
     #[inline]
     pub fn count_call(&self) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.calls.increment();
     }
 
     /// One poll of a timed call: `Ready(Some(output))` when the call finished, `Ready(None)`
