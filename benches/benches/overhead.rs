@@ -300,6 +300,18 @@ fn success_paths(c: &mut Criterion, rt: &Runtime) {
     // LLVM chose for a function awaited from one loop. Polled through a call, a future hands its
     // output back through memory, which costs the bare call this much.
     g.bench(rt, "bare, polled through a call", |x| outlined(bare(x)));
+    // The clocks a rate limiter can read: `tokio::time::Instant` (ours, so that a paused
+    // runtime's virtual time drives it; without tokio's `test-util` it is `std`'s, a vDSO
+    // `clock_gettime`) and quanta's TSC clock (governor's).
+    g.bench(rt, "bare + tokio::time::Instant::now()", |x| {
+        black_box(tokio::time::Instant::now());
+        bare(x)
+    });
+    let tsc = quanta::Clock::new();
+    g.bench(rt, "bare + quanta::Clock::raw()", |x| {
+        black_box(tsc.raw());
+        bare(x)
+    });
     g.finish();
 
     let mut g = group(c, "retry");
