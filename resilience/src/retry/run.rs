@@ -49,9 +49,10 @@ pub struct RetryRun<'a> {
     attempt: u32,
     /// When the first attempt began; read only when `max_elapsed` needs it.
     started: Option<Instant>,
-    /// The previous sleep (zero before the first retry), before any `retry_after` floor:
-    /// decorrelated jitter grows from it.
-    previous_delay: Duration,
+    /// The previous sleep in nanoseconds (zero before the first retry), before any
+    /// `retry_after` floor: decorrelated jitter grows from it. One word rather than a
+    /// `Duration`, so that a call that succeeds at once stores less.
+    previous_delay_nanos: u64,
 }
 
 /// Whether a failure is worth another attempt, and the least sleep before it.
@@ -67,7 +68,7 @@ impl<'a> RetryRun<'a> {
             policy,
             attempt: 1,
             started: policy.config().max_elapsed.map(|_| Instant::now()),
-            previous_delay: Duration::ZERO,
+            previous_delay_nanos: 0,
         }
     }
 
@@ -204,11 +205,12 @@ impl<'a> RetryRun<'a> {
 
         let jittered = config.jitter.apply(
             config.backoff.delay(self.attempt, config.max_delay),
-            self.previous_delay,
+            Duration::from_nanos(self.previous_delay_nanos),
             &config.backoff,
             config.max_delay,
         );
-        self.previous_delay = jittered;
+        // Delays are capped by `max_delay`; one beyond 584 years saturates.
+        self.previous_delay_nanos = u64::try_from(jittered.as_nanos()).unwrap_or(u64::MAX);
         let delay = jittered.max(at_least);
 
         let elapsed = self.started.map(|started| started.elapsed());
