@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Barrier, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -153,7 +153,15 @@ fn poll_outlined<F: Future>(fut: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<F::O
 // Measurement.
 
 /// The last samples of each benchmark (criterion runs its warm-up first), in ns per call.
-static SAMPLES: Mutex<BTreeMap<String, Vec<f64>>> = Mutex::new(BTreeMap::new());
+/// Keyed by benchmark id, then by round.
+static SAMPLES: Mutex<BTreeMap<String, Vec<Vec<f64>>>> = Mutex::new(BTreeMap::new());
+
+/// The round being run: the whole suite runs `ROUNDS` times, so that every row is measured in
+/// several windows spread over the run rather than in one, and a slow moment of the machine
+/// (this is a shared 2-core VM) does not land on one implementation alone.
+static ROUND: AtomicUsize = AtomicUsize::new(0);
+
+const ROUNDS: usize = 3;
 
 const SAMPLE_SIZE: usize = 30;
 
@@ -256,10 +264,15 @@ impl Group<'_> {
 
 fn record(id: &str, elapsed: Duration, iters: u64) {
     let ns = elapsed.as_secs_f64() * 1e9 / iters.max(1) as f64;
+    let round = ROUND.load(Ordering::Relaxed);
     let mut samples = SAMPLES
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let kept = samples.entry(id.to_owned()).or_default();
+    let rounds = samples.entry(id.to_owned()).or_default();
+    if rounds.len() <= round {
+        rounds.resize_with(round + 1, Vec::new);
+    }
+    let kept = &mut rounds[round];
     kept.push(ns);
     if kept.len() > SAMPLE_SIZE {
         kept.remove(0);
@@ -471,12 +484,11 @@ fn contended_paths(c: &mut Criterion) {
 
 fn rejection_paths(c: &mut Criterion, rt: &Runtime) {
     let mut g = group(c, "open_breaker_rejects");
-    // The first call registers the breaker.
-    rt.block_on(open_breaker(0))
-        .expect("a closed breaker admits");
+    // Registered here rather than by a first call, so that `open_breaker` is awaited from the
+    // benchmark loop alone (see `with_breaker_2t`); the attribute's site joins it.
     let breaker = registry()
-        .circuit_breaker("bench-open-breaker")
-        .expect("registered by the first call");
+        .circuit_breaker_or_register(CircuitBreaker::builder("bench-open-breaker"))
+        .expect("default settings are valid");
     breaker.force_open();
     g.bench(rt, "resilience", open_breaker);
     let recloser = AsyncRecloser::from(
@@ -501,11 +513,9 @@ fn rejection_paths(c: &mut Criterion, rt: &Runtime) {
     g.finish();
 
     let mut g = group(c, "full_bulkhead_rejects");
-    rt.block_on(full_bulkhead(0))
-        .expect("a free bulkhead admits");
     let bulkhead = registry()
-        .bulkhead("bench-full-bulkhead")
-        .expect("registered by the first call");
+        .bulkhead_or_register(Bulkhead::builder("bench-full-bulkhead").max_concurrent(1))
+        .expect("one slot is a valid bulkhead");
     let held = bulkhead.try_acquire().expect("the only slot is free");
     g.bench(rt, "resilience", full_bulkhead);
     drop(held);
@@ -542,14 +552,22 @@ fn print_table() {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     // Nothing to tabulate in `--test` mode, which runs each benchmark once.
-    if !matches!(samples.get("bare/async_fn"), Some(kept) if kept.len() >= 2) {
+    if !matches!(samples.get("bare/async_fn"), Some(rounds) if rounds.concat().len() >= 2) {
         return;
     }
-    let medians: BTreeMap<&str, f64> = samples
+    // The median of every round's samples pooled, and the spread of the rounds' own medians.
+    let medians: BTreeMap<&str, (f64, f64, f64)> = samples
         .iter()
-        .map(|(id, kept)| (id.as_str(), median(kept)))
+        .map(|(id, rounds)| {
+            let per_round: Vec<f64> = rounds.iter().map(|kept| median(kept)).collect();
+            let low = per_round.iter().copied().fold(f64::INFINITY, f64::min);
+            let high = per_round.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (id.as_str(), (median(&rounds.concat()), low, high))
+        })
         .collect();
-    let bare = medians.get("bare/async_fn").copied().unwrap_or(f64::NAN);
+    let bare = medians
+        .get("bare/async_fn")
+        .map_or(f64::NAN, |&(ns, _, _)| ns);
     let order = [
         "bare",
         "reference",
@@ -569,32 +587,32 @@ fn print_table() {
     ];
     println!();
     println!(
-        "| group | implementation | median ns/call | added ns over bare | ratio to fastest peer |"
+        "| group | implementation | median ns/call | rounds' medians | added ns over bare | ratio to fastest peer |"
     );
-    println!("|---|---|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|");
     for group in order {
         let prefix = format!("{group}/");
-        let rows: Vec<(&str, f64)> = medians
+        let rows: Vec<(&str, (f64, f64, f64))> = medians
             .iter()
-            .filter_map(|(id, &ns)| id.strip_prefix(prefix.as_str()).map(|name| (name, ns)))
+            .filter_map(|(id, &row)| id.strip_prefix(prefix.as_str()).map(|name| (name, row)))
             .collect();
         let best_peer = rows
             .iter()
             .filter(|(name, _)| !is_ours(name))
-            .map(|&(_, ns)| ns)
+            .map(|&(_, (ns, _, _))| ns)
             .fold(f64::INFINITY, f64::min);
         let ours_first = rows
             .iter()
             .filter(|(name, _)| is_ours(name))
             .chain(rows.iter().filter(|(name, _)| !is_ours(name)));
-        for &(name, ns) in ours_first {
+        for &(name, (ns, low, high)) in ours_first {
             let ratio = if best_peer.is_finite() {
                 format!("{:.2}", ns / best_peer)
             } else {
                 "–".to_owned()
             };
             println!(
-                "| {group} | {name} | {ns:.2} | {:+.2} | {ratio} |",
+                "| {group} | {name} | {ns:.2} | {low:.1}–{high:.1} | {:+.2} | {ratio} |",
                 ns - bare
             );
         }
@@ -648,13 +666,18 @@ fn print_future_sizes(rt: &Runtime) {
 fn main() {
     let mut c = Criterion::default()
         .sample_size(SAMPLE_SIZE)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_millis(1500))
+        .warm_up_time(Duration::from_millis(200))
+        .measurement_time(Duration::from_millis(500))
+        // The table below uses its own medians; criterion's bootstrap only feeds its report.
+        .nresamples(1000)
         .configure_from_args();
     let rt = runtime();
-    success_paths(&mut c, &rt);
-    contended_paths(&mut c);
-    rejection_paths(&mut c, &rt);
+    for round in 0..ROUNDS {
+        ROUND.store(round, Ordering::Relaxed);
+        success_paths(&mut c, &rt);
+        contended_paths(&mut c);
+        rejection_paths(&mut c, &rt);
+    }
     c.final_summary();
     print_table();
     print_future_sizes(&rt);
