@@ -176,10 +176,6 @@ impl CircuitBreaker {
 
     /// Records a call's outcome against the state it was admitted in.
     pub(super) fn settle(&self, ticket: Ticket, outcome: CallOutcome) {
-        if outcome == CallOutcome::Success && self.closed_success_is_quick(ticket.word) {
-            self.quick_success(ticket.word);
-            return;
-        }
         self.counters.count(outcome);
         if outcome == CallOutcome::Success {
             if self.streak.success(ticket.word.generation()) {
