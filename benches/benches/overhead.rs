@@ -547,6 +547,26 @@ fn is_ours(name: &str) -> bool {
     name.starts_with(OURS)
 }
 
+/// One row of the table: the median of every round's samples pooled, and the lowest and
+/// highest of the rounds' own medians.
+#[derive(Clone, Copy)]
+struct Row {
+    ns: f64,
+    low: f64,
+    high: f64,
+}
+
+impl Row {
+    fn of(rounds: &[Vec<f64>]) -> Row {
+        let per_round = rounds.iter().map(|kept| median(kept));
+        Row {
+            ns: median(&rounds.concat()),
+            low: per_round.clone().fold(f64::INFINITY, f64::min),
+            high: per_round.fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
 fn print_table() {
     let samples = SAMPLES
         .lock()
@@ -555,19 +575,11 @@ fn print_table() {
     if !matches!(samples.get("bare/async_fn"), Some(rounds) if rounds.concat().len() >= 2) {
         return;
     }
-    // The median of every round's samples pooled, and the spread of the rounds' own medians.
-    let medians: BTreeMap<&str, (f64, f64, f64)> = samples
+    let medians: BTreeMap<&str, Row> = samples
         .iter()
-        .map(|(id, rounds)| {
-            let per_round: Vec<f64> = rounds.iter().map(|kept| median(kept)).collect();
-            let low = per_round.iter().copied().fold(f64::INFINITY, f64::min);
-            let high = per_round.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            (id.as_str(), (median(&rounds.concat()), low, high))
-        })
+        .map(|(id, rounds)| (id.as_str(), Row::of(rounds)))
         .collect();
-    let bare = medians
-        .get("bare/async_fn")
-        .map_or(f64::NAN, |&(ns, _, _)| ns);
+    let bare = medians.get("bare/async_fn").map_or(f64::NAN, |row| row.ns);
     let order = [
         "bare",
         "reference",
@@ -592,20 +604,20 @@ fn print_table() {
     println!("|---|---|---:|---:|---:|---:|");
     for group in order {
         let prefix = format!("{group}/");
-        let rows: Vec<(&str, (f64, f64, f64))> = medians
+        let rows: Vec<(&str, Row)> = medians
             .iter()
             .filter_map(|(id, &row)| id.strip_prefix(prefix.as_str()).map(|name| (name, row)))
             .collect();
         let best_peer = rows
             .iter()
             .filter(|(name, _)| !is_ours(name))
-            .map(|&(_, (ns, _, _))| ns)
+            .map(|(_, row)| row.ns)
             .fold(f64::INFINITY, f64::min);
         let ours_first = rows
             .iter()
             .filter(|(name, _)| is_ours(name))
             .chain(rows.iter().filter(|(name, _)| !is_ours(name)));
-        for &(name, (ns, low, high)) in ours_first {
+        for &(name, Row { ns, low, high }) in ours_first {
             let ratio = if best_peer.is_finite() {
                 format!("{:.2}", ns / best_peer)
             } else {

@@ -203,8 +203,6 @@ fn wrap(
             let call = format_ident!("__resilience_call", span = Span::mixed_site());
             let deadline = format_ident!("__resilience_deadline", span = Span::mixed_site());
             let cx = format_ident!("__resilience_cx", span = Span::mixed_site());
-            let value = format_ident!("__resilience_value", span = Span::mixed_site());
-            let error = format_ident!("__resilience_error", span = Span::mixed_site());
             // `Timeout::call`'s steps: the call and its deadline are dropped at the end of the
             // inner block, before an expiry is reported.
             quote! {
@@ -217,13 +215,7 @@ fn wrap(
                     })
                     .await
                 } {
-                    // Taken apart and built again: see `retry_loop`.
-                    ::core::option::Option::Some(::core::result::Result::Ok(#value)) => {
-                        ::core::result::Result::Ok(#value)
-                    }
-                    ::core::option::Option::Some(::core::result::Result::Err(#error)) => {
-                        ::core::result::Result::Err(#error)
-                    }
+                    ::core::option::Option::Some(#outcome) => #outcome,
                     ::core::option::Option::None => ::core::result::Result::Err(
                         ::resilience::Failure::Policy(#policy.expired()),
                     ),

@@ -28,10 +28,6 @@ pub(super) struct OutcomeTotals {
 pub(super) struct OutcomeCounters(Striped<Stripe>);
 
 impl OutcomeCounters {
-    pub(super) fn new() -> Self {
-        Self::default()
-    }
-
     #[inline(always)]
     pub(super) fn count(&self, outcome: CallOutcome) {
         let stripe = self.0.local();
@@ -77,7 +73,7 @@ mod tests {
 
     #[test]
     fn counts_from_many_threads_add_up() {
-        let counters = OutcomeCounters::new();
+        let counters = OutcomeCounters::default();
         on_threads(4, || {
             for _ in 0..1000 {
                 counters.count(CallOutcome::Success);

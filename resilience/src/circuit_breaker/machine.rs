@@ -156,18 +156,19 @@ impl CircuitBreaker {
         error
     }
 
-    /// Whether a success admitted under `word` takes [`quick_success`](Self::quick_success):
-    /// the circuit was closed, the consecutive-failure rule applies and no `slow_call` limit
-    /// needs the clock.
+    /// Whether a success admitted under `word` needs nothing beyond
+    /// [`count_success`](Self::count_success): the circuit was closed, the consecutive-failure
+    /// rule applies and no `slow_call` limit needs the clock.
     #[inline(always)]
     pub(super) fn closed_success_is_quick(&self, word: StateWord) -> bool {
         self.quick_successes && word.phase() == Phase::Closed
     }
 
-    /// A success in a closed circuit under the consecutive-failure rule: counted, and the
-    /// failure streak (usually already zero, then only read) ended.
+    /// A success counted, and the failure streak of `word`'s generation (usually already zero,
+    /// then only read) ended. In a closed circuit under the consecutive-failure rule with no
+    /// `slow_call` limit, this is all a success does.
     #[inline(always)]
-    pub(super) fn quick_success(&self, word: StateWord) {
+    pub(super) fn count_success(&self, word: StateWord) {
         self.counters.count(CallOutcome::Success);
         if self.streak.success(word.generation()) {
             self.marks.last_success.set_now();
@@ -176,17 +177,16 @@ impl CircuitBreaker {
 
     /// Records a call's outcome against the state it was admitted in.
     pub(super) fn settle(&self, ticket: Ticket, outcome: CallOutcome) {
-        self.counters.count(outcome);
         if outcome == CallOutcome::Success {
-            if self.streak.success(ticket.word.generation()) {
-                self.marks.last_success.set_now();
-            }
+            self.count_success(ticket.word);
             // A closed circuit's success under the consecutive rule has nothing more to do.
             if ticket.word.phase() == Phase::Closed
                 && matches!(self.config.trip, TripRule::ConsecutiveFailures(_))
             {
                 return;
             }
+        } else {
+            self.counters.count(outcome);
         }
         self.settle_rest(ticket, outcome);
     }

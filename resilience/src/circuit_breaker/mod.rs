@@ -126,7 +126,7 @@ pub struct CircuitBreaker {
     name: Arc<str>,
     config: CircuitBreakerConfig,
     /// No `slow_call` limit and the consecutive-failure rule: a closed circuit's success only
-    /// counts (see `quick_success`).
+    /// counts (see `count_success`).
     quick_successes: bool,
     /// The [`StateWord`]: read on every admission, written only by transitions.
     state: AtomicU64,
@@ -181,7 +181,7 @@ impl CircuitBreaker {
             opened_at: AtomicU64::new(0),
             clock_origin: Instant::now(),
             machine: Mutex::new(Machine::new(config.trip)),
-            counters: OutcomeCounters::new(),
+            counters: OutcomeCounters::default(),
             successes_at_break: AtomicU64::new(0),
             marks: WallClockMarks::default(),
             config,

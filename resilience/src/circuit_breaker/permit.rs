@@ -128,7 +128,7 @@ impl<'a> CallPermit<'a> {
         if outcome == CallOutcome::Success && breaker.closed_success_is_quick(word) {
             // The outcome is recorded here, so the drop guard must not record another.
             std::mem::forget(self);
-            breaker.quick_success(word);
+            breaker.count_success(word);
         } else {
             self.record_rest(outcome);
         }
