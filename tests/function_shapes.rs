@@ -71,7 +71,9 @@ async fn methods_with_every_receiver() {
     assert!(registry()
         .circuit_breaker("function_shapes::Service::by_ref")
         .is_some());
-    assert!(registry().bulkhead("function_shapes::associated").is_some());
+    assert!(registry()
+        .bulkhead("function_shapes::Service::associated")
+        .is_some());
 }
 
 trait Repository {

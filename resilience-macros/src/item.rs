@@ -48,6 +48,22 @@ fn attr_args(attr: &Attribute) -> syn::Result<TokenStream> {
 pub(crate) struct Annotated {
     pub(crate) function: ItemFn,
     pub(crate) stack: Vec<PolicyAttr>,
+    /// Set when `#[async_trait]` already rewrote the `async fn` into a `fn` returning a boxed
+    /// future: the policies then wrap the boxed `async` block.
+    pub(crate) boxed: Option<BoxedFuture>,
+}
+
+/// What `#[async_trait]` makes of an `async fn`: `fn f(..) -> Pin<Box<dyn Future<Output = R> +
+/// Send + 'async_trait>> { Box::pin(async move { .. }) }`.
+pub(crate) struct BoxedFuture {
+    /// `R`, the original return type.
+    pub(crate) output: Type,
+    /// The boxing call's function, `Box::pin`.
+    pub(crate) pin: syn::Expr,
+    /// The statements before the boxing call (none, from `#[async_trait]` today).
+    pub(crate) before: Vec<syn::Stmt>,
+    /// The body of the boxed `async move` block: the original body with the arguments moved in.
+    pub(crate) body: syn::Block,
 }
 
 /// Collects the attribute being expanded (the topmost of the stack: the compiler expands
@@ -102,12 +118,174 @@ pub(crate) fn collect(
         // is used) and it expands to nothing.
         kept.push(expanded_marker(&attr));
     }
+    check_foreign_attributes(kind, &kept, &mut errors);
     function.attrs = kept;
-    check_signature(kind, &function, &mut errors);
+    let boxed = boxed_future(&function);
+    if boxed.is_none() {
+        check_signature(kind, &function, &mut errors);
+    }
     match errors.into_error() {
         Some(err) => Err((err, Some(Box::new(function)))),
-        None => Ok(Annotated { function, stack }),
+        None => Ok(Annotated {
+            function,
+            stack,
+            boxed,
+        }),
     }
+}
+
+/// Attributes the compiler itself reads, which change nothing about how the body runs.
+const INERT: &[&str] = &[
+    "allow",
+    "automatically_derived",
+    "cfg",
+    "cfg_attr",
+    "cold",
+    "coverage",
+    "deny",
+    "deprecated",
+    "doc",
+    "expect",
+    "export_name",
+    "forbid",
+    "inline",
+    "instruction_set",
+    "link_section",
+    "must_use",
+    "no_mangle",
+    "optimize",
+    "target_feature",
+    "track_caller",
+    "warn",
+];
+
+/// Tools whose attributes are inert to the compiler.
+const TOOLS: &[&str] = &[
+    "clippy",
+    "diagnostic",
+    "rust_analyzer",
+    "rustdoc",
+    "rustfmt",
+];
+
+/// Rejects an attribute macro written among or below ours. The stack expands at once from its
+/// top attribute, and attribute macros above it have expanded already; one still on the
+/// function now would run around the whole stack, not where it is written.
+fn check_foreign_attributes(kind: Kind, attrs: &[Attribute], errors: &mut Errors) {
+    for attr in attrs {
+        let path = attr.path();
+        let Some(first) = path.segments.first() else {
+            continue;
+        };
+        let first = first.ident.to_string();
+        let inert = if path.segments.len() == 1 {
+            INERT.contains(&first.as_str())
+        } else {
+            TOOLS.contains(&first.as_str())
+        };
+        if inert || is_stacked_marker_attr(attr) {
+            continue;
+        }
+        let written = quote::ToTokens::to_token_stream(path)
+            .to_string()
+            .replace(' ', "");
+        errors.at(
+            path.span(),
+            format!(
+                "`#[{written}]` is written below `#[{top}]`, but the resilience attributes expand \
+                 together as one stack, so `#[{written}]` would run outside all of them (once \
+                 per call, not where it is written); write it above `#[{top}]` to wrap the whole \
+                 stack, or move the code it should wrap into a function of its own and call that",
+                top = kind.name(),
+            ),
+        );
+    }
+}
+
+/// Whether an attribute is one of ours that the top of the stack already expanded.
+fn is_stacked_marker_attr(attr: &Attribute) -> bool {
+    match &attr.meta {
+        Meta::List(list) => is_stacked_marker(&list.tokens),
+        _ => false,
+    }
+}
+
+/// Recognises a function that `#[async_trait]` has already rewritten.
+fn boxed_future(function: &ItemFn) -> Option<BoxedFuture> {
+    if function.sig.asyncness.is_some() {
+        return None;
+    }
+    let ReturnType::Type(_, ty) = &function.sig.output else {
+        return None;
+    };
+    let output = boxed_future_output(ty)?;
+    let (last, before) = function.block.stmts.split_last()?;
+    let syn::Stmt::Expr(syn::Expr::Call(call), None) = last else {
+        return None;
+    };
+    let syn::Expr::Path(callee) = &*call.func else {
+        return None;
+    };
+    if !callee
+        .path
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "pin")
+        || call.args.len() != 1
+    {
+        return None;
+    }
+    let Some(syn::Expr::Async(block)) = call.args.first() else {
+        return None;
+    };
+    Some(BoxedFuture {
+        output,
+        pin: (*call.func).clone(),
+        before: before.to_vec(),
+        body: block.block.clone(),
+    })
+}
+
+/// `R` of `Pin<Box<dyn Future<Output = R> + ..>>`.
+fn boxed_future_output(ty: &Type) -> Option<Type> {
+    let inner = single_generic(strip_groups(ty), "Pin")?;
+    let Type::TraitObject(object) = strip_groups(single_generic(inner, "Box")?) else {
+        return None;
+    };
+    object.bounds.iter().find_map(|bound| {
+        let syn::TypeParamBound::Trait(bound) = bound else {
+            return None;
+        };
+        let segment = bound.path.segments.last()?;
+        if segment.ident != "Future" {
+            return None;
+        }
+        let syn::PathArguments::AngleBracketed(args) = &segment.arguments else {
+            return None;
+        };
+        args.args.iter().find_map(|arg| match arg {
+            syn::GenericArgument::AssocType(assoc) if assoc.ident == "Output" => {
+                Some(assoc.ty.clone())
+            }
+            _ => None,
+        })
+    })
+}
+
+/// `T` of `Name<T>`, for a path type whose last segment is `Name`.
+fn single_generic<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
+    let Type::Path(path) = ty else { return None };
+    let segment = path.path.segments.last()?;
+    if segment.ident != name {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &segment.arguments else {
+        return None;
+    };
+    args.args.iter().find_map(|arg| match arg {
+        syn::GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    })
 }
 
 /// The argument that marks an attribute as already expanded by the top of its stack.
@@ -167,52 +345,100 @@ fn strip_groups(ty: &Type) -> &Type {
     }
 }
 
-/// A binding of an owned argument, cloned for each attempt of a retried body.
-pub(crate) struct OwnedBinding {
-    pub(crate) ident: Ident,
-    pub(crate) mutable: bool,
-    /// Where to point an error when the argument cannot be cloned.
-    pub(crate) span: Span,
+/// How an argument is passed, which decides what a body that runs again needs of it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Passing {
+    /// By value: each run of the body gets its own clone (the last run the original).
+    Owned,
+    /// `&T`: a `mut` binding is copied afresh for each run, so each starts where the caller left it.
+    Shared,
+    /// `&mut T`: a `mut` binding is reborrowed afresh for each run.
+    Exclusive,
 }
 
-/// The bindings of arguments taken by value (not behind a reference): a retried body may move
-/// them, so each attempt gets its own clone.
-pub(crate) fn owned_bindings(function: &ItemFn) -> Vec<OwnedBinding> {
+/// A binding of an argument that a body run more than once (or followed by a fallback) must get
+/// afresh: every binding of an owned argument, and `mut` bindings of references.
+pub(crate) struct ArgBinding {
+    pub(crate) ident: Ident,
+    pub(crate) mutable: bool,
+    pub(crate) passing: Passing,
+    /// Where to point an error when the argument cannot be cloned.
+    pub(crate) span: Span,
+    /// The argument's own `#[cfg]` attributes: its bindings exist only where it does.
+    pub(crate) cfgs: Vec<Attribute>,
+}
+
+/// The bindings a body needs afresh for each run: see [`ArgBinding`].
+pub(crate) fn reused_bindings(function: &ItemFn) -> Vec<ArgBinding> {
     let mut bindings = Vec::new();
     for input in &function.sig.inputs {
         let FnArg::Typed(arg) = input else { continue };
-        if matches!(strip_groups(&arg.ty), Type::Reference(_)) {
-            continue;
+        let cfgs = cfg_attrs(&arg.attrs);
+        match strip_groups(&arg.ty) {
+            Type::Reference(reference) => {
+                // A reference is `Copy` (or reborrowed): only a binding the body reassigns needs
+                // a fresh copy; patterns through a reference bind copies or references already.
+                if let Pat::Ident(binding) = &*arg.pat {
+                    if binding.mutability.is_some() && binding.by_ref.is_none() {
+                        bindings.push(ArgBinding {
+                            ident: binding.ident.clone(),
+                            mutable: true,
+                            passing: if reference.mutability.is_some() {
+                                Passing::Exclusive
+                            } else {
+                                Passing::Shared
+                            },
+                            span: arg.ty.span(),
+                            cfgs,
+                        });
+                    }
+                }
+            }
+            _ => {
+                let mut idents = Vec::new();
+                bindings_of(&arg.pat, &mut idents);
+                bindings.extend(idents.into_iter().map(|(ident, mutable)| ArgBinding {
+                    ident,
+                    mutable,
+                    passing: Passing::Owned,
+                    span: arg.ty.span(),
+                    cfgs: cfgs.clone(),
+                }));
+            }
         }
-        bindings_of(&arg.pat, arg.ty.span(), &mut bindings);
     }
     bindings
 }
 
-fn bindings_of(pat: &Pat, span: Span, out: &mut Vec<OwnedBinding>) {
+/// The `#[cfg(..)]` attributes among `attrs`.
+pub(crate) fn cfg_attrs(attrs: &[Attribute]) -> Vec<Attribute> {
+    attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("cfg"))
+        .cloned()
+        .collect()
+}
+
+/// The by-value bindings of a pattern, with whether each is `mut`.
+fn bindings_of(pat: &Pat, out: &mut Vec<(Ident, bool)>) {
     match pat {
         Pat::Ident(binding) => {
             if binding.by_ref.is_none() {
-                out.push(OwnedBinding {
-                    ident: binding.ident.clone(),
-                    mutable: binding.mutability.is_some(),
-                    span,
-                });
+                out.push((binding.ident.clone(), binding.mutability.is_some()));
             }
             if let Some((_, sub)) = &binding.subpat {
-                bindings_of(sub, span, out);
+                bindings_of(sub, out);
             }
         }
-        Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| bindings_of(p, span, out)),
-        Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| bindings_of(p, span, out)),
+        Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| bindings_of(p, out)),
+        Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| bindings_of(p, out)),
         Pat::Struct(strukt) => strukt
             .fields
             .iter()
-            .for_each(|field| bindings_of(&field.pat, span, out)),
-        Pat::Slice(slice) => slice.elems.iter().for_each(|p| bindings_of(p, span, out)),
-        Pat::Paren(paren) => bindings_of(&paren.pat, span, out),
-        Pat::Type(typed) => bindings_of(&typed.pat, span, out),
-        Pat::Reference(_) | Pat::Wild(_) | Pat::Rest(_) | Pat::Lit(_) | Pat::Range(_) => {}
+            .for_each(|field| bindings_of(&field.pat, out)),
+        Pat::Slice(slice) => slice.elems.iter().for_each(|p| bindings_of(p, out)),
+        Pat::Paren(paren) => bindings_of(&paren.pat, out),
+        Pat::Type(typed) => bindings_of(&typed.pat, out),
         _ => {}
     }
 }

@@ -6,7 +6,7 @@
 use std::fmt::Display;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 pub use crate::fallback::{
     clone_for_fallback, fallback_error, AsyncFallback, FallbackArg, FallbackOutput,
@@ -32,6 +32,72 @@ impl<P> Site<P> {
     pub fn get_or_init(&'static self, register: impl FnOnce() -> Arc<P>) -> &'static P {
         self.0.get_or_init(register)
     }
+}
+
+/// A call site whose default name depends on the concrete `Self`: a method of a generic impl or
+/// a trait's default method, whose policy belongs to the type it runs for.
+///
+/// The first concrete type's policy is kept beside that type's name, so a site used with one type
+/// (every non-generic impl) pays a comparison of two `&'static str` pointers per call. Any other
+/// type's policy is found in a short list behind a lock.
+pub struct SelfSite<P: 'static> {
+    first: OnceLock<(&'static str, Arc<P>)>,
+    /// Policies of the types after the first. Each is leaked once: a program has finitely many
+    /// (site, type) pairs, fixed when it is compiled, so this is bounded like the statics are.
+    others: RwLock<Vec<(&'static str, &'static P)>>,
+}
+
+impl<P> SelfSite<P> {
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        SelfSite {
+            first: OnceLock::new(),
+            others: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// The policy of `self_type` (`type_name::<Self>()`); `register` runs once per type.
+    #[inline]
+    pub fn get_or_init(
+        &'static self,
+        self_type: &'static str,
+        register: impl Fn() -> Arc<P>,
+    ) -> &'static P {
+        let (first_type, first) = self.first.get_or_init(|| (self_type, register()));
+        if same_type(first_type, self_type) {
+            first
+        } else {
+            self.other(self_type, register)
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn other(&'static self, self_type: &'static str, register: impl Fn() -> Arc<P>) -> &'static P {
+        let found = |others: &[(&'static str, &'static P)]| {
+            others
+                .iter()
+                .find(|(ty, _)| same_type(ty, self_type))
+                .map(|(_, policy)| *policy)
+        };
+        if let Some(policy) = found(&self.others.read().unwrap_or_else(PoisonError::into_inner)) {
+            return policy;
+        }
+        let mut others = self.others.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(policy) = found(&others) {
+            return policy;
+        }
+        let policy: &'static Arc<P> = Box::leak(Box::new(register()));
+        others.push((self_type, policy));
+        policy
+    }
+}
+
+/// Whether two type names are the same type's. The compiler usually gives one type one string,
+/// but may duplicate it across codegen units: then the text decides.
+#[inline]
+fn same_type(a: &'static str, b: &'static str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 /// The settings come from the macro, which validated every value at compile time; a rejection
@@ -68,9 +134,20 @@ pub fn register_fallback(builder: FallbackBuilder) -> Arc<Fallback> {
     register(builder)
 }
 
-/// Default name of a method's policies: `path::to::Type::method`.
+/// Default name of a method's policies: `path::to::Type::method`, with the concrete `Self`.
 pub fn method_name(type_name: &str, method: &str) -> String {
     format!("{type_name}::{method}")
+}
+
+/// Default name of the policies of a function without a receiver: the path of the function the
+/// site is in, from `type_name_of_val` of an item nested in it (`path::to::Type::function::__site`
+/// inside an impl, `path::to::outer::inner::__site` for a nested function), without the
+/// compiler's `{{closure}}` segments for async bodies and without the marker item's own name.
+pub fn site_name(marker_path: &str) -> String {
+    let path = marker_path
+        .rsplit_once("::")
+        .map_or(marker_path, |(function, _marker)| function);
+    path.replace("::{{closure}}", "")
 }
 
 /// The return type of an annotated function.
@@ -161,6 +238,34 @@ impl<T: Clone> RetryArg for T {
 #[inline]
 pub fn clone_for_retry<T: RetryArg>(value: &T) -> T {
     value.clone_for_retry()
+}
+
+/// An owned argument of a retried function, held across its attempts: each attempt but the last
+/// gets a clone, and the last (the only one, with `max_attempts = 1`) gets the original itself.
+pub struct Reusable<T>(Option<T>);
+
+impl<T: RetryArg> Reusable<T> {
+    #[inline]
+    pub fn new(value: T) -> Self {
+        Reusable(Some(value))
+    }
+
+    /// The argument for the attempt about to run.
+    ///
+    /// `RetryRun` never starts an attempt after the last, so the original is moved out at most
+    /// once and never asked for again.
+    #[inline]
+    pub fn for_attempt(&mut self, last: bool) -> T {
+        if !last {
+            if let Some(value) = &self.0 {
+                return value.clone_for_retry();
+            }
+        }
+        match self.0.take() {
+            Some(value) => value,
+            None => unreachable!("resilience: an attempt ran after the last one"),
+        }
+    }
 }
 
 /// How a retry sees an error of a stack with no rejecting policy: always the operation's.

@@ -80,6 +80,13 @@ impl<'a> RetryRun<'a> {
         self.policy.counters.record_success(self.attempt > 1);
     }
 
+    /// Whether the attempt about to run is the last that `max_attempts` allows: the macros move owned arguments into it instead of cloning them.
+    #[doc(hidden)]
+    #[inline]
+    pub fn is_last_attempt(&self) -> bool {
+        self.attempt >= self.policy.config().max_attempts
+    }
+
     /// Reports an attempt's result and, when another attempt is due, sleeps until it.
     ///
     /// Returns `Break(result)`, the result unchanged, when the call is done: on success, on an

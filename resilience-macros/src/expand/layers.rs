@@ -1,0 +1,286 @@
+//! Each layer's expression around the layers below it.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::Type;
+
+use super::arguments::{self, PassedOn};
+use crate::attrs::{FallbackArgs, PolicyAttr, RetryArgs, Settings};
+use crate::item::ArgBinding;
+
+/// What a layer needs to know of the function and of the stack.
+pub(super) struct Below<'a> {
+    /// The runtime crate's path.
+    pub(super) krate: &'a TokenStream,
+    /// Whether a layer can reject calls: errors inside the stack are then `Failure<E>`.
+    pub(super) rejects: bool,
+    /// The arguments each run of the body gets afresh.
+    pub(super) bindings: &'a [ArgBinding],
+    /// The function's arguments as a call passes them on (`self` first for a method).
+    pub(super) arguments: &'a [PassedOn],
+    pub(super) return_type: &'a Type,
+}
+
+/// The expression of one layer around `inner`, the expression of the layers below; both
+/// evaluate, in the function's async body, to the layer's result.
+pub(super) fn wrap(
+    layer: &PolicyAttr,
+    policy: &syn::Ident,
+    inner: TokenStream,
+    below: &Below<'_>,
+) -> TokenStream {
+    let Below {
+        krate,
+        rejects,
+        bindings,
+        return_type,
+        ..
+    } = *below;
+    let permit = format_ident!("__resilience_permit", span = Span::mixed_site());
+    let outcome = format_ident!("__resilience_outcome", span = Span::mixed_site());
+    let rejection = format_ident!("__resilience_rejection", span = Span::mixed_site());
+    match &layer.settings {
+        Settings::Retry(args) => {
+            retry_loop(krate, args, policy, inner, rejects, bindings, return_type)
+        }
+        Settings::CircuitBreaker(args) => {
+            let error = format_ident!("__resilience_error", span = Span::mixed_site());
+            let failure_if = args
+                .failure_if
+                .as_ref()
+                .map_or_else(|| quote!(#krate::__private::always), |p| quote!(#p));
+            let ignore_if = args
+                .ignore_if
+                .as_ref()
+                .map_or_else(|| quote!(#krate::__private::never), |p| quote!(#p));
+            quote! {
+                match #policy.try_acquire() {
+                    ::core::result::Result::Err(#rejection) => {
+                        ::core::result::Result::Err(#krate::Failure::Policy(#rejection))
+                    }
+                    ::core::result::Result::Ok(#permit) => {
+                        let #outcome = #inner;
+                        #permit.record(#krate::__private::breaker_outcome(
+                            &#outcome,
+                            |#error: &_| #krate::__private::classify(#error, #ignore_if, #failure_if),
+                        ));
+                        #outcome
+                    }
+                }
+            }
+        }
+        Settings::Timeout(_) => {
+            let call = format_ident!("__resilience_call", span = Span::mixed_site());
+            let deadline = format_ident!("__resilience_deadline", span = Span::mixed_site());
+            let cx = format_ident!("__resilience_cx", span = Span::mixed_site());
+            // `Timeout::call`'s steps: the call and its deadline are dropped at the end of the
+            // inner block, before an expiry is reported.
+            quote! {
+                match {
+                    #policy.count_call();
+                    let mut #call = ::core::pin::pin!(async { #inner });
+                    let mut #deadline = ::core::pin::pin!(::core::option::Option::None);
+                    ::core::future::poll_fn(|#cx| {
+                        #policy.poll_before_deadline(#call.as_mut(), #deadline.as_mut(), #cx)
+                    })
+                    .await
+                } {
+                    ::core::option::Option::Some(#outcome) => #outcome,
+                    ::core::option::Option::None => ::core::result::Result::Err(
+                        #krate::Failure::Policy(#policy.expired()),
+                    ),
+                }
+            }
+        }
+        Settings::Fallback(args) => fallback(args, policy, inner, below),
+        Settings::RateLimit(_) => quote! {
+            // Without a wait the limiter decides at once; a wait makes it a real await.
+            match if #policy.config().wait.is_zero() {
+                #policy.try_acquire()
+            } else {
+                #policy.acquire().await
+            } {
+                ::core::result::Result::Err(#rejection) => {
+                    ::core::result::Result::Err(#krate::Failure::Policy(#rejection))
+                }
+                ::core::result::Result::Ok(()) => #inner,
+            }
+        },
+        Settings::Bulkhead(_) => quote! {
+            // Without a queue the bulkhead decides at once; a queue makes the wait a real await.
+            match if #policy.config().queue == 0 {
+                #policy.try_acquire()
+            } else {
+                #policy.acquire().await
+            } {
+                ::core::result::Result::Err(#rejection) => {
+                    ::core::result::Result::Err(#krate::Failure::Policy(#rejection))
+                }
+                ::core::result::Result::Ok(#permit) => {
+                    let #outcome = #inner;
+                    ::core::mem::drop(#permit);
+                    #outcome
+                }
+            }
+        },
+    }
+}
+
+/// `#[fallback]`: the layers below run with clones of the owned arguments; on a failure the
+/// fallback answers with the originals and the error.
+fn fallback(
+    args: &FallbackArgs,
+    policy: &syn::Ident,
+    inner: TokenStream,
+    below: &Below<'_>,
+) -> TokenStream {
+    let value = format_ident!("__resilience_value", span = Span::mixed_site());
+    let failure = format_ident!("__resilience_failure", span = Span::mixed_site());
+    let error = format_ident!("__resilience_error", span = Span::mixed_site());
+    let krate = below.krate;
+    let clones = arguments::fallback_clones(krate, below.bindings);
+    let function = &args.function;
+    let call = format_ident!("__resilience_call", span = Span::mixed_site());
+    let calls = arguments::calls_under_cfg(
+        below.arguments,
+        &call,
+        function.span(),
+        |passed| quote_spanned!(function.span()=> #krate::__private::FallbackOutput(#function(#(#passed,)* #error))),
+    );
+    let fallback_if = args
+        .fallback_if
+        .as_ref()
+        .map_or_else(|| quote!(#krate::__private::always), |p| quote!(#p));
+    // Sync or async: a `Result` takes `FallbackOutput`'s inherent method, a future the trait's.
+    let answer = quote_spanned! {function.span()=>
+        {
+            #[allow(unused_imports)]
+            use #krate::__private::AsyncFallback as _;
+            #calls
+            #call.into_fallback_future().await
+        }
+    };
+    if below.rejects {
+        quote! {
+            match { #(#clones)* #inner } {
+                ::core::result::Result::Ok(#value) => ::core::result::Result::Ok(#value),
+                ::core::result::Result::Err(#failure) => {
+                    match #krate::__private::fallback_error(#failure, #fallback_if) {
+                        ::core::result::Result::Ok(#error) => {
+                            #policy.count_answered();
+                            #answer.map_err(#krate::Failure::Operation)
+                        }
+                        ::core::result::Result::Err(#failure) => {
+                            #policy.count_passed();
+                            ::core::result::Result::Err(#failure)
+                        }
+                    }
+                }
+            }
+        }
+    } else {
+        quote! {
+            match { #(#clones)* #inner } {
+                ::core::result::Result::Ok(#value) => ::core::result::Result::Ok(#value),
+                ::core::result::Result::Err(#error) if #fallback_if(&#error) => {
+                    #policy.count_answered();
+                    #answer
+                }
+                ::core::result::Result::Err(#error) => {
+                    #policy.count_passed();
+                    ::core::result::Result::Err(#error)
+                }
+            }
+        }
+    }
+}
+
+fn retry_loop(
+    krate: &TokenStream,
+    args: &RetryArgs,
+    policy: &syn::Ident,
+    inner: TokenStream,
+    rejects: bool,
+    bindings: &[ArgBinding],
+    return_type: &Type,
+) -> TokenStream {
+    let run = format_ident!("__resilience_run", span = Span::mixed_site());
+    let attempt = format_ident!("__resilience_attempt", span = Span::mixed_site());
+    let done = format_ident!("__resilience_done", span = Span::mixed_site());
+    let value = format_ident!("__resilience_value", span = Span::mixed_site());
+    let error = format_ident!("__resilience_error", span = Span::mixed_site());
+    let last = format_ident!("__resilience_last", span = Span::mixed_site());
+    let (slots, takes) = arguments::retry_slots(krate, bindings, &last);
+    let view = if rejects {
+        quote!(#krate::Failure::as_ref)
+    } else {
+        quote!(#krate::__private::view_operation)
+    };
+    let retry_if = args
+        .retry_if
+        .as_ref()
+        .map_or_else(|| quote!(#krate::__private::always), |p| quote!(#p));
+    let on_retry = args
+        .on_retry
+        .as_ref()
+        .map_or_else(|| quote!(#krate::__private::ignore_retry), |p| quote!(#p));
+    let describe = describe_error(krate, return_type);
+    quote! {
+        {
+            let mut #run = #policy.begin();
+            #(#slots)*
+            loop {
+                let #last = #run.is_last_attempt();
+                #(#takes)*
+                // Taken apart and built again, so that a success leaves with its value alone
+                // rather than with a copy of the whole result out of the call's future.
+                let #attempt = match #inner {
+                    ::core::result::Result::Ok(#value) => {
+                        #run.succeeded();
+                        break ::core::result::Result::Ok(#value);
+                    }
+                    ::core::result::Result::Err(#error) => ::core::result::Result::Err(#error),
+                };
+                match #run
+                    .after_attempt_described(#attempt, #view, #retry_if, #on_retry, #describe)
+                    .await
+                {
+                    ::core::ops::ControlFlow::Break(#done) => break #done,
+                    ::core::ops::ControlFlow::Continue(()) => {}
+                }
+            }
+        }
+    }
+}
+
+/// How retry events describe an operation error: its `Display` when the error type has one,
+/// else its type name, chosen by autoref specialization on the declared error type.
+fn describe_error(krate: &TokenStream, return_type: &Type) -> TokenStream {
+    if contains_impl_trait(return_type) {
+        // The error type cannot be named: fall back to the type name.
+        return quote!(#krate::__private::describe_by_type_name);
+    }
+    quote! {
+        {
+            #[allow(unused_imports)]
+            use #krate::__private::{DescribeByDisplay as _, DescribeByTypeName as _};
+            (&#krate::__private::DescribeError::<
+                <#return_type as #krate::__private::IsResult>::Err,
+            >::new())
+            .describer()
+        }
+    }
+}
+
+fn contains_impl_trait(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_type(&mut finder, ty);
+    finder.0
+}

@@ -1,0 +1,176 @@
+//! Code generation: the whole stack of policies around the function's body.
+//!
+//! The body runs as an `async` block inside the function itself (never a nested `fn`), so
+//! `self`, `Self`, generics, lifetimes and `impl Trait` arguments keep working; an early
+//! `return` or `?` ends the block, which is the attempt the policies observe. Each policy is
+//! resolved once per call site into a `static` and then passed by reference.
+
+mod arguments;
+mod layers;
+mod resolve;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::visit_mut::VisitMut;
+use syn::{ItemFn, ReturnType, Type};
+
+use crate::item::{reused_bindings, Annotated, BoxedFuture};
+use layers::Below;
+use resolve::DefaultName;
+
+pub(crate) fn expand(annotated: Annotated) -> TokenStream {
+    let Annotated {
+        mut function,
+        stack,
+        boxed,
+    } = annotated;
+    let krate = crate_path(&stack);
+    let reused = stack.iter().any(|layer| layer.kind().reuses_arguments());
+    let bindings = if reused {
+        reused_bindings(&function)
+    } else {
+        Vec::new()
+    };
+    let arguments = arguments::passed_on(&function);
+    if reused {
+        // The body binds its own copies (mutable if the argument was): the argument's own
+        // binding is then never mutated, and `mut` on it would warn.
+        strip_binding_mut(&mut function);
+    }
+
+    let (return_type, block) = match &boxed {
+        Some(BoxedFuture { output, body, .. }) => (output.clone(), body.clone()),
+        None => (
+            match &function.sig.output {
+                ReturnType::Type(_, ty) => (**ty).clone(),
+                // Rejected while collecting; kept total so this never panics.
+                ReturnType::Default => syn::parse_quote!(()),
+            },
+            (*function.block).clone(),
+        ),
+    };
+    let anchor = erase_impl_trait(return_type.clone());
+
+    let rejects = stack.iter().any(|layer| layer.kind().rejects());
+    let default_name = DefaultName::of(&function);
+
+    let policies: Vec<_> = (0..stack.len())
+        .map(|i| format_ident!("__resilience_policy_{}", i, span = Span::mixed_site()))
+        .collect();
+    let resolutions: Vec<_> = stack
+        .iter()
+        .zip(&policies)
+        .map(|(layer, ident)| resolve::resolve(&krate, layer, ident, default_name))
+        .collect();
+
+    // The body moves what it captures, unless a retry re-runs it or a fallback needs the
+    // arguments after it: then it takes the run's own copies into the block by value.
+    let body = if reused {
+        let taken = arguments::take_into_body(&bindings);
+        quote!(async { #(#taken)* #block })
+    } else {
+        quote!(async move #block)
+    };
+    let body = quote!(#krate::__private::anchor::<#anchor, _>(#body).await);
+    let body = if rejects {
+        quote!(#krate::__private::operation_result(#body))
+    } else {
+        body
+    };
+    // One state machine for the whole stack: each layer is a synchronous admission and
+    // bookkeeping around the expression of the layer below, and only the timeout (which must
+    // race a timer) wraps a future. Every `.await` is the body's, a wait, or a sleep.
+    let below = Below {
+        krate: &krate,
+        rejects,
+        bindings: &bindings,
+        arguments: &arguments,
+        return_type: &return_type,
+    };
+    let pipeline = stack
+        .iter()
+        .zip(&policies)
+        .rev()
+        .fold(body, |inner, (layer, policy)| {
+            layers::wrap(layer, policy, inner, &below)
+        });
+
+    let result = format_ident!("__resilience_result", span = Span::mixed_site());
+    let finish = if rejects {
+        quote!(#krate::__private::finish::<#anchor>(#result))
+    } else {
+        quote!(#result)
+    };
+    let run = quote! {
+        #(#resolutions)*
+        let #result = #pipeline;
+        #finish
+    };
+
+    let ItemFn {
+        attrs, vis, sig, ..
+    } = &function;
+    match &boxed {
+        Some(BoxedFuture { pin, before, .. }) => quote! {
+            #(#attrs)*
+            #vis #sig {
+                #(#before)*
+                #pin(async move { #run })
+            }
+        },
+        None => quote! {
+            #(#attrs)*
+            #vis #sig {
+                #run
+            }
+        },
+    }
+}
+
+/// The path of the runtime crate: the stack's `crate = "..."`, or `::resilience`.
+fn crate_path(_stack: &[crate::attrs::PolicyAttr]) -> TokenStream {
+    quote!(::resilience)
+}
+
+/// `impl Trait` cannot be written in the body's type anchor; `_` lets inference fill it in.
+fn erase_impl_trait(mut ty: Type) -> Type {
+    struct Eraser;
+    impl VisitMut for Eraser {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(impl_trait) = ty {
+                *ty = Type::Infer(syn::TypeInfer {
+                    underscore_token: syn::Token![_](impl_trait.impl_token.span),
+                });
+            } else {
+                syn::visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+    Eraser.visit_type_mut(&mut ty);
+    ty
+}
+
+/// Removes `mut` from the argument bindings that each run of the body binds afresh.
+fn strip_binding_mut(function: &mut ItemFn) {
+    struct Stripper;
+    impl VisitMut for Stripper {
+        fn visit_pat_ident_mut(&mut self, binding: &mut syn::PatIdent) {
+            if binding.by_ref.is_none() {
+                binding.mutability = None;
+            }
+            syn::visit_mut::visit_pat_ident_mut(self, binding);
+        }
+    }
+    for input in &mut function.sig.inputs {
+        let syn::FnArg::Typed(arg) = input else {
+            continue;
+        };
+        match (&*arg.ty, &mut *arg.pat) {
+            // A `mut` reference binding is copied or reborrowed into each run (see
+            // `reused_bindings`); bindings inside a pattern through a reference are not.
+            (Type::Reference(_), syn::Pat::Ident(binding)) => binding.mutability = None,
+            (Type::Reference(_), _) => {}
+            (_, pat) => Stripper.visit_pat_mut(pat),
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Resolving each layer's policy at its call site: a `static` per site, the policy's default
+//! name, and the builder that registers it with the attribute's settings.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::ItemFn;
+
+use crate::attrs::{
+    BackoffArg, BreakerArgs, BulkheadArgs, JitterArg, PolicyAttr, RateLimitArgs, RetryArgs,
+    Settings, TimeoutArgs, TripArg, WindowArg,
+};
+
+/// Where an unnamed policy's name comes from.
+#[derive(Clone, Copy)]
+pub(super) enum DefaultName<'a> {
+    /// A method with a receiver: `path::Type::method`, with the concrete `Self` it runs for, so
+    /// a generic impl or a trait default method has one policy per type.
+    OfSelf(&'a syn::Ident),
+    /// Any other function: the path of the function itself, `path::Type::function` for an
+    /// associated function, `path::outer::inner` for a nested one.
+    OfSite,
+}
+
+impl<'a> DefaultName<'a> {
+    pub(super) fn of(function: &'a ItemFn) -> Self {
+        if function.sig.receiver().is_some() {
+            DefaultName::OfSelf(&function.sig.ident)
+        } else {
+            DefaultName::OfSite
+        }
+    }
+}
+
+/// `let __resilience_policy_N: &'static P = { static SITE; SITE.get_or_init(..) };`
+///
+/// A named policy, or an unnamed one outside a method, is one `static` per site. An unnamed
+/// method's policy belongs to the concrete `Self`: the site keeps its first type's policy and
+/// compares type names on each call.
+pub(super) fn resolve(
+    krate: &TokenStream,
+    layer: &PolicyAttr,
+    ident: &syn::Ident,
+    default_name: DefaultName<'_>,
+) -> TokenStream {
+    let given = match &layer.settings {
+        Settings::Retry(args) => &args.name,
+        Settings::CircuitBreaker(args) => &args.name,
+        Settings::Timeout(args) => &args.name,
+        Settings::Bulkhead(args) => &args.name,
+        Settings::RateLimit(args) => &args.name,
+        Settings::Fallback(args) => &args.name,
+    };
+    let private = quote!(#krate::__private);
+    let marker = format_ident!("__resilience_site");
+    let (name, per_self) = match (given, default_name) {
+        (Some(name), _) => (quote!(#name), false),
+        (None, DefaultName::OfSelf(method)) => {
+            let method = method.to_string();
+            (
+                quote!(#private::method_name(::core::any::type_name::<Self>(), #method)),
+                true,
+            )
+        }
+        (None, DefaultName::OfSite) => (
+            quote!({
+                fn #marker() {}
+                #private::site_name(::core::any::type_name_of_val(&#marker))
+            }),
+            false,
+        ),
+    };
+    let (ty, register, builder) = match &layer.settings {
+        Settings::Retry(args) => (
+            quote!(#krate::Retry),
+            quote!(register_retry),
+            retry_builder(krate, args, &name),
+        ),
+        Settings::CircuitBreaker(args) => (
+            quote!(#krate::CircuitBreaker),
+            quote!(register_circuit_breaker),
+            breaker_builder(krate, args, &name),
+        ),
+        Settings::Timeout(args) => (
+            quote!(#krate::Timeout),
+            quote!(register_timeout),
+            timeout_builder(krate, args, &name),
+        ),
+        Settings::Bulkhead(args) => (
+            quote!(#krate::Bulkhead),
+            quote!(register_bulkhead),
+            bulkhead_builder(krate, args, &name),
+        ),
+        Settings::RateLimit(args) => (
+            quote!(#krate::RateLimiter),
+            quote!(register_rate_limiter),
+            rate_limiter_builder(krate, args, &name),
+        ),
+        Settings::Fallback(_) => (
+            quote!(#krate::Fallback),
+            quote!(register_fallback),
+            quote!(#krate::Fallback::builder(#name)),
+        ),
+    };
+    let site = format_ident!("SITE", span = Span::mixed_site());
+    if per_self {
+        quote! {
+            let #ident: &'static #ty = {
+                static #site: #private::SelfSite<#ty> = #private::SelfSite::new();
+                #site.get_or_init(::core::any::type_name::<Self>(), || #private::#register(#builder))
+            };
+        }
+    } else {
+        quote! {
+            let #ident: &'static #ty = {
+                static #site: #private::Site<#ty> = #private::Site::new();
+                #site.get_or_init(|| #private::#register(#builder))
+            };
+        }
+    }
+}
+
+fn duration(d: std::time::Duration) -> TokenStream {
+    let secs = d.as_secs();
+    let nanos = d.subsec_nanos();
+    quote!(::core::time::Duration::new(#secs, #nanos))
+}
+
+fn retry_builder(krate: &TokenStream, args: &RetryArgs, name: &TokenStream) -> TokenStream {
+    let mut calls = Vec::new();
+    if let Some(n) = args.max_attempts {
+        calls.push(quote!(.max_attempts(#n)));
+    }
+    if let Some(backoff) = &args.backoff {
+        calls.push(match backoff {
+            BackoffArg::Exponential { base, factor } => {
+                let base = duration(*base);
+                quote!(.exponential(#base, #factor))
+            }
+            BackoffArg::Fixed(d) => {
+                let d = duration(*d);
+                quote!(.fixed(#d))
+            }
+            BackoffArg::Linear(d) => {
+                let d = duration(*d);
+                quote!(.linear(#d))
+            }
+            BackoffArg::None => quote!(.no_backoff()),
+            BackoffArg::Schedule(delays) => {
+                let delays = delays.iter().map(|d| duration(*d));
+                quote!(.delays(::std::vec![#(#delays),*]))
+            }
+            BackoffArg::Custom(path) => quote!(.backoff_fn(#path)),
+        });
+    }
+    if let Some(d) = args.max_delay {
+        let d = duration(d);
+        calls.push(quote!(.max_delay(#d)));
+    }
+    if let Some(jitter) = &args.jitter {
+        let jitter = match jitter {
+            JitterArg::Proportional(f) => quote!(#krate::Jitter::Proportional(#f)),
+            JitterArg::Full => quote!(#krate::Jitter::Full),
+            JitterArg::Equal => quote!(#krate::Jitter::Equal),
+            JitterArg::Decorrelated => quote!(#krate::Jitter::Decorrelated),
+        };
+        calls.push(quote!(.jitter(#jitter)));
+    }
+    if let Some(d) = args.max_elapsed {
+        let d = duration(d);
+        calls.push(quote!(.max_elapsed(#d)));
+    }
+    quote!(#krate::Retry::builder(#name) #(#calls)*)
+}
+
+fn breaker_builder(krate: &TokenStream, args: &BreakerArgs, name: &TokenStream) -> TokenStream {
+    let mut calls = Vec::new();
+    match &args.trip {
+        Some(TripArg::Consecutive(n)) => calls.push(quote!(.failure_threshold(#n))),
+        Some(TripArg::Rate {
+            rate,
+            window,
+            min_calls,
+        }) => {
+            calls.push(quote!(.failure_rate(#rate)));
+            match window {
+                Some(WindowArg::Calls(n)) => calls.push(quote!(.window(#krate::Window::Calls(#n)))),
+                Some(WindowArg::Time(d)) => {
+                    let d = duration(*d);
+                    calls.push(quote!(.window(#krate::Window::Time(#d))))
+                }
+                None => {}
+            }
+            if let Some(n) = min_calls {
+                calls.push(quote!(.min_calls(#n)));
+            }
+        }
+        None => {}
+    }
+    if let Some(d) = args.reset_timeout {
+        let d = duration(d);
+        calls.push(quote!(.reset_timeout(#d)));
+    }
+    if let Some(n) = args.half_open_max_calls {
+        calls.push(quote!(.half_open_max_calls(#n)));
+    }
+    if let Some(n) = args.success_threshold {
+        calls.push(quote!(.success_threshold(#n)));
+    }
+    if let Some(d) = args.slow_call {
+        let d = duration(d);
+        calls.push(quote!(.slow_call(#d)));
+    }
+    quote!(#krate::CircuitBreaker::builder(#name) #(#calls)*)
+}
+
+fn timeout_builder(krate: &TokenStream, args: &TimeoutArgs, name: &TokenStream) -> TokenStream {
+    let d = duration(args.duration);
+    quote!(#krate::Timeout::builder(#name).duration(#d))
+}
+
+fn rate_limiter_builder(
+    krate: &TokenStream,
+    args: &RateLimitArgs,
+    name: &TokenStream,
+) -> TokenStream {
+    let rate = args.rate;
+    let mut calls = vec![quote!(.rate(#rate))];
+    if let Some(d) = args.per {
+        let d = duration(d);
+        calls.push(quote!(.per(#d)));
+    }
+    if let Some(burst) = args.burst {
+        calls.push(quote!(.burst(#burst)));
+    }
+    if let Some(d) = args.wait {
+        let d = duration(d);
+        calls.push(quote!(.wait(#d)));
+    }
+    quote!(#krate::RateLimiter::builder(#name) #(#calls)*)
+}
+
+fn bulkhead_builder(krate: &TokenStream, args: &BulkheadArgs, name: &TokenStream) -> TokenStream {
+    let max = args.max;
+    let mut calls = vec![quote!(.max_concurrent(#max))];
+    if let Some(q) = args.queue {
+        calls.push(quote!(.queue(#q)));
+    }
+    if let Some(d) = args.queue_timeout {
+        let d = duration(d);
+        calls.push(quote!(.queue_timeout(#d)));
+    }
+    quote!(#krate::Bulkhead::builder(#name) #(#calls)*)
+}
