@@ -235,6 +235,12 @@ impl<T: Clone> RetryArg for T {
     }
 }
 
+/// `clone(value)`: the argument's copy for the body, with the clone function named apart.
+#[inline]
+pub fn cloned<T>(value: &T, clone: fn(&T) -> T) -> T {
+    clone(value)
+}
+
 #[inline]
 pub fn clone_for_retry<T: RetryArg>(value: &T) -> T {
     value.clone_for_retry()
@@ -242,12 +248,21 @@ pub fn clone_for_retry<T: RetryArg>(value: &T) -> T {
 
 /// An owned argument of a retried function, held across its attempts: each attempt but the last
 /// gets a clone, and the last (the only one, with `max_attempts = 1`) gets the original itself.
-pub struct Reusable<T>(Option<T>);
+///
+/// The clone is passed in as [`clone_for_retry`], named at the argument's span, so that a
+/// non-`Clone` argument gets that function's error (and no suggestion to borrow it).
+pub struct Reusable<T> {
+    value: Option<T>,
+    clone: fn(&T) -> T,
+}
 
-impl<T: RetryArg> Reusable<T> {
+impl<T> Reusable<T> {
     #[inline]
-    pub fn new(value: T) -> Self {
-        Reusable(Some(value))
+    pub fn new(value: T, clone: fn(&T) -> T) -> Self {
+        Reusable {
+            value: Some(value),
+            clone,
+        }
     }
 
     /// The argument for the attempt about to run.
@@ -257,11 +272,11 @@ impl<T: RetryArg> Reusable<T> {
     #[inline]
     pub fn for_attempt(&mut self, last: bool) -> T {
         if !last {
-            if let Some(value) = &self.0 {
-                return value.clone_for_retry();
+            if let Some(value) = &self.value {
+                return (self.clone)(value);
             }
         }
-        match self.0.take() {
+        match self.value.take() {
             Some(value) => value,
             None => unreachable!("resilience: an attempt ran after the last one"),
         }

@@ -47,8 +47,11 @@ pub(super) fn retry_slots(
             } = binding;
             let slot = format_ident!("__resilience_slot_{}", i, span = Span::mixed_site());
             // The `Clone` bound's error points at the argument's type.
-            let new = quote_spanned!(*span=> #krate::__private::Reusable::new);
-            let hold = quote!(#(#cfgs)* let mut #slot = #new(#ident););
+            let krate = respan(krate, *span);
+            let clone = quote_spanned!(*span=> #krate::__private::clone_for_retry);
+            let hold = quote!(
+                #(#cfgs)* let mut #slot = #krate::__private::Reusable::new(#ident, #clone);
+            );
             let take = quote!(#(#cfgs)* let #ident = #slot.for_attempt(#last););
             (hold, take)
         })
@@ -63,9 +66,23 @@ pub(super) fn fallback_clones(krate: &TokenStream, bindings: &[ArgBinding]) -> V
             let ArgBinding {
                 ident, cfgs, span, ..
             } = binding;
+            let krate = respan(krate, *span);
+            // Named apart from its argument, so that a non-`Clone` argument gets the clone
+            // function's error (and no suggestion to borrow it).
             let clone = quote_spanned!(*span=> #krate::__private::clone_for_fallback);
-            let borrowed = quote_spanned!(ident.span()=> &#ident);
-            quote!(#(#cfgs)* let #ident = #clone(#borrowed);)
+            quote!(#(#cfgs)* let #ident = #krate::__private::cloned(&#ident, #clone);)
+        })
+        .collect()
+}
+
+/// `tokens` with every span set to `span`, so that an error about the call they start points there.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut tree| {
+            tree.set_span(span);
+            tree
         })
         .collect()
 }
