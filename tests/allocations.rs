@@ -1,6 +1,9 @@
 //! The success path allocates nothing: after a site's first call (which registers its policy in
 //! the registry), a successful call through each attribute alone, and through all four stacked,
-//! makes zero heap allocations.
+//! makes zero heap allocations. Owned arguments are cloned only where a later attempt or a
+//! fallback may need them: an `Arc` or a reference costs no allocation, `max_attempts = 1` moves,
+//! and a retried `Vec` is cloned once for its first attempt (the case to avoid with `&[u8]` or
+//! `Arc<[u8]>`), which this test counts exactly.
 //!
 //! The counting allocator is process-wide, so this file holds a single test: a second test
 //! running on another thread would have its allocations counted here. The runtime is built
@@ -9,6 +12,7 @@
 
 use std::alloc::System;
 use std::future::Future;
+use std::sync::Arc;
 
 use resilience::{bulkhead, circuit_breaker, fallback, rate_limit, retry, timeout, Error};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
@@ -65,6 +69,40 @@ async fn with_fallback(x: u64) -> Result<u64, Error> {
     Ok(x)
 }
 
+#[retry(max_attempts = 1, name = "alloc-retry-once-vec")]
+async fn retry_once_with_vec(x: u64, body: Vec<u8>) -> Result<u64, Error> {
+    Ok(if body.len() == 3 { x } else { 0 })
+}
+
+#[retry(max_attempts = 3, name = "alloc-retry-vec")]
+async fn retry_with_vec(x: u64, body: Vec<u8>) -> Result<u64, Error> {
+    Ok(if body.len() == 3 { x } else { 0 })
+}
+
+#[retry(max_attempts = 3, name = "alloc-retry-arc")]
+async fn retry_with_arc(x: u64, body: Arc<[u8]>) -> Result<u64, Error> {
+    Ok(if body.len() == 3 { x } else { 0 })
+}
+
+#[retry(max_attempts = 3, name = "alloc-retry-slice")]
+async fn retry_with_slice(x: u64, body: &[u8]) -> Result<u64, Error> {
+    Ok(if body.len() == 3 { x } else { 0 })
+}
+
+fn unused_arc_fallback(_x: u64, _body: Arc<[u8]>, error: Error) -> Result<u64, Error> {
+    Err(error)
+}
+
+#[fallback(unused_arc_fallback, name = "alloc-fallback-arc")]
+async fn fallback_with_arc(x: u64, body: Arc<[u8]>) -> Result<u64, Error> {
+    Ok(if body.len() == 3 { x } else { 0 })
+}
+
+/// Three-byte vectors made before counting starts, one per call (and the warm-up's).
+fn bodies() -> Vec<Vec<u8>> {
+    (0..=CALLS).map(|_| vec![1, 2, 3]).collect()
+}
+
 /// Heap allocations (and reallocations) made by `CALLS` successful calls of `call`, after one
 /// warm-up call that registers the site's policies.
 fn allocations_of<F, Fut>(rt: &tokio::runtime::Runtime, mut call: F) -> usize
@@ -106,8 +144,41 @@ fn the_success_path_allocates_nothing() {
         ("#[fallback]", allocations_of(&rt, with_fallback)),
         ("all four stacked", allocations_of(&rt, with_all_four)),
     ];
+    let arc: Arc<[u8]> = Arc::from(&[1_u8, 2, 3][..]);
+    let slice: &[u8] = &[1, 2, 3];
+    let mut vecs = bodies();
+    let owned = [
+        (
+            "#[retry(max_attempts = 1)] with a Vec argument",
+            allocations_of(&rt, |x| {
+                retry_once_with_vec(x, vecs.pop().unwrap_or_else(|| vec![1, 2, 3]))
+            }),
+        ),
+        (
+            "#[retry] with an Arc<[u8]> argument",
+            allocations_of(&rt, |x| retry_with_arc(x, Arc::clone(&arc))),
+        ),
+        (
+            "#[retry] with a &[u8] argument",
+            allocations_of(&rt, |x| retry_with_slice(x, slice)),
+        ),
+        (
+            "#[fallback] with an Arc<[u8]> argument",
+            allocations_of(&rt, |x| fallback_with_arc(x, Arc::clone(&arc))),
+        ),
+    ];
+    let mut vecs = bodies();
+    // The one clone that is needed: a first attempt that fails leaves the original to the next.
+    assert_eq!(
+        allocations_of(&rt, |x| {
+            retry_with_vec(x, vecs.pop().unwrap_or_else(|| vec![1, 2, 3]))
+        }),
+        CALLS as usize,
+        "a retried Vec argument is cloned exactly once per call"
+    );
     let allocating: Vec<String> = counted
         .iter()
+        .chain(&owned)
         .filter(|(_, allocations)| *allocations != 0)
         .map(|(case, allocations)| format!("{case}: {allocations} allocations in {CALLS} calls"))
         .collect();
