@@ -54,6 +54,25 @@ async fn with_breaker(x: u64) -> Res {
     Ok(black_box(x))
 }
 
+/// Unnamed breakers on methods: their policy belongs to the concrete `Self`.
+struct Plain;
+
+impl Plain {
+    #[circuit_breaker]
+    async fn call(&self, x: u64) -> Res {
+        Ok(black_box(x))
+    }
+}
+
+struct Generic<T>(T);
+
+impl<T> Generic<T> {
+    #[circuit_breaker]
+    async fn call(&self, x: u64) -> Res {
+        Ok(black_box(x))
+    }
+}
+
 #[timeout(ms = 60_000, name = "bench-timeout")]
 async fn with_timeout(x: u64) -> Res {
     Ok(black_box(x))
@@ -348,6 +367,16 @@ fn success_paths(c: &mut Criterion, rt: &Runtime) {
     g.bench(rt, "resilience", with_breaker);
     g.bench(rt, "resilience, polled through a call", |x| {
         outlined(with_breaker_outlined(x))
+    });
+    // An unnamed method's site compares `Self`'s type name with its first type's; a generic
+    // impl's later types look their breaker up in the site's list.
+    g.bench(rt, "resilience, unnamed method", |x| Plain.call(x));
+    let (first, later) = (Generic(0_u8), Generic(0_u16));
+    g.bench(rt, "resilience, generic impl, first type", |x| {
+        first.call(x)
+    });
+    g.bench(rt, "resilience, generic impl, later type", |x| {
+        later.call(x)
     });
     // Decomposition of the attribute's cost: the macro-free API, and the permit by hand (the
     // atomics alone, no extra future layer).
