@@ -77,8 +77,17 @@ pub(crate) fn collect(
     args: TokenStream,
     item: TokenStream,
 ) -> Result<Annotated, (syn::Error, Option<Box<ItemFn>>)> {
-    let mut function: ItemFn = match syn::parse2(item) {
+    let mut function: ItemFn = match syn::parse2(item.clone()) {
         Ok(function) => function,
+        Err(_) if is_declaration(&item) => {
+            let message = format!(
+                "`#[{attr}]` needs a body to wrap, and a trait's method declaration has none; \
+                 write `#[{attr}]` on the method in each impl of the trait, or give the \
+                 declaration a default body",
+                attr = kind.name()
+            );
+            return Err((syn::Error::new(Span::call_site(), message), None));
+        }
         Err(err) => {
             let message = format!(
                 "`#[{}]` applies to an `async fn` (a free function or a method); {err}",
@@ -92,6 +101,8 @@ pub(crate) fn collect(
     if let Some(first) = errors.take(attrs::parse(kind, args, Span::call_site())) {
         stack.push(first);
     }
+    // Where each attribute of the stack is written, for errors about the stack as a whole.
+    let mut spans = vec![Span::call_site()];
     let mut seen = vec![kind];
     let mut kept = Vec::with_capacity(function.attrs.len());
     for attr in std::mem::take(&mut function.attrs) {
@@ -113,10 +124,20 @@ pub(crate) fn collect(
         let parsed = attr_args(&attr).and_then(|args| attrs::parse(inner, args, attr.span()));
         if let Some(policy) = errors.take(parsed) {
             stack.push(policy);
+            spans.push(
+                attr.path()
+                    .segments
+                    .last()
+                    .map_or_else(|| attr.span(), |s| s.ident.span()),
+            );
         }
         // The attribute stays, emptied, so the compiler still resolves its path (its import
         // is used) and it expands to nothing.
         kept.push(expanded_marker(&attr));
+    }
+    if stack.len() == seen.len() {
+        // Every attribute parsed: the combination can be judged.
+        crate::stack::check(&stack, &spans, &mut errors);
     }
     check_foreign_attributes(kind, &kept, &mut errors);
     function.attrs = kept;
@@ -132,6 +153,11 @@ pub(crate) fn collect(
             boxed,
         }),
     }
+}
+
+/// Whether `item` is a method declared in a trait without a body.
+fn is_declaration(item: &TokenStream) -> bool {
+    syn::parse2::<syn::TraitItemFn>(item.clone()).is_ok_and(|method| method.default.is_none())
 }
 
 /// Attributes the compiler itself reads, which change nothing about how the body runs.

@@ -13,6 +13,7 @@ mod expand;
 #[cfg(test)]
 mod fuzz_tests;
 mod item;
+mod stack;
 mod suggest;
 
 use proc_macro::TokenStream;
