@@ -80,7 +80,8 @@ impl<'a> RetryRun<'a> {
         self.policy.counters.record_success(self.attempt > 1);
     }
 
-    /// Whether the attempt about to run is the last that `max_attempts` allows: the macros move owned arguments into it instead of cloning them.
+    /// Whether the attempt about to run is the last that `max_attempts` allows: the macros move
+    /// owned arguments into it instead of cloning them.
     #[doc(hidden)]
     #[inline]
     pub fn is_last_attempt(&self) -> bool {
