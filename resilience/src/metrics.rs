@@ -11,9 +11,14 @@
 //!   and the gauges of live state. Counting successes per call through the facade would cost a
 //!   key lookup in the recorder (and an allocation for the labels) on every call, so they are
 //!   read from the policies' own atomic counters instead. Each call adds what a stat gained
-//!   since the previous call, so the exported counter only grows, as a counter must: after a
-//!   [`reset`](crate::Registry::reset) the stat's new count is added (what happened between the
-//!   previous `record_metrics` and the reset is not).
+//!   since the previous call, so the exported counter only grows, as a counter must, and counts
+//!   every outcome once however often `record_metrics` runs. Every stat exported this way counts
+//!   outcomes as they complete, so it never goes down, except by a reset:
+//!   [`Registry::reset`](crate::Registry::reset) first sets aside what the policy gained since
+//!   the previous `record_metrics`, so the next one exports it with what follows the reset, and
+//!   nothing is lost. A policy's own `reset_stats()` bypasses the registry: the exporter sees its
+//!   stat drop and counts the new value as all new, so what happened between the previous
+//!   `record_metrics` and that reset is not exported.
 //!
 //! Without the feature this module is a constant `false` and an empty inline function.
 //!
@@ -36,7 +41,8 @@
 //! `outcome` of `resilience_calls_total`, by `kind`:
 //! `circuit_breaker`: `success`, `failure`, `ignored`, `rejected`;
 //! `retry`: `success` (first attempt), `recovered` (after a retry), `exhausted`, `not_retryable`;
-//! `timeout`: `timed_out`, `in_time` (started and not timed out, so calls in flight count here);
+//! `timeout`: `timed_out`, `in_time` (finished before the deadline; a call still running, or
+//! dropped by its caller first, is neither);
 //! `bulkhead`: `rejected` (admitted calls are not counted, see
 //! [`BulkheadStats`](crate::BulkheadStats));
 //! `rate_limiter`: `permitted` (those that waited included), `rejected`.
@@ -48,8 +54,19 @@ pub(crate) const ENABLED: bool = cfg!(feature = "metrics");
 #[inline(always)]
 pub(crate) fn record_event(_event: &crate::Event) {}
 
+/// Runs a registry reset of the policies named `name`; without the feature, nothing more.
+#[cfg(not(feature = "metrics"))]
+#[inline(always)]
+pub(crate) fn around_reset(
+    _registry: &crate::Registry,
+    _name: &str,
+    reset: impl FnOnce() -> bool,
+) -> bool {
+    reset()
+}
+
 #[cfg(feature = "metrics")]
-pub(crate) use enabled::record_event;
+pub(crate) use enabled::{around_reset, record_event};
 
 #[cfg(feature = "metrics")]
 mod enabled {
@@ -171,14 +188,39 @@ mod enabled {
         /// ```
         pub fn record_metrics(&self) {
             describe();
+            // Held while the stats are read, not only while they are compared: two
+            // `record_metrics` at once (or one and a reset) would otherwise compare stats read
+            // at different moments, and take the older, lower one for a reset.
+            let mut exported = exported();
             for policy in self.policies() {
-                record_policy(&policy);
+                record_policy(&mut exported, &policy);
             }
         }
     }
 
-    /// The stats each exported count was last computed from, by kind, name and outcome.
-    type Exported = HashMap<(PolicyKind, String, &'static str), u64>;
+    /// What was exported of one stat: `resilience_calls_total{kind,name,outcome}`.
+    #[derive(Debug, Default)]
+    struct Tally {
+        /// The stat's value when it was last read.
+        seen: u64,
+        /// What the stat gained before a registry reset zeroed it, not exported yet.
+        set_aside: u64,
+    }
+
+    impl Tally {
+        /// What the stat adds since it was last read, now that it reads `now`. Every exported
+        /// stat counts completed outcomes and only grows between resets, so a stat below the
+        /// last reading was reset by the policy's own `reset_stats()` (a registry reset sets
+        /// `seen` back to zero itself): all of it is new.
+        fn gain(&mut self, now: u64) -> u64 {
+            let gained = now.checked_sub(self.seen).unwrap_or(now);
+            self.seen = now;
+            gained
+        }
+    }
+
+    /// Each exported stat by kind, name and outcome.
+    type Exported = HashMap<(PolicyKind, String, &'static str), Tally>;
 
     fn exported() -> MutexGuard<'static, Exported> {
         static EXPORTED: OnceLock<Mutex<Exported>> = OnceLock::new();
@@ -189,64 +231,89 @@ mod enabled {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// What the stat `now` adds to the exported counter since it was last seen. A stat below
-    /// its last value was reset: all of it is new.
-    fn gain(exported: &mut Exported, key: (PolicyKind, String, &'static str), now: u64) -> u64 {
-        let last = exported.insert(key, now).unwrap_or(0);
-        if now >= last {
-            now - last
-        } else {
-            now
+    /// Runs `reset`, a registry reset of the policies named `name`, keeping what they gained
+    /// since the last `record_metrics` for the next one to export.
+    pub(crate) fn around_reset(
+        registry: &Registry,
+        name: &str,
+        reset: impl FnOnce() -> bool,
+    ) -> bool {
+        // Held across the reset: a `record_metrics` in between would read the zeroed stats and
+        // take them for a reset it does not know of.
+        let mut exported = exported();
+        for policy in registry.policies_named(name) {
+            for_each_outcome(&policy.stats, |outcome, now| {
+                let key = (policy.kind, policy.name.clone(), outcome);
+                let tally = exported.entry(key).or_default();
+                let gained = tally.gain(now);
+                tally.set_aside = tally.set_aside.saturating_add(gained);
+                tally.seen = 0;
+            });
+        }
+        reset()
+    }
+
+    /// Calls `outcome(label, stat)` for each `outcome` label of `resilience_calls_total` the
+    /// policy exports, with the stat it is read from.
+    fn for_each_outcome(stats: &PolicyStats, mut outcome: impl FnMut(&'static str, u64)) {
+        match stats {
+            PolicyStats::CircuitBreaker(s) => {
+                outcome("success", s.successes);
+                outcome("failure", s.failures);
+                outcome("ignored", s.ignored);
+                outcome("rejected", s.rejected);
+            }
+            PolicyStats::Retry(s) => {
+                outcome("success", s.successes_without_retry);
+                outcome("recovered", s.successes_after_retry);
+                outcome("exhausted", s.exhausted);
+                outcome("not_retryable", s.not_retryable);
+            }
+            PolicyStats::Timeout(s) => {
+                outcome("timed_out", s.timeouts);
+                outcome("in_time", s.in_time);
+            }
+            PolicyStats::Bulkhead(s) => outcome("rejected", s.rejected),
+            PolicyStats::Fallback(s) => {
+                outcome("answered", s.answered);
+                outcome("passed", s.passed);
+            }
+            PolicyStats::RateLimiter(s) => {
+                outcome("permitted", s.permitted);
+                outcome("rejected", s.rejected);
+            }
         }
     }
 
-    fn record_policy(policy: &PolicySnapshot) {
+    fn record_policy(exported: &mut Exported, policy: &PolicySnapshot) {
         let kind = policy.kind.as_str();
         let name = SharedString::from(policy.name.clone());
-        let mut exported = exported();
-        let mut calls = |outcome: &'static str, value: u64| {
+        for_each_outcome(&policy.stats, |outcome, now| {
             let key = (policy.kind, policy.name.clone(), outcome);
-            let gained = gain(&mut exported, key, value);
+            let tally = exported.entry(key).or_default();
+            let gained = tally
+                .gain(now)
+                .saturating_add(std::mem::take(&mut tally.set_aside));
             // Registered even when nothing was gained, so that a scrape shows every outcome.
             counter!(CALLS, "kind" => kind, "name" => name.clone(), "outcome" => outcome)
                 .increment(gained);
-        };
+        });
         match &policy.stats {
             PolicyStats::CircuitBreaker(s) => {
-                calls("success", s.successes);
-                calls("failure", s.failures);
-                calls("ignored", s.ignored);
-                calls("rejected", s.rejected);
                 gauge!(CIRCUIT_STATE, "name" => name.clone()).set(state_value(s.state));
                 if let Some(rate) = s.failure_rate {
-                    gauge!(CIRCUIT_FAILURE_RATE, "name" => name.clone()).set(rate);
+                    gauge!(CIRCUIT_FAILURE_RATE, "name" => name).set(rate);
                 }
             }
-            PolicyStats::Retry(s) => {
-                calls("success", s.successes_without_retry);
-                calls("recovered", s.successes_after_retry);
-                calls("exhausted", s.exhausted);
-                calls("not_retryable", s.not_retryable);
-            }
-            PolicyStats::Timeout(s) => {
-                calls("timed_out", s.timeouts);
-                calls("in_time", s.calls.saturating_sub(s.timeouts));
-            }
             PolicyStats::Bulkhead(s) => {
-                calls("rejected", s.rejected);
                 gauge!(BULKHEAD_IN_FLIGHT, "name" => name.clone()).set(s.in_flight);
                 gauge!(BULKHEAD_QUEUED, "name" => name.clone()).set(s.queued);
-                gauge!(BULKHEAD_AVAILABLE, "name" => name.clone()).set(s.available);
-            }
-            PolicyStats::Fallback(s) => {
-                calls("answered", s.answered);
-                calls("passed", s.passed);
+                gauge!(BULKHEAD_AVAILABLE, "name" => name).set(s.available);
             }
             PolicyStats::RateLimiter(s) => {
-                calls("permitted", s.permitted);
-                calls("rejected", s.rejected);
-                gauge!(RATE_LIMITER_AVAILABLE, "name" => name.clone()).set(s.available);
+                gauge!(RATE_LIMITER_AVAILABLE, "name" => name).set(s.available);
             }
+            PolicyStats::Retry(_) | PolicyStats::Timeout(_) | PolicyStats::Fallback(_) => {}
         }
     }
 }

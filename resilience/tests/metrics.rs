@@ -4,7 +4,7 @@
 
 #![cfg(feature = "metrics")]
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
@@ -199,4 +199,171 @@ async fn successful_calls_do_not_reach_the_recorder() {
         !mentions_quiet,
         "a success path fed the metrics facade without record_metrics"
     );
+}
+
+/// `resilience_calls_total{kind="timeout",name,outcome}`.
+fn timeout_calls(name: &str, outcome: &str) -> u64 {
+    counter(
+        "resilience_calls_total",
+        &[("kind", "timeout"), ("name", name), ("outcome", outcome)],
+    )
+}
+
+/// Starts a call through `timeout` that takes `work`, on its own task, and lets it run until it
+/// waits.
+async fn spawn_call(
+    timeout: &Arc<Timeout>,
+    work: Duration,
+) -> tokio::task::JoinHandle<Result<(), Error>> {
+    let timeout = Arc::clone(timeout);
+    let handle = tokio::spawn(async move {
+        timeout
+            .call(async {
+                tokio::time::sleep(work).await;
+                Ok::<(), Error>(())
+            })
+            .await
+    });
+    tokio::task::yield_now().await;
+    handle
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn calls_that_all_time_out_export_no_in_time() {
+    snapshotter();
+    let name = "metrics-timeout-all-late";
+    let timeout = registry()
+        .timeout_or_register(Timeout::builder(name).duration(Duration::from_millis(10)))
+        .unwrap();
+    let mut calls = Vec::new();
+    for _ in 0..5 {
+        calls.push(spawn_call(&timeout, Duration::from_secs(1)).await);
+    }
+
+    // In flight: started, neither in time nor timed out yet.
+    let stats = timeout.stats();
+    assert_eq!((stats.calls, stats.in_time, stats.timeouts), (5, 0, 0));
+    registry().record_metrics();
+    assert_eq!(timeout_calls(name, "in_time"), 0);
+    assert_eq!(timeout_calls(name, "timed_out"), 0);
+
+    tokio::time::advance(Duration::from_millis(10)).await;
+    for call in calls {
+        assert!(matches!(call.await.unwrap(), Err(Error::Timeout { .. })));
+    }
+    let stats = timeout.stats();
+    assert_eq!((stats.calls, stats.in_time, stats.timeouts), (5, 0, 5));
+    registry().record_metrics();
+    assert_eq!(timeout_calls(name, "in_time"), 0);
+    assert_eq!(timeout_calls(name, "timed_out"), 5);
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn calls_in_time_and_timed_out_export_exactly_that() {
+    snapshotter();
+    let name = "metrics-timeout-mixed";
+    let timeout = registry()
+        .timeout_or_register(Timeout::builder(name).duration(Duration::from_millis(10)))
+        .unwrap();
+    let mut calls = Vec::new();
+    for work in [5, 1000, 5, 1000, 5] {
+        calls.push(spawn_call(&timeout, Duration::from_millis(work)).await);
+    }
+    registry().record_metrics();
+
+    tokio::time::advance(Duration::from_millis(10)).await;
+    let mut timed_out = 0;
+    for call in calls {
+        if let Err(error) = call.await.unwrap() {
+            assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+            timed_out += 1;
+        }
+    }
+    assert_eq!(timed_out, 2);
+    let stats = timeout.stats();
+    assert_eq!((stats.calls, stats.in_time, stats.timeouts), (5, 3, 2));
+    let row = registry()
+        .policies()
+        .into_iter()
+        .find(|p| p.name == name)
+        .unwrap();
+    assert_eq!(row.stats, resilience::PolicyStats::Timeout(stats));
+
+    registry().record_metrics();
+    assert_eq!(timeout_calls(name, "in_time"), 3);
+    assert_eq!(timeout_calls(name, "timed_out"), 2);
+
+    // A call ready at its first poll arms no timer, and is in time all the same.
+    let at_once = timeout.call(async { Ok::<_, Error>(()) }).await;
+    assert!(at_once.is_ok());
+    registry().record_metrics();
+    assert_eq!(timeout_calls(name, "in_time"), 4);
+    assert_eq!(timeout_calls(name, "timed_out"), 2);
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn repeated_record_metrics_never_count_twice() {
+    snapshotter();
+    let name = "metrics-timeout-repeat";
+    let timeout = registry()
+        .timeout_or_register(Timeout::builder(name).duration(Duration::from_millis(10)))
+        .unwrap();
+    let late = spawn_call(&timeout, Duration::from_secs(1)).await;
+    for _ in 0..3 {
+        let ok = timeout.call(async { Ok::<_, Error>(()) }).await;
+        assert!(ok.is_ok());
+    }
+    tokio::time::advance(Duration::from_millis(10)).await;
+    assert!(late.await.unwrap().is_err());
+
+    for _ in 0..3 {
+        registry().record_metrics();
+    }
+    // From several threads at once, too: each reads the stats under the exporter's lock.
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| registry().record_metrics());
+        }
+    });
+    assert_eq!(timeout_calls(name, "in_time"), 3);
+    assert_eq!(timeout_calls(name, "timed_out"), 1);
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_registry_reset_loses_no_count_and_counts_none_twice() {
+    snapshotter();
+    let name = "metrics-timeout-reset";
+    let timeout = registry()
+        .timeout_or_register(Timeout::builder(name).duration(Duration::from_millis(10)))
+        .unwrap();
+    let in_time = || async {
+        let ok = timeout.call(async { Ok::<_, Error>(()) }).await;
+        assert!(ok.is_ok());
+    };
+    for _ in 0..3 {
+        in_time().await;
+    }
+    registry().record_metrics();
+    assert_eq!(timeout_calls(name, "in_time"), 3);
+
+    // Two more before the reset, not exported yet; then more after it than the stat held
+    // before, which a reset told only by a drop of the stat would miss.
+    in_time().await;
+    in_time().await;
+    assert!(registry().reset(name));
+    assert_eq!(timeout.stats().in_time, 0);
+    for _ in 0..7 {
+        in_time().await;
+    }
+    registry().record_metrics();
+    assert_eq!(timeout_calls(name, "in_time"), 3 + 2 + 7);
+    registry().record_metrics();
+    assert_eq!(timeout_calls(name, "in_time"), 12);
+
+    // A reset with nothing exported in between, and a scrape right after it.
+    in_time().await;
+    assert!(registry().reset(name));
+    registry().record_metrics();
+    assert_eq!(timeout_calls(name, "in_time"), 13);
+    assert_eq!(timeout_calls(name, "timed_out"), 0);
 }

@@ -114,7 +114,7 @@ fn a_snapshot_serializes_to_the_documented_shape() {
     let timeout = row(&snapshot, "timeout", "json-timeout");
     assert_eq!(
         timeout["stats"],
-        json!({ "kind": "timeout", "calls": 0, "timeouts": 0 })
+        json!({ "kind": "timeout", "calls": 0, "in_time": 0, "timeouts": 0 })
     );
 
     let bulkhead = row(&snapshot, "bulkhead", "json-bulkhead");

@@ -133,6 +133,13 @@ impl<P: RegisteredPolicy> Shelf<P> {
         self.get(name).map(|policy| policy.reset()).is_some()
     }
 
+    /// The snapshot of the policy named `name`, if there is one.
+    fn snapshot_named(&self, name: &str, rows: &mut Vec<PolicySnapshot>) {
+        if let Some((name, entry)) = self.read().get_key_value(name) {
+            rows.push(PolicySnapshot::of(name, &*entry.policy, &entry.conflicts));
+        }
+    }
+
     fn snapshots(&self, rows: &mut Vec<PolicySnapshot>) {
         rows.extend(
             self.read()
@@ -256,17 +263,36 @@ impl Registry {
 
     /// Resets every policy named `name`: a breaker closes with fresh counts, a rate limiter's
     /// bucket fills up, and every policy's counters go back to zero. Returns whether any policy has that name.
+    ///
+    /// With the `metrics` feature, what the policies counted since the last
+    /// [`record_metrics`](Self::record_metrics) is kept for the next one: the exported counters
+    /// lose nothing to a reset.
     pub fn reset(&self, name: &str) -> bool {
-        // Every kind is reset: no short-circuit.
-        [
-            self.circuit_breakers.reset(name),
-            self.retries.reset(name),
-            self.timeouts.reset(name),
-            self.bulkheads.reset(name),
-            self.rate_limiters.reset(name),
-            self.fallbacks.reset(name),
-        ]
-        .contains(&true)
+        crate::metrics::around_reset(self, name, || {
+            // Every kind is reset: no short-circuit.
+            [
+                self.circuit_breakers.reset(name),
+                self.retries.reset(name),
+                self.timeouts.reset(name),
+                self.bulkheads.reset(name),
+                self.rate_limiters.reset(name),
+                self.fallbacks.reset(name),
+            ]
+            .contains(&true)
+        })
+    }
+
+    /// Every registered policy named `name`, one per kind at most.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn policies_named(&self, name: &str) -> Vec<PolicySnapshot> {
+        let mut rows = Vec::new();
+        self.circuit_breakers.snapshot_named(name, &mut rows);
+        self.retries.snapshot_named(name, &mut rows);
+        self.timeouts.snapshot_named(name, &mut rows);
+        self.bulkheads.snapshot_named(name, &mut rows);
+        self.rate_limiters.snapshot_named(name, &mut rows);
+        self.fallbacks.snapshot_named(name, &mut rows);
+        rows
     }
 
     /// Every registered policy, sorted by name then kind.

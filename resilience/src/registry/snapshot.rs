@@ -146,7 +146,10 @@ impl PolicySnapshot {
                 "calls={} retries={} recovered={} exhausted={}",
                 s.calls, s.retries, s.successes_after_retry, s.exhausted
             ),
-            PolicyStats::Timeout(s) => format!("calls={} timeouts={}", s.calls, s.timeouts),
+            PolicyStats::Timeout(s) => format!(
+                "calls={} in_time={} timeouts={}",
+                s.calls, s.in_time, s.timeouts
+            ),
             PolicyStats::Bulkhead(s) => format!(
                 "queued={} available={} rejected={}",
                 s.queued, s.available, s.rejected

@@ -77,6 +77,7 @@ async fn a_call_finishing_in_time_passes_its_result_through() {
         timeout.stats(),
         TimeoutStats {
             calls: 2,
+            in_time: 2,
             timeouts: 0
         }
     );
@@ -125,7 +126,45 @@ fn a_call_ready_at_its_first_poll_arms_no_timer() {
 
     let call = pin!(timeout.call(async { Ok::<_, Error>(7) }));
     assert_eq!(call.poll(&mut cx), Poll::Ready(Ok(7)));
-    assert_eq!(timeout.stats().calls, 1);
+    let stats = timeout.stats();
+    assert_eq!((stats.calls, stats.in_time, stats.timeouts), (1, 1, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_counts_in_time_only_once_it_finished_before_its_deadline() {
+    let timeout = timeout("t-in-flight", 100);
+    let mut slow = Box::pin(timeout.call(async {
+        sleep(Duration::from_millis(60)).await;
+        Ok::<_, Error>(())
+    }));
+    // Polled once: started and waiting.
+    assert!(poll_once(slow.as_mut()).is_pending());
+    let stats = timeout.stats();
+    assert_eq!((stats.calls, stats.in_time, stats.timeouts), (1, 0, 0));
+
+    assert_eq!(slow.await, Ok(()));
+    let stats = timeout.stats();
+    assert_eq!((stats.calls, stats.in_time, stats.timeouts), (1, 1, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_dropped_by_its_caller_is_neither_in_time_nor_timed_out() {
+    let timeout = timeout("t-dropped", 100);
+    let mut call = Box::pin(timeout.call(async {
+        sleep(Duration::from_secs(1)).await;
+        Ok::<_, Error>(())
+    }));
+    assert!(poll_once(call.as_mut()).is_pending());
+    drop(call);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let stats = timeout.stats();
+    assert_eq!((stats.calls, stats.in_time, stats.timeouts), (1, 0, 0));
+}
+
+/// Polls `fut` once with a waker that does nothing.
+fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+    let waker = Waker::from(Arc::new(NoopWake));
+    fut.poll(&mut Context::from_waker(&waker))
 }
 
 #[tokio::test(start_paused = true)]
@@ -191,6 +230,7 @@ async fn reset_stats_zeroes_the_counters() {
         timeout.stats(),
         TimeoutStats {
             calls: 1,
+            in_time: 0,
             timeouts: 1
         }
     );
