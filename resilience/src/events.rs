@@ -42,6 +42,7 @@ const CHANNEL_CAPACITY: usize = 1024;
 #[non_exhaustive]
 pub enum Event {
     /// A circuit breaker changed state.
+    #[non_exhaustive]
     CircuitTransition {
         /// The breaker's name.
         name: Arc<str>,
@@ -53,6 +54,7 @@ pub enum Event {
         cause: TransitionCause,
     },
     /// A policy rejected a call (an open circuit, a full bulkhead).
+    #[non_exhaustive]
     CallRejected {
         /// The kind of policy that rejected it.
         kind: PolicyKind,
@@ -60,6 +62,7 @@ pub enum Event {
         error: Error,
     },
     /// A retry is about to sleep before its next attempt.
+    #[non_exhaustive]
     RetryAttempt {
         /// The retry's name.
         name: Arc<str>,
@@ -71,6 +74,7 @@ pub enum Event {
         error: String,
     },
     /// A retry gave up: attempts exhausted, `max_elapsed` reached or the error is not retryable.
+    #[non_exhaustive]
     RetriesExhausted {
         /// The retry's name.
         name: Arc<str>,
@@ -80,6 +84,7 @@ pub enum Event {
         error: String,
     },
     /// A timeout fired and dropped the call.
+    #[non_exhaustive]
     TimedOut {
         /// The timeout's name.
         name: Arc<str>,
@@ -87,6 +92,7 @@ pub enum Event {
         after: Duration,
     },
     /// Two sites gave one policy name different settings; the first registration won.
+    #[non_exhaustive]
     ConfigConflict {
         /// The policy's kind.
         kind: PolicyKind,
@@ -101,12 +107,23 @@ impl Event {
     /// The kind of policy the event is about.
     ///
     /// ```
-    /// use resilience::{Error, Event, PolicyKind};
+    /// use resilience::{Error, PolicyKind, Timeout};
     /// use std::time::Duration;
     ///
-    /// let event = Event::TimedOut { name: "db".into(), after: Duration::from_secs(1) };
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let mut events = resilience::registry().subscribe();
+    /// let timeout = Timeout::new("db", Duration::from_millis(10)).unwrap();
+    /// let slow = async {
+    ///     tokio::time::sleep(Duration::from_secs(1)).await;
+    ///     Ok::<_, Error>(())
+    /// };
+    /// assert!(timeout.call(slow).await.is_err());
+    ///
+    /// let event = events.recv().await.unwrap();
     /// assert_eq!(event.kind(), PolicyKind::Timeout);
     /// assert_eq!(event.name(), "db");
+    /// # }
     /// ```
     pub fn kind(&self) -> PolicyKind {
         match self {

@@ -159,6 +159,8 @@ proptest! {
                     (first.min(max_delay), (previous.max(first) * 3).min(max_delay))
                 }
                 Jitter::None => (delay, delay),
+                // `Jitter` is `#[non_exhaustive]`: a new strategy needs its bounds written here.
+                other => return Err(TestCaseError::fail(format!("no bounds known for {other:?}"))),
             };
             prop_assert!(
                 low <= sleep && sleep <= high && sleep <= max_delay,

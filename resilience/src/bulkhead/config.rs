@@ -24,6 +24,7 @@ pub(super) const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(1);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct BulkheadConfig {
     /// Calls admitted at once (attribute key `max`); at least 1.
     pub max_concurrent: u32,

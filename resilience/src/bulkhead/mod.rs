@@ -72,6 +72,7 @@ pub struct Bulkhead {
 /// line, to every call.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct BulkheadStats {
     /// Calls admitted at once.
     pub max_concurrent: u32,

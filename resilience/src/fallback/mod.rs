@@ -46,6 +46,7 @@ pub struct Fallback {
 /// belong to the call site); the type exists so every policy reads alike in the registry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct FallbackConfig {}
 
 impl fmt::Display for FallbackConfig {
@@ -57,6 +58,7 @@ impl fmt::Display for FallbackConfig {
 /// A fallback's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct FallbackStats {
     /// Failures the fallback answered for.
     pub answered: u64,
@@ -66,6 +68,7 @@ pub struct FallbackStats {
 
 /// Builds a [`Fallback`]; it has nothing to set but its name.
 #[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
 pub struct FallbackBuilder {
     name: Arc<str>,
 }

@@ -27,6 +27,7 @@ pub(super) const DEFAULT_PER: Duration = Duration::from_secs(1);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct RateLimiterConfig {
     /// Cells gained per `per`; at least 1.
     pub rate: u32,

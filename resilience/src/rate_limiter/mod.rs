@@ -80,6 +80,7 @@ pub struct RateLimiter {
 /// Counters and capacity of a [`RateLimiter`], read with [`RateLimiter::stats`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct RateLimiterStats {
     /// Calls admitted, those that waited for their cell included.
     pub permitted: u64,

@@ -59,6 +59,7 @@ use crate::{
 /// happened is `null`.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct RegistrySnapshot {
     /// One entry per policy, sorted by name then kind.
     pub policies: Vec<PolicySnapshot>,
@@ -67,6 +68,7 @@ pub struct RegistrySnapshot {
 /// One policy: what it is, how it is configured, and its live state and counters.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct PolicySnapshot {
     /// The kind of policy.
     pub kind: PolicyKind,

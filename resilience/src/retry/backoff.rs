@@ -29,6 +29,7 @@ const NANOS_PER_SEC: u128 = 1_000_000_000;
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum Backoff {
     /// Retry at once.
     None,

@@ -21,6 +21,7 @@ use super::{Backoff, Jitter};
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct RetryConfig {
     /// Attempts in all, the first included; at least 1.
     pub max_attempts: u32,

@@ -27,6 +27,7 @@ use super::Backoff;
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum Jitter {
     /// Sleep exactly the backoff's delay.
     #[default]

@@ -30,6 +30,7 @@ use crate::striped::Striped;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct RetryStats {
     /// Calls that finished: the sum of the four outcomes below.
     pub calls: u64,

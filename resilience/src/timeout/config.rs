@@ -14,11 +14,12 @@ use crate::ConfigError;
 /// use std::time::Duration;
 ///
 /// let timeout = Timeout::new("db", Duration::from_millis(250)).unwrap();
-/// assert_eq!(timeout.config(), &TimeoutConfig { duration: Duration::from_millis(250) });
+/// assert_eq!(timeout.config().duration, Duration::from_millis(250));
 /// assert_eq!(timeout.config().to_string(), "duration=250ms");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct TimeoutConfig {
     /// How long the call may stay pending before it is dropped; greater than zero.
     pub duration: Duration,
