@@ -3,6 +3,7 @@
 mod answer;
 
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -14,7 +15,9 @@ use crate::ConfigError;
 /// the fallback answered, how many it let through (`fallback_if` refused them).
 ///
 /// The fallback function itself belongs to the call site; sites naming one `Fallback` share its
-/// counters. Counting happens only on failures: a successful call does not touch it.
+/// counters. Counting happens only on failures: a successful call does not touch it. Without
+/// the macro, [`call`](Self::call) and [`call_if`](Self::call_if) run an operation with a
+/// fallback and count alike.
 ///
 /// ```
 /// use resilience::{fallback, registry};
@@ -127,6 +130,110 @@ impl Fallback {
     pub fn reset_stats(&self) {
         self.answered.store(0, Ordering::Relaxed);
         self.passed.store(0, Ordering::Relaxed);
+    }
+
+    /// Runs `operation`; when it fails, calls `fallback` with the error and returns what it
+    /// returns: the macro-free form of `#[fallback(path)]`. Every failure is answered and counted
+    /// as [`answered`](FallbackStats::answered); a success is returned as it is and not counted.
+    ///
+    /// `fallback` returns a future, so that it may call another service or read a cache; a
+    /// fallback that has its answer at hand returns `std::future::ready(..)` or an `async`
+    /// block. Rejections of policies inside `operation` (an open circuit, a timeout) reach the
+    /// fallback as the `E` their `call` converted them to.
+    ///
+    /// ```
+    /// use resilience::{CircuitBreaker, Error, Fallback};
+    ///
+    /// #[derive(Debug, PartialEq)]
+    /// enum PriceError {
+    ///     Down,
+    ///     Rejected(Error),
+    /// }
+    ///
+    /// impl From<Error> for PriceError {
+    ///     fn from(rejection: Error) -> Self {
+    ///         PriceError::Rejected(rejection)
+    ///     }
+    /// }
+    ///
+    /// async fn live_price(sku: &str) -> Result<u32, PriceError> {
+    ///     let _ = sku;
+    ///     Err(PriceError::Down)
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let breaker = CircuitBreaker::builder("doc-fallback-call").failure_threshold(1).build().unwrap();
+    /// let fallback = Fallback::builder("doc-fallback-call").build().unwrap();
+    ///
+    /// for _ in 0..2 {
+    ///     // First the call fails, then the open circuit rejects it: both times the cached price.
+    ///     let price = fallback
+    ///         .call(breaker.call(live_price("apple")), |_error| async { Ok(42) })
+    ///         .await;
+    ///     assert_eq!(price, Ok(42));
+    /// }
+    /// assert_eq!(fallback.stats().answered, 2);
+    /// # }
+    /// ```
+    pub async fn call<T, E, Fut, Fb, FbFut>(&self, operation: Fut, fallback: Fb) -> Result<T, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        Fb: FnOnce(E) -> FbFut,
+        FbFut: Future<Output = Result<T, E>>,
+    {
+        self.call_if(operation, |_| true, fallback).await
+    }
+
+    /// Like [`call`](Self::call), but only the errors for which `fallback_if` returns `true`
+    /// are answered (counted as [`answered`](FallbackStats::answered)); any other error is
+    /// returned unchanged (counted as [`passed`](FallbackStats::passed)), as
+    /// `#[fallback(path, fallback_if = ..)]` does.
+    ///
+    /// ```
+    /// use resilience::Fallback;
+    /// use std::io::{Error, ErrorKind};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let fallback = Fallback::builder("doc-fallback-call-if").build().unwrap();
+    /// let only_missing = |error: &Error| error.kind() == ErrorKind::NotFound;
+    /// let defaults = |_error| std::future::ready(Ok("defaults".to_owned()));
+    ///
+    /// let missing = async { Err(Error::from(ErrorKind::NotFound)) };
+    /// assert_eq!(fallback.call_if(missing, only_missing, defaults).await.unwrap(), "defaults");
+    ///
+    /// let denied = async { Err(Error::from(ErrorKind::PermissionDenied)) };
+    /// let passed = fallback.call_if(denied, only_missing, defaults).await;
+    /// assert_eq!(passed.unwrap_err().kind(), ErrorKind::PermissionDenied);
+    ///
+    /// let stats = fallback.stats();
+    /// assert_eq!((stats.answered, stats.passed), (1, 1));
+    /// # }
+    /// ```
+    pub async fn call_if<T, E, Fut, P, Fb, FbFut>(
+        &self,
+        operation: Fut,
+        fallback_if: P,
+        fallback: Fb,
+    ) -> Result<T, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        P: FnOnce(&E) -> bool,
+        Fb: FnOnce(E) -> FbFut,
+        FbFut: Future<Output = Result<T, E>>,
+    {
+        match operation.await {
+            Ok(value) => Ok(value),
+            Err(error) if fallback_if(&error) => {
+                self.count_answered();
+                fallback(error).await
+            }
+            Err(error) => {
+                self.count_passed();
+                Err(error)
+            }
+        }
     }
 
     /// Counts a failure the fallback answers for (the macros' expansion calls it).
