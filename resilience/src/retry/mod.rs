@@ -26,7 +26,7 @@ pub use jitter::Jitter;
 pub use run::RetryRun;
 pub use stats::RetryStats;
 
-use crate::FailureRef;
+use crate::{Failure, FailureRef};
 use stats::RetryCounters;
 
 /// A retry policy: how many attempts, how long to wait between them, which errors to retry.
@@ -35,6 +35,21 @@ use stats::RetryCounters;
 /// [registry](crate::registry). Retry `n` (from 1) follows the `n`-th failed attempt and waits
 /// [`delay_for(n)`](Retry::delay_for), randomized by the [`Jitter`]. When the attempts run out,
 /// the last error is returned unchanged.
+///
+/// **Two ways to call it.** [`call`](Self::call), [`call_if`](Self::call_if) and
+/// [`call_with`](Self::call_with) take an operation whose error is opaque to the retry: every
+/// error is the operation's own, retried when `retry_if` says so, after the backoff's delay.
+/// [`run`](Self::run) and [`run_with`](Self::run_with) take an operation whose error is a
+/// [`Failure<E>`], as `#[retry]` sees the layers below it: `retry_if` sees only the operation's
+/// own errors, a rejection is retried when it is transient (a timeout, a full bulkhead, a rate
+/// limit, whose `retry_after` is the least sleep) and not when the circuit is open. Since
+/// `Failure<E>: From<resilience::Error>`, the `call`s of the other policies report their
+/// rejections as `Failure::Policy` when the operation's error is a `Failure<E>`: see
+/// [the crate's guide](crate#without-macros).
+///
+/// `on_retry` (in [`call_with`](Self::call_with) and [`run_with`](Self::run_with)) is given
+/// per call, like the attribute's, rather than set on the policy: one registered `Retry` is
+/// shared by every site naming it, and each site logs its own errors.
 ///
 /// ```
 /// use resilience::Retry;
@@ -139,30 +154,157 @@ impl Retry {
 
     /// Runs `operation` until it succeeds or the policy gives up, retrying every `Err`.
     ///
-    /// `operation` is called once per attempt and returns that attempt's future.
+    /// `operation` is called once per attempt and returns that attempt's future. Its error is
+    /// opaque to the retry: a rejection converted into it (an open circuit, a rate limit with
+    /// its `retry_after`) is retried like any error, after the backoff's delay. For an
+    /// operation whose error is a [`Failure<E>`], [`run`](Self::run) tells rejections apart.
     pub async fn call<T, E, F, Fut>(&self, operation: F) -> Result<T, E>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        self.call_if(operation, |_| true).await
+        self.call_with(operation, |_| true, |_| {}).await
     }
 
     /// Runs `operation` until it succeeds or the policy gives up, retrying the errors for which
     /// `retry_if` returns `true`; any other error is returned at once.
-    pub async fn call_if<T, E, F, Fut, P>(&self, mut operation: F, retry_if: P) -> Result<T, E>
+    pub async fn call_if<T, E, F, Fut, P>(&self, operation: F, retry_if: P) -> Result<T, E>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         P: Fn(&E) -> bool,
     {
+        self.call_with(operation, retry_if, |_| {}).await
+    }
+
+    /// Like [`call_if`](Self::call_if), and calls `on_retry` before each sleep with the
+    /// attempt that failed, its error and the delay, as `#[retry(on_retry = ..)]` does.
+    ///
+    /// ```
+    /// use resilience::{Retry, RetryContext};
+    /// use std::sync::Mutex;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let retry = Retry::builder("doc-call-with").fixed(Duration::from_millis(100)).build().unwrap();
+    /// let log = Mutex::new(Vec::new());
+    /// let mut attempts = 0;
+    /// let result: Result<(), String> = retry
+    ///     .call_with(
+    ///         || {
+    ///             attempts += 1;
+    ///             let attempt = attempts;
+    ///             async move { Err(format!("refused #{attempt}")) }
+    ///         },
+    ///         |error| error.starts_with("refused"),
+    ///         |ctx: &RetryContext<'_, String>| {
+    ///             let line = format!("{:?} in {:?}", ctx.error().unwrap(), ctx.delay());
+    ///             log.lock().unwrap().push(line);
+    ///         },
+    ///     )
+    ///     .await;
+    /// assert_eq!(result, Err("refused #3".to_owned()));
+    /// assert_eq!(
+    ///     *log.lock().unwrap(),
+    ///     ["\"refused #1\" in 100ms", "\"refused #2\" in 100ms"]
+    /// );
+    /// # }
+    /// ```
+    pub async fn call_with<T, E, F, Fut, P, O>(
+        &self,
+        operation: F,
+        retry_if: P,
+        on_retry: O,
+    ) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        P: Fn(&E) -> bool,
+        O: Fn(&RetryContext<'_, E>),
+    {
+        self.drive(operation, view_operation, retry_if, on_retry)
+            .await
+    }
+
+    /// Runs `operation`, whose error is a [`Failure<E>`], until it succeeds or the policy gives
+    /// up, with the rules of `#[retry]` over the layers below it: every error of the operation
+    /// itself is retried; a timeout or a full bulkhead is retried; a rate limit is retried after
+    /// at least its `retry_after` (beyond `max_delay` if need be: an earlier attempt would only
+    /// be rejected again); an open circuit is not retried.
+    ///
+    /// The policies' `call`s report their rejections as `Failure::Policy` when the operation's
+    /// error is a `Failure<E>` (through `From<resilience::Error>`), so a stack of them runs here
+    /// as it would under the attributes: see [the crate's guide](crate#without-macros).
+    ///
+    /// ```
+    /// use resilience::{Failure, RateLimiter, Retry};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// // One call per second; the bucket is empty for the next second.
+    /// let limiter = RateLimiter::builder("doc-run-limiter").rate(1).build().unwrap();
+    /// limiter.try_acquire().unwrap();
+    /// let retry = Retry::builder("doc-run").fixed(Duration::from_millis(10)).build().unwrap();
+    ///
+    /// let started = tokio::time::Instant::now();
+    /// let sent: Result<&str, Failure<std::io::Error>> = retry
+    ///     .run(|| limiter.call(async { Ok("sent") }))
+    ///     .await;
+    /// assert_eq!(sent.unwrap(), "sent");
+    /// // Not 10ms, which the limiter would only have refused again.
+    /// assert_eq!(started.elapsed(), Duration::from_secs(1));
+    /// # }
+    /// ```
+    pub async fn run<T, E, F, Fut>(&self, operation: F) -> Result<T, Failure<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure<E>>>,
+    {
+        self.run_with(operation, |_| true, |_| {}).await
+    }
+
+    /// Like [`run`](Self::run), with the attribute's `retry_if` and `on_retry`: `retry_if`
+    /// decides on the operation's own errors (rejections are judged by their kind, as in
+    /// `run`), and `on_retry` is called before each sleep, for rejections too
+    /// ([`RetryContext::rejection`]).
+    pub async fn run_with<T, E, F, Fut, P, O>(
+        &self,
+        operation: F,
+        retry_if: P,
+        on_retry: O,
+    ) -> Result<T, Failure<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure<E>>>,
+        P: Fn(&E) -> bool,
+        O: Fn(&RetryContext<'_, E>),
+    {
+        self.drive(operation, Failure::as_ref, retry_if, on_retry)
+            .await
+    }
+
+    /// The loop of every `call` and `run`: an attempt, then [`RetryRun::after_attempt`]'s
+    /// decision, which `view` shows the error to.
+    async fn drive<T, X, E, F, Fut, V, P, O>(
+        &self,
+        mut operation: F,
+        view: V,
+        retry_if: P,
+        on_retry: O,
+    ) -> Result<T, X>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, X>>,
+        V: Fn(&X) -> FailureRef<'_, E>,
+        P: Fn(&E) -> bool,
+        O: Fn(&RetryContext<'_, E>),
+    {
         let mut run = self.begin();
         loop {
             let result = operation().await;
-            match run
-                .after_attempt(result, view_operation, &retry_if, |_| {})
-                .await
-            {
+            match run.after_attempt(result, &view, &retry_if, &on_retry).await {
                 ControlFlow::Break(result) => return result,
                 ControlFlow::Continue(()) => {}
             }
@@ -170,7 +312,7 @@ impl Retry {
     }
 }
 
-/// Shows a bare operation error to the driver, which also handles policy rejections.
+/// Shows an opaque operation error to the driver as the operation's own.
 fn view_operation<E>(error: &E) -> FailureRef<'_, E> {
     FailureRef::Operation(error)
 }
