@@ -62,8 +62,79 @@
 //!
 //! # Without macros
 //!
-//! [`Retry`], [`CircuitBreaker`], [`Timeout`], [`Bulkhead`] and [`RateLimiter`] are plain types
-//! with a builder and an async `call`; the macros expand to the same code paths.
+//! [`Retry`], [`CircuitBreaker`], [`Timeout`], [`Bulkhead`], [`RateLimiter`] and [`Fallback`]
+//! are plain types with a builder and async `call`s, and the attributes drive the same
+//! machinery: alone, a policy's `call` behaves as its attribute does. (Built by hand, a policy
+//! is not in the registry; [`Registry::circuit_breaker_or_register`] and its siblings build and
+//! register it.)
+//!
+//! Composed, the `call`s differ from a stack of attributes in one way. Inside a stack a
+//! rejection stays typed ([`Failure::Policy`]) up to the outermost layer, so an outer breaker
+//! counts a timeout below it as a failure but ignores a full bulkhead or a rate limit (they say
+//! nothing about the dependency), and an outer retry does not retry an open circuit and sleeps
+//! at least a rate limit's `retry_after`. Each `call` instead converts its rejection into the
+//! caller's `E` at once, where the next policy cannot tell it from the operation's own errors:
+//! with `E` the application's error type, `retry.call(|| breaker.call(bulkhead.call(op())))`
+//! counts a full bulkhead as a breaker failure (enough of them open the circuit), retries an
+//! open circuit, and sleeps only the backoff after a rate limit.
+//!
+//! The crate has no pipeline type yet that composes policies by hand with the attributes'
+//! semantics. Until it has, for exactly those semantics either put the attributes on an
+//! `async fn` (a small one next to the call will do), or make the operation's error a
+//! [`Failure<E>`]: every `call` then reports its rejection as `Failure::Policy` (through
+//! `From<`[`Error`]`>`), [`Retry::run`] retries as `#[retry]` does,
+//! [`CircuitBreaker::call_with`] counts as `#[circuit_breaker]` does given the classifier below,
+//! and [`Failure::into_error`] converts at the end:
+//!
+//! ```
+//! use resilience::{Bulkhead, CallOutcome, CircuitBreaker, Error, Failure, Retry, Timeout};
+//! use std::time::Duration;
+//!
+//! #[derive(Debug)]
+//! enum ApiError {
+//!     Down,
+//!     Rejected(Error),
+//! }
+//!
+//! impl From<Error> for ApiError {
+//!     fn from(rejection: Error) -> Self {
+//!         ApiError::Rejected(rejection)
+//!     }
+//! }
+//!
+//! async fn fetch_user(id: u64) -> Result<String, ApiError> {
+//!     if id > 0 { Ok(format!("user {id}")) } else { Err(ApiError::Down) }
+//! }
+//!
+//! /// How `#[circuit_breaker]` counts the layers below it.
+//! fn as_the_attribute_counts(failure: &Failure<ApiError>) -> CallOutcome {
+//!     match failure {
+//!         Failure::Operation(_) | Failure::Policy(Error::Timeout { .. }) => CallOutcome::Failure,
+//!         Failure::Policy(_) => CallOutcome::Ignored,
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let retry = Retry::builder("users").max_attempts(3).build().unwrap();
+//! let breaker = CircuitBreaker::builder("users").build().unwrap();
+//! let timeout = Timeout::new("users", Duration::from_secs(5)).unwrap();
+//! let bulkhead = Bulkhead::new("users", 10).unwrap();
+//!
+//! // retry(circuit_breaker(timeout(bulkhead(fetch_user)))), as the attributes nest.
+//! let user: Result<String, ApiError> = retry
+//!     .run(|| {
+//!         let attempt = async { fetch_user(7).await.map_err(Failure::Operation) };
+//!         breaker.call_with(timeout.call(bulkhead.call(attempt)), as_the_attribute_counts)
+//!     })
+//!     .await
+//!     .map_err(Failure::into_error);
+//! assert_eq!(user.unwrap(), "user 7");
+//! # }
+//! ```
+//!
+//! [`Retry::call_with`] and [`Retry::run_with`] take the attribute's `retry_if` and `on_retry`;
+//! [`Fallback::call`] and [`Fallback::call_if`] answer for a failure as `#[fallback]` does.
 //!
 //! # Time
 //!

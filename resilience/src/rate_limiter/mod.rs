@@ -257,6 +257,11 @@ impl RateLimiter {
     /// Runs `fut` once a cell is taken, waiting for one as [`acquire`](Self::acquire) does;
     /// the rejection becomes the caller's `E` through `From<resilience::Error>`. A rejected
     /// `fut` is dropped without being polled.
+    ///
+    /// Under another policy's `call`, that `E` is all the outer policy sees: with the
+    /// application's error type an outer breaker counts the rejection as a failure. With
+    /// `E = Failure<_>` it arrives as `Failure::Policy`, as inside a stack of attributes; see
+    /// [the crate's guide](crate#without-macros).
     pub async fn call<T, E, Fut>(&self, fut: Fut) -> Result<T, E>
     where
         Fut: Future<Output = Result<T, E>>,

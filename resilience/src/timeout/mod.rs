@@ -190,7 +190,10 @@ impl Timeout {
     }
 
     /// Runs `fut`, dropping it if it is still pending once the deadline passes; the rejection
-    /// becomes the caller's `E` through `From<resilience::Error>`.
+    /// becomes the caller's `E` through `From<resilience::Error>`. (An outer breaker's `call`
+    /// then counts it as a failure and an outer retry's `call` retries it, as the attributes
+    /// do; for the other policies' rejections composed `call`s differ, see
+    /// [the crate's guide](crate#without-macros).)
     pub async fn call<T, E, Fut>(&self, fut: Fut) -> Result<T, E>
     where
         Fut: Future<Output = Result<T, E>>,
