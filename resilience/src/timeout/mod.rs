@@ -227,15 +227,6 @@ impl Timeout {
         finished.ok_or_else(|| self.expired())
     }
 
-    /// The first step of a timed call in the macros' expansion, which takes the steps of
-    /// [`call`](Self::call) inline, in the function's own state machine. It counts nothing:
-    /// [`poll_before_deadline`](Self::poll_before_deadline) counts a call once it knows whether
-    /// it finished at once, which keeps the common case to one add. Kept so that the expansion
-    /// needs no change; it compiles to nothing.
-    #[doc(hidden)]
-    #[inline(always)]
-    pub fn count_call(&self) {}
-
     /// One poll of a timed call: `Ready(Some(output))` when the call finished, `Ready(None)`
     /// when the deadline passed first. `deadline` starts as `None` and is armed here. Counts
     /// the call as it goes (see `CallCounts`).
