@@ -100,14 +100,21 @@ fn same_type(a: &'static str, b: &'static str) -> bool {
     std::ptr::eq(a, b) || a == b
 }
 
-/// The settings come from the macro, which validated every value at compile time; a rejection
-/// here would be a bug in the macro, so the site gets a policy that never rejects rather than
-/// fail the user's call.
+/// The settings come from the macro, which checked every value at compile time against the
+/// table the builders use, so a refusal here is a bug. The site must not fail the user's call
+/// for it, nor run unprotected silently: it gets the kind's default settings, and
+/// [`Event::SettingsRejected`](crate::Event::SettingsRejected) says why (logged at `ERROR` with
+/// the `tracing` feature).
 fn register<P: RegisteredPolicy>(builder: P::Builder) -> Arc<P> {
     let name = Arc::clone(P::builder_name(&builder));
-    registry()
-        .register::<P>(builder)
-        .unwrap_or_else(|_| Arc::new(P::fallback(name)))
+    registry().register::<P>(builder).unwrap_or_else(|error| {
+        crate::events::emit(|| crate::Event::SettingsRejected {
+            kind: P::KIND,
+            name: Arc::clone(&name),
+            error,
+        });
+        Arc::new(P::fallback(name))
+    })
 }
 
 pub fn register_retry(builder: RetryBuilder) -> Arc<Retry> {
@@ -357,4 +364,32 @@ pub fn describe_by_display<E: Display>(error: &E) -> String {
 
 pub fn describe_by_type_name<E>(_: &E) -> String {
     std::any::type_name::<E>().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn refused_site_settings_are_reported_and_fall_back_to_the_defaults() {
+        let mut events = registry().subscribe();
+        let retry = register_retry(Retry::builder("private-refused").max_attempts(0));
+        assert_eq!(
+            retry.config().max_attempts,
+            Retry::builder("defaults")
+                .build()
+                .map(|r| r.config().max_attempts)
+                .unwrap()
+        );
+        let event = events.recv().await.unwrap();
+        assert!(
+            matches!(
+                &event,
+                crate::Event::SettingsRejected { kind: crate::PolicyKind::Retry, name, .. }
+                    if &**name == "private-refused"
+            ),
+            "{event:?}"
+        );
+        assert!(event.to_string().contains("runs with the default settings"));
+    }
 }

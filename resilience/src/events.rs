@@ -101,6 +101,18 @@ pub enum Event {
         /// The keys whose explicit values differ from the registered policy's.
         keys: Vec<&'static str>,
     },
+    /// A call site's settings could not be built, so the site runs with the kind's default
+    /// settings instead, unregistered. The attributes check their settings at compile time
+    /// against the same table the builders use, so this reports a bug rather than a typo.
+    #[non_exhaustive]
+    SettingsRejected {
+        /// The policy's kind.
+        kind: PolicyKind,
+        /// The policy's name.
+        name: Arc<str>,
+        /// Why the settings were refused.
+        error: crate::ConfigError,
+    },
 }
 
 impl Event {
@@ -128,7 +140,9 @@ impl Event {
     pub fn kind(&self) -> PolicyKind {
         match self {
             Event::CircuitTransition { .. } => PolicyKind::CircuitBreaker,
-            Event::CallRejected { kind, .. } | Event::ConfigConflict { kind, .. } => *kind,
+            Event::CallRejected { kind, .. }
+            | Event::ConfigConflict { kind, .. }
+            | Event::SettingsRejected { kind, .. } => *kind,
             Event::RetryAttempt { .. } | Event::RetriesExhausted { .. } => PolicyKind::Retry,
             Event::TimedOut { .. } => PolicyKind::Timeout,
         }
@@ -147,7 +161,8 @@ impl Event {
             | Event::RetryAttempt { name, .. }
             | Event::RetriesExhausted { name, .. }
             | Event::TimedOut { name, .. }
-            | Event::ConfigConflict { name, .. } => name,
+            | Event::ConfigConflict { name, .. }
+            | Event::SettingsRejected { name, .. } => name,
             Event::CallRejected { error, .. } => match error {
                 Error::CircuitOpen { name, .. }
                 | Error::Timeout { name, .. }
@@ -192,6 +207,10 @@ impl std::fmt::Display for Event {
                 f,
                 "{kind} `{name}` is configured differently at another site ({}); the first registration is in effect",
                 keys.join(", ")
+            ),
+            Event::SettingsRejected { kind, name, error } => write!(
+                f,
+                "{kind} `{name}`: the call site's settings were refused ({error}); it runs with the default settings"
             ),
         }
     }
@@ -314,6 +333,9 @@ fn trace(event: &Event) {
         ),
         Event::ConfigConflict { kind, name, keys } => tracing::warn!(
             target: "resilience", policy = kind.as_str(), name = &**name, keys = ?keys, "{event}"
+        ),
+        Event::SettingsRejected { kind, name, .. } => tracing::error!(
+            target: "resilience", policy = kind.as_str(), name = &**name, "{event}"
         ),
     }
 }

@@ -122,7 +122,7 @@ mod enabled {
                 counter!(RETRIES_EXHAUSTED, "name" => name).increment(1);
             }
             Event::TimedOut { .. } => counter!(TIMEOUTS, "name" => name).increment(1),
-            Event::ConfigConflict { kind, .. } => {
+            Event::ConfigConflict { kind, .. } | Event::SettingsRejected { kind, .. } => {
                 counter!(CONFLICTS, "kind" => kind.as_str(), "name" => name).increment(1);
             }
         }
