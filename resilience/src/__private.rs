@@ -9,7 +9,8 @@ use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 pub use crate::fallback::{
-    clone_for_fallback, fallback_error, AsyncFallback, FallbackArg, FallbackOutput,
+    clone_for_fallback, fallback_answer, fallback_error, AsyncFallback, FallbackAnswer,
+    FallbackArg, FallbackOutput,
 };
 use crate::registry::RegisteredPolicy;
 use crate::{

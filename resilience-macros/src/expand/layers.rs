@@ -20,6 +20,8 @@ pub(super) struct Below<'a> {
     /// The function's arguments as a call passes them on (`self` first for a method).
     pub(super) arguments: &'a [PassedOn],
     pub(super) return_type: &'a Type,
+    /// The return type with `impl Trait` erased, for type annotations.
+    pub(super) anchor: &'a Type,
 }
 
 /// The expression of one layer around `inner`, the expression of the layers below; both
@@ -138,6 +140,7 @@ fn fallback(
     let failure = format_ident!("__resilience_failure", span = Span::mixed_site());
     let error = format_ident!("__resilience_error", span = Span::mixed_site());
     let krate = below.krate;
+    let anchor = below.anchor;
     let clones = arguments::fallback_clones(krate, below.bindings);
     let function = &args.function;
     let call = format_ident!("__resilience_call", span = Span::mixed_site());
@@ -157,7 +160,7 @@ fn fallback(
             #[allow(unused_imports)]
             use #krate::__private::AsyncFallback as _;
             #calls
-            #call.into_fallback_future().await
+            #krate::__private::fallback_answer::<#anchor, _>(#call.into_fallback_future().await)
         }
     };
     if below.rejects {

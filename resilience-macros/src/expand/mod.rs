@@ -86,6 +86,7 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
         bindings: &bindings,
         arguments: &arguments,
         return_type: &return_type,
+        anchor: &anchor,
     };
     let pipeline = stack
         .iter()

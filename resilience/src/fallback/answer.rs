@@ -38,6 +38,31 @@ impl<F: Future> AsyncFallback for FallbackOutput<F> {
     }
 }
 
+/// A fallback's answer, checked to be the annotated function's own return type `R`: a mismatch
+/// is reported in the user's types, not in those of the expansion.
+#[diagnostic::on_unimplemented(
+    message = "the fallback returns `{Self}`, but the annotated function returns `{R}`",
+    label = "this fallback must return the function's own `{R}`",
+    note = "a fallback answers for the call, so it returns what the function returns (an `async fn` fallback: as its output)"
+)]
+pub trait FallbackAnswer<R> {
+    /// The answer as the function's result.
+    fn into_answer(self) -> R;
+}
+
+impl<R> FallbackAnswer<R> for R {
+    #[inline]
+    fn into_answer(self) -> R {
+        self
+    }
+}
+
+/// The fallback's answer as the function's result `R`.
+#[inline]
+pub fn fallback_answer<R, A: FallbackAnswer<R>>(answer: A) -> R {
+    answer.into_answer()
+}
+
 /// An owned argument of a function with a fallback: the body consumes it, so the fallback gets
 /// a clone taken before the body runs.
 #[diagnostic::on_unimplemented(

@@ -7,7 +7,10 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-pub use answer::{clone_for_fallback, fallback_error, AsyncFallback, FallbackArg, FallbackOutput};
+pub use answer::{
+    clone_for_fallback, fallback_answer, fallback_error, AsyncFallback, FallbackAnswer,
+    FallbackArg, FallbackOutput,
+};
 
 use crate::ConfigError;
 
