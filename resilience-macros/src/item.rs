@@ -390,6 +390,8 @@ pub(crate) struct ArgBinding {
     pub(crate) passing: Passing,
     /// Where to point an error when the argument cannot be cloned.
     pub(crate) span: Span,
+    /// Whether the argument's type is `impl Trait`, whose fix when it is not `Clone` is a bound.
+    pub(crate) impl_trait: bool,
     /// The argument's own `#[cfg]` attributes: its bindings exist only where it does.
     pub(crate) cfgs: Vec<Attribute>,
 }
@@ -415,6 +417,7 @@ pub(crate) fn reused_bindings(function: &ItemFn) -> Vec<ArgBinding> {
                                 Passing::Shared
                             },
                             span: arg.ty.span(),
+                            impl_trait: false,
                             cfgs,
                         });
                     }
@@ -423,11 +426,13 @@ pub(crate) fn reused_bindings(function: &ItemFn) -> Vec<ArgBinding> {
             _ => {
                 let mut idents = Vec::new();
                 bindings_of(&arg.pat, &mut idents);
+                let impl_trait = matches!(strip_groups(&arg.ty), Type::ImplTrait(_));
                 bindings.extend(idents.into_iter().map(|(ident, mutable)| ArgBinding {
                     ident,
                     mutable,
                     passing: Passing::Owned,
                     span: arg.ty.span(),
+                    impl_trait,
                     cfgs: cfgs.clone(),
                 }));
             }

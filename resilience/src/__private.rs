@@ -9,8 +9,8 @@ use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 pub use crate::fallback::{
-    clone_for_fallback, fallback_answer, fallback_error, AsyncFallback, FallbackAnswer,
-    FallbackArg, FallbackOutput,
+    clone_for_fallback, clone_impl_for_fallback, fallback_answer, fallback_error, AsyncFallback,
+    FallbackAnswer, FallbackArg, FallbackOutput,
 };
 use crate::registry::RegisteredPolicy;
 use crate::{
@@ -251,6 +251,28 @@ pub fn cloned<T>(value: &T, clone: fn(&T) -> T) -> T {
 
 #[inline]
 pub fn clone_for_retry<T: RetryArg>(value: &T) -> T {
+    value.clone_for_retry()
+}
+
+/// An owned `impl Trait` argument of a retried function: the fix is a bound, not a borrow.
+#[diagnostic::on_unimplemented(
+    message = "`#[retry]` re-runs the body, so the owned argument of type `{Self}` must be `Clone`",
+    label = "this argument is moved into each attempt",
+    note = "add `Clone` to its bounds (`{Self} + Clone`), or take it by reference"
+)]
+pub trait RetryImplArg: Sized {
+    fn clone_for_retry(&self) -> Self;
+}
+
+impl<T: Clone> RetryImplArg for T {
+    #[inline]
+    fn clone_for_retry(&self) -> Self {
+        self.clone()
+    }
+}
+
+#[inline]
+pub fn clone_impl_for_retry<T: RetryImplArg>(value: &T) -> T {
     value.clone_for_retry()
 }
 

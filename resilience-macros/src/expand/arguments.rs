@@ -48,7 +48,11 @@ pub(super) fn retry_slots(
             let slot = format_ident!("__resilience_slot_{}", i, span = Span::mixed_site());
             // The `Clone` bound's error points at the argument's type.
             let krate = respan(krate, *span);
-            let clone = quote_spanned!(*span=> #krate::__private::clone_for_retry);
+            let clone = if binding.impl_trait {
+                quote_spanned!(*span=> #krate::__private::clone_impl_for_retry)
+            } else {
+                quote_spanned!(*span=> #krate::__private::clone_for_retry)
+            };
             let hold = quote!(
                 #(#cfgs)* let mut #slot = #krate::__private::Reusable::new(#ident, #clone);
             );
@@ -69,7 +73,11 @@ pub(super) fn fallback_clones(krate: &TokenStream, bindings: &[ArgBinding]) -> V
             let krate = respan(krate, *span);
             // Named apart from its argument, so that a non-`Clone` argument gets the clone
             // function's error (and no suggestion to borrow it).
-            let clone = quote_spanned!(*span=> #krate::__private::clone_for_fallback);
+            let clone = if binding.impl_trait {
+                quote_spanned!(*span=> #krate::__private::clone_impl_for_fallback)
+            } else {
+                quote_spanned!(*span=> #krate::__private::clone_for_fallback)
+            };
             quote!(#(#cfgs)* let #ident = #krate::__private::cloned(&#ident, #clone);)
         })
         .collect()

@@ -88,6 +88,30 @@ pub fn clone_for_fallback<T: FallbackArg>(value: &T) -> T {
     value.clone_for_fallback()
 }
 
+/// An owned `impl Trait` argument of a function with a fallback: the fix is a bound.
+#[diagnostic::on_unimplemented(
+    message = "`#[fallback]` passes the arguments to the fallback too, so the owned argument of type `{Self}` must be `Clone`",
+    label = "this argument is moved into the body",
+    note = "add `Clone` to its bounds (`{Self} + Clone`), or take it by reference"
+)]
+pub trait FallbackImplArg: Sized {
+    /// The copy the fallback gets.
+    fn clone_for_fallback(&self) -> Self;
+}
+
+impl<T: Clone> FallbackImplArg for T {
+    #[inline]
+    fn clone_for_fallback(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// The fallback's copy of an owned `impl Trait` argument.
+#[inline]
+pub fn clone_impl_for_fallback<T: FallbackImplArg>(value: &T) -> T {
+    value.clone_for_fallback()
+}
+
 /// The `#[fallback]` layer's decision over layers that can reject a call: `Ok(error)` when the
 /// fallback answers for this failure, `Err(failure)` to pass it up unchanged.
 ///

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use answer::{
-    clone_for_fallback, fallback_answer, fallback_error, AsyncFallback, FallbackAnswer,
-    FallbackArg, FallbackOutput,
+    clone_for_fallback, clone_impl_for_fallback, fallback_answer, fallback_error, AsyncFallback,
+    FallbackAnswer, FallbackArg, FallbackOutput,
 };
 
 use crate::ConfigError;
