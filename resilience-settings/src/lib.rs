@@ -1,0 +1,276 @@
+//! The settings of the [`resilience`](https://docs.rs/resilience) policies, in one table that
+//! the attribute macros (at compile time) and the runtime builders (at run time) both read, so
+//! that the two can never disagree about what a setting allows.
+//!
+//! For each attribute it holds every key (and its alternative spellings, such as `delay_ms`),
+//! the kind of value it takes, its range in words, its default, an example, the keys it excludes,
+//! and the names other libraries give it ([`Attribute::renamed`]). And it holds the checks
+//! themselves, as plain functions over plain values: per key ([`KeySpec::check_count`],
+//! [`KeySpec::check_number`], [`KeySpec::check_duration`]) and across keys (the `problems` and
+//! `check` methods of [`retry::RetrySettings`], [`circuit_breaker::BreakerSettings`],
+//! [`timeout::TimeoutSettings`], [`bulkhead::BulkheadSettings`] and
+//! [`rate_limit::RateLimitSettings`]). A refused setting comes back as a [`Problem`] naming the
+//! key and what it allows.
+//!
+//! ```
+//! use resilience_settings::rate_limit::RateLimitSettings;
+//! use std::time::Duration;
+//!
+//! // One call every 150 years: a full bucket would take longer than 100 years to refill.
+//! let settings = RateLimitSettings {
+//!     rate: Some(1),
+//!     per: Some(Duration::from_secs(150 * 365 * 24 * 60 * 60)),
+//!     ..RateLimitSettings::default()
+//! };
+//! let problem = settings.check().unwrap_err();
+//! assert_eq!(problem.key(), "per");
+//! assert_eq!(problem.allowed(), "`burst` × `per` / `rate` at most 100 years");
+//! ```
+//!
+//! Most users want the `resilience` crate; this one has no dependencies and no `unsafe`.
+#![forbid(unsafe_code)]
+
+pub mod bulkhead;
+pub mod circuit_breaker;
+pub mod fallback;
+mod problem;
+pub mod rate_limit;
+pub mod retry;
+mod spec;
+pub mod timeout;
+
+pub use problem::{Problem, Rule};
+pub use spec::{Exclusion, KeySpec, NumberRange, ValueKind};
+
+use spec::FROM_ONE;
+
+/// The attributes, each with its keys: what a `#[retry(...)]` or a `[retry.<name>]` section
+/// may say.
+///
+/// ```
+/// use resilience_settings::Attribute;
+///
+/// let keys: Vec<_> = Attribute::Timeout.keys().iter().map(|spec| spec.key).collect();
+/// assert_eq!(keys, ["ms", "secs", "duration", "name"]);
+/// assert_eq!(Attribute::Retry.key("retries"), None);
+/// assert!(Attribute::Retry.renamed().contains(&("retries", "max_attempts")));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Attribute {
+    /// `#[retry]`.
+    Retry,
+    /// `#[circuit_breaker]`.
+    CircuitBreaker,
+    /// `#[timeout]`.
+    Timeout,
+    /// `#[bulkhead]`.
+    Bulkhead,
+    /// `#[rate_limit]`.
+    RateLimit,
+    /// `#[fallback]`.
+    Fallback,
+}
+
+impl Attribute {
+    /// Every attribute.
+    pub const ALL: [Attribute; 6] = [
+        Attribute::Retry,
+        Attribute::CircuitBreaker,
+        Attribute::Timeout,
+        Attribute::Bulkhead,
+        Attribute::RateLimit,
+        Attribute::Fallback,
+    ];
+
+    /// The attribute's name: `"retry"`, `"circuit_breaker"`, `"timeout"`, `"bulkhead"`,
+    /// `"rate_limit"`, `"fallback"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Attribute::Retry => "retry",
+            Attribute::CircuitBreaker => "circuit_breaker",
+            Attribute::Timeout => "timeout",
+            Attribute::Bulkhead => "bulkhead",
+            Attribute::RateLimit => "rate_limit",
+            Attribute::Fallback => "fallback",
+        }
+    }
+
+    /// Every key, alternative spellings included, in the order messages list them.
+    pub fn keys(self) -> &'static [KeySpec] {
+        match self {
+            Attribute::Retry => retry::KEYS,
+            Attribute::CircuitBreaker => circuit_breaker::KEYS,
+            Attribute::Timeout => timeout::KEYS,
+            Attribute::Bulkhead => bulkhead::KEYS,
+            Attribute::RateLimit => rate_limit::KEYS,
+            Attribute::Fallback => fallback::KEYS,
+        }
+    }
+
+    /// The key spelled `key`, if the attribute has one.
+    pub fn key(self, key: &str) -> Option<&'static KeySpec> {
+        self.keys().iter().find(|spec| spec.key == key)
+    }
+
+    /// The spellings of `setting`: `delay` and `delay_ms` for `delay`.
+    pub fn spellings(self, setting: &str) -> impl Iterator<Item = &'static KeySpec> + '_ {
+        self.keys()
+            .iter()
+            .filter(move |spec| spec.setting == setting)
+    }
+
+    /// Names other libraries give the attribute's keys, each with ours: `("retries",
+    /// "max_attempts")`.
+    pub fn renamed(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Attribute::Retry => retry::RENAMED,
+            Attribute::CircuitBreaker => circuit_breaker::RENAMED,
+            Attribute::Timeout => timeout::RENAMED,
+            Attribute::Bulkhead => bulkhead::RENAMED,
+            Attribute::RateLimit => rate_limit::RENAMED,
+            Attribute::Fallback => fallback::RENAMED,
+        }
+    }
+
+    /// The pairs of settings that exclude each other. Two spellings of one setting always
+    /// exclude each other too.
+    pub fn exclusions(self) -> &'static [Exclusion] {
+        match self {
+            Attribute::Retry => retry::EXCLUSIONS,
+            Attribute::CircuitBreaker => circuit_breaker::EXCLUSIONS,
+            Attribute::Timeout
+            | Attribute::Bulkhead
+            | Attribute::RateLimit
+            | Attribute::Fallback => &[],
+        }
+    }
+}
+
+/// `name = "api"`: the policy's registry name; every attribute has it.
+pub const NAME: KeySpec = KeySpec::new(
+    "name",
+    ValueKind::Name,
+    "a string that is not blank",
+    "`module_path::fn_name`",
+    "\"api\"",
+    "the policy's name in the registry",
+)
+.because(" (it is the policy's name in the registry)");
+
+/// Checks a policy's name: not empty, not only whitespace.
+///
+/// ```
+/// use resilience_settings::check_name;
+///
+/// assert!(check_name("inventory").is_ok());
+/// assert_eq!(check_name("  ").unwrap_err().key(), "name");
+/// ```
+pub fn check_name(name: &str) -> Result<(), Problem> {
+    if name.trim().is_empty() {
+        Err(Problem::new(&NAME, format!("{name:?}"), Rule::Range))
+    } else {
+        Ok(())
+    }
+}
+
+/// A count from 1: most counts are.
+const fn count_from_one(
+    key: &'static str,
+    default: &'static str,
+    example: &'static str,
+    doc: &'static str,
+) -> KeySpec {
+    KeySpec::new(
+        key,
+        ValueKind::Count { min: 1 },
+        FROM_ONE,
+        default,
+        example,
+        doc,
+    )
+}
+
+/// A path to a function.
+const fn path(
+    key: &'static str,
+    default: &'static str,
+    example: &'static str,
+    doc: &'static str,
+) -> KeySpec {
+    KeySpec::new(
+        key,
+        ValueKind::Path,
+        "a path to a function",
+        default,
+        example,
+        doc,
+    )
+}
+
+/// The first problem of a list, as a `check` returns it.
+fn first(problems: Vec<Problem>) -> Result<(), Problem> {
+    match problems.into_iter().next() {
+        Some(problem) => Err(problem),
+        None => Ok(()),
+    }
+}
+
+/// Collects the problem of a per-key check.
+fn collect<T>(problems: &mut Vec<Problem>, checked: Result<T, Problem>) -> Option<T> {
+    match checked {
+        Ok(value) => Some(value),
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every attribute's keys are unique, every alternative spelling names a setting that is a
+    /// key of its own, every exclusion names keys of the attribute, and every renamed key points
+    /// at a key: the table is consistent with itself.
+    #[test]
+    fn the_table_is_consistent() {
+        for attribute in Attribute::ALL {
+            let keys = attribute.keys();
+            for (i, spec) in keys.iter().enumerate() {
+                assert!(
+                    keys[..i].iter().all(|other| other.key != spec.key),
+                    "{} repeats `{}`",
+                    attribute.name(),
+                    spec.key
+                );
+                assert!(
+                    attribute.key(spec.setting).is_some(),
+                    "`{}` gives `{}`, which is not a key",
+                    spec.key,
+                    spec.setting
+                );
+                assert!(!spec.example.is_empty() && !spec.allowed.is_empty());
+                assert!(spec.why.is_empty() || spec.why.starts_with(' '));
+            }
+            for exclusion in attribute.exclusions() {
+                assert!(attribute.key(exclusion.first.key).is_some());
+                assert!(attribute.key(exclusion.second.key).is_some());
+            }
+            for (theirs, ours) in attribute.renamed() {
+                assert!(attribute.key(ours).is_some(), "{theirs} -> {ours}");
+                assert!(attribute.key(theirs).is_none(), "{theirs} is one of ours");
+            }
+        }
+    }
+
+    #[test]
+    fn a_blank_name_is_refused() {
+        for name in ["", " ", "\t\n"] {
+            let problem = check_name(name).unwrap_err();
+            assert_eq!(problem.key(), "name");
+            assert_eq!(problem.rule(), &Rule::Range);
+        }
+        assert!(check_name("a").is_ok());
+    }
+}
