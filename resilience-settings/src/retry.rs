@@ -29,7 +29,7 @@ pub const MAX_ATTEMPTS: KeySpec = count_from_one(
 /// `backoff = "exponential"`.
 pub const BACKOFF: KeySpec = KeySpec::new(
     "backoff",
-    ValueKind::Choice(Strategy::NAMES),
+    ValueKind::Choice(BackoffStrategy::NAMES),
     "\"exponential\", \"fixed\", \"linear\" or \"none\"",
     "\"exponential\"",
     "\"exponential\"",
@@ -202,7 +202,7 @@ pub const EXCLUSIONS: &[Exclusion] = &[
 
 /// The values of `backoff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Strategy {
+pub enum BackoffStrategy {
     /// `delay × factor^(n − 1)` before retry `n`.
     #[default]
     Exponential,
@@ -214,24 +214,24 @@ pub enum Strategy {
     None,
 }
 
-impl Strategy {
+impl BackoffStrategy {
     /// The names `backoff` takes.
     pub const NAMES: &'static [&'static str] = &["exponential", "fixed", "linear", "none"];
 
     /// The strategy named `name`.
     ///
     /// ```
-    /// use resilience_settings::retry::Strategy;
+    /// use resilience_settings::retry::BackoffStrategy;
     ///
-    /// assert_eq!(Strategy::from_name("linear"), Some(Strategy::Linear));
-    /// assert_eq!(Strategy::from_name("exponentail"), None);
+    /// assert_eq!(BackoffStrategy::from_name("linear"), Some(BackoffStrategy::Linear));
+    /// assert_eq!(BackoffStrategy::from_name("exponentail"), None);
     /// ```
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
-            "exponential" => Some(Strategy::Exponential),
-            "fixed" => Some(Strategy::Fixed),
-            "linear" => Some(Strategy::Linear),
-            "none" => Some(Strategy::None),
+            "exponential" => Some(BackoffStrategy::Exponential),
+            "fixed" => Some(BackoffStrategy::Fixed),
+            "linear" => Some(BackoffStrategy::Linear),
+            "none" => Some(BackoffStrategy::None),
             _ => None,
         }
     }
@@ -239,10 +239,10 @@ impl Strategy {
     /// The strategy's name, as `backoff` writes it.
     pub const fn name(self) -> &'static str {
         match self {
-            Strategy::Exponential => "exponential",
-            Strategy::Fixed => "fixed",
-            Strategy::Linear => "linear",
-            Strategy::None => "none",
+            BackoffStrategy::Exponential => "exponential",
+            BackoffStrategy::Fixed => "fixed",
+            BackoffStrategy::Linear => "linear",
+            BackoffStrategy::None => "none",
         }
     }
 }
@@ -278,11 +278,11 @@ impl JitterStrategy {
 /// `#[retry]`'s settings as plain values, by key; `None` (or `false`) means not given.
 ///
 /// ```
-/// use resilience_settings::retry::{RetrySettings, Strategy};
+/// use resilience_settings::retry::{RetrySettings, BackoffStrategy};
 /// use std::time::Duration;
 ///
 /// let settings = RetrySettings {
-///     backoff: Some(Strategy::Fixed),
+///     backoff: Some(BackoffStrategy::Fixed),
 ///     delay: Some(Duration::from_secs(60)),
 ///     ..RetrySettings::default()
 /// };
@@ -298,7 +298,7 @@ pub struct RetrySettings {
     /// `max_attempts`.
     pub max_attempts: Option<u32>,
     /// `backoff`.
-    pub backoff: Option<Strategy>,
+    pub backoff: Option<BackoffStrategy>,
     /// `delay` / `delay_ms`.
     pub delay: Option<Duration>,
     /// `factor`.
@@ -346,7 +346,7 @@ impl RetrySettings {
         let strategy = self.backoff.unwrap_or_default();
         if let Some(factor) = self.factor {
             collect(&mut problems, FACTOR.check_number(factor));
-            if strategy != Strategy::Exponential {
+            if strategy != BackoffStrategy::Exponential {
                 problems.push(Problem::new(
                     &FACTOR,
                     factor.to_string(),
@@ -356,7 +356,7 @@ impl RetrySettings {
                 ));
             }
         }
-        if let (Some(delay), Strategy::None) = (self.delay, strategy) {
+        if let (Some(delay), BackoffStrategy::None) = (self.delay, strategy) {
             problems.push(Problem::new(
                 &DELAY,
                 format!("{delay:?}"),
@@ -389,7 +389,7 @@ impl RetrySettings {
         let max_delay = self.max_delay.unwrap_or(DEFAULT_MAX_DELAY);
         let (spec, delay) = if let Some(delays) = &self.delays {
             (&DELAYS, delays.iter().copied().max()?)
-        } else if self.backoff_fn || self.backoff == Some(Strategy::None) {
+        } else if self.backoff_fn || self.backoff == Some(BackoffStrategy::None) {
             return None;
         } else {
             (&DELAY, self.delay.unwrap_or(DEFAULT_DELAY))
@@ -452,7 +452,7 @@ mod tests {
     #[test]
     fn a_schedule_excludes_the_strategy() {
         let both = RetrySettings {
-            backoff: Some(Strategy::Fixed),
+            backoff: Some(BackoffStrategy::Fixed),
             delays: Some(vec![Duration::from_millis(1)]),
             backoff_fn: true,
             ..RetrySettings::default()
@@ -480,7 +480,7 @@ mod tests {
     #[test]
     fn factor_and_delay_need_a_strategy_that_uses_them() {
         let fixed = RetrySettings {
-            backoff: Some(Strategy::Fixed),
+            backoff: Some(BackoffStrategy::Fixed),
             factor: Some(3.0),
             ..RetrySettings::default()
         };
@@ -489,7 +489,7 @@ mod tests {
             Err(Rule::FactorNeedsExponential { backoff: "fixed" })
         );
         let none = RetrySettings {
-            backoff: Some(Strategy::None),
+            backoff: Some(BackoffStrategy::None),
             delay: Some(Duration::from_secs(1)),
             ..RetrySettings::default()
         };
@@ -526,7 +526,7 @@ mod tests {
         // No delay to cut: none, or a function the table cannot see into.
         for settings in [
             RetrySettings {
-                backoff: Some(Strategy::None),
+                backoff: Some(BackoffStrategy::None),
                 max_delay: Some(Duration::ZERO),
                 ..RetrySettings::default()
             },

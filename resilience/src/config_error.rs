@@ -33,3 +33,27 @@ pub enum ConfigError {
         second: &'static str,
     },
 }
+
+impl ConfigError {
+    /// Checks a policy's name as the attributes do: a name that is not blank.
+    pub(crate) fn check_name(name: &str) -> Result<(), Self> {
+        resilience_settings::check_name(name).map_err(Self::from_problem)
+    }
+
+    /// The error for a setting the shared checks of `resilience-settings` refused: the same
+    /// checks the attribute macros run at compile time, so a setting an attribute accepts always
+    /// builds.
+    pub(crate) fn from_problem(problem: resilience_settings::Problem) -> Self {
+        match *problem.rule() {
+            resilience_settings::Rule::Excludes { other, .. } => ConfigError::Exclusive {
+                first: other,
+                second: problem.key(),
+            },
+            _ => ConfigError::OutOfRange {
+                key: problem.key(),
+                allowed: problem.allowed(),
+                value: problem.into_value(),
+            },
+        }
+    }
+}

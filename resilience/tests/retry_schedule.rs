@@ -126,7 +126,9 @@ proptest! {
     #[test]
     fn jittered_sleeps_stay_within_each_strategys_bounds(
         base_ms in 1u64..=500,
-        max_delay_ms in 1u64..=2_000,
+        // The cap is at least the first delay: a shorter one would cut every delay, which
+        // `build` refuses.
+        cap_above_base_ms in 0u64..=1_500,
         jitter in prop_oneof![
             (0.01f64..=1.0).prop_map(Jitter::Proportional),
             Just(Jitter::Full),
@@ -135,7 +137,8 @@ proptest! {
         ],
         exponential in any::<bool>(),
     ) {
-        let (base, max_delay) = (Duration::from_millis(base_ms), Duration::from_millis(max_delay_ms));
+        let base = Duration::from_millis(base_ms);
+        let max_delay = Duration::from_millis(base_ms + cap_above_base_ms);
         let backoff = if exponential {
             Backoff::Exponential { base, factor: 2.0 }
         } else {

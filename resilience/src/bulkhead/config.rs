@@ -4,11 +4,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use resilience_settings::bulkhead::{self as settings, BulkheadSettings};
+
 use super::Bulkhead;
 use crate::ConfigError;
 
 /// How long a queued caller waits for a slot when no `queue_timeout` is given.
-pub(super) const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(1);
+pub(super) const DEFAULT_QUEUE_TIMEOUT: Duration = settings::DEFAULT_QUEUE_TIMEOUT;
 
 /// The settings of a [`Bulkhead`].
 ///
@@ -138,31 +140,23 @@ impl BulkheadBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::OutOfRange`] with key `"max"` when `max_concurrent` was not given or is 0,
-    /// and with key `"queue_timeout"` when that is zero.
+    /// [`ConfigError::OutOfRange`], with the checks `#[bulkhead]` runs at compile time: key
+    /// `"max"` when `max_concurrent` was not given or is 0, key `"queue_timeout"` when that is
+    /// zero or given without a `queue` of at least 1 (no caller would ever wait), key `"name"`
+    /// for a blank name.
     pub fn build(self) -> Result<Bulkhead, ConfigError> {
-        let max_concurrent = match self.max_concurrent {
-            Some(max) if max >= 1 => max,
-            given => {
-                return Err(ConfigError::OutOfRange {
-                    key: "max",
-                    value: given.map_or_else(|| "not set".to_owned(), |v| v.to_string()),
-                    allowed: "at least 1 (required)",
-                })
-            }
-        };
-        let queue_timeout = self.queue_timeout.unwrap_or(DEFAULT_QUEUE_TIMEOUT);
-        if queue_timeout.is_zero() {
-            return Err(ConfigError::OutOfRange {
-                key: "queue_timeout",
-                value: format!("{queue_timeout:?}"),
-                allowed: "a duration greater than zero",
-            });
+        ConfigError::check_name(&self.name)?;
+        let resolved = BulkheadSettings {
+            max: self.max_concurrent,
+            queue: self.queue,
+            queue_timeout: self.queue_timeout,
         }
+        .resolve()
+        .map_err(ConfigError::from_problem)?;
         let config = BulkheadConfig {
-            max_concurrent,
-            queue: self.queue.unwrap_or(0),
-            queue_timeout,
+            max_concurrent: resolved.max,
+            queue: resolved.queue,
+            queue_timeout: resolved.queue_timeout,
         };
         Ok(Bulkhead::from_parts(self.name, config))
     }

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use resilience_settings::circuit_breaker::BreakerSettings;
+
 use super::config::{DEFAULT_TIME_WINDOW_MIN_CALLS, DEFAULT_WINDOW_CALLS};
 use super::{CircuitBreaker, CircuitBreakerConfig, TripRule, Window};
 use crate::ConfigError;
@@ -137,27 +139,36 @@ impl CircuitBreakerBuilder {
         self
     }
 
-    /// Checks the settings and builds the breaker.
+    /// Checks the settings, with the checks `#[circuit_breaker]` runs at compile time, and builds
+    /// the breaker.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
-        let config = self.config()?;
+        ConfigError::check_name(&self.name)?;
+        self.settings().check().map_err(ConfigError::from_problem)?;
+        let config = self.config();
         CircuitBreaker::new(self.name, config)
     }
 
-    /// The configuration these settings describe, with defaults for the rest; not yet validated
-    /// beyond the combination of keys.
-    fn config(&self) -> Result<CircuitBreakerConfig, ConfigError> {
+    /// The settings given, by key, as the shared checks see them.
+    fn settings(&self) -> BreakerSettings {
+        BreakerSettings {
+            failure_threshold: self.failure_threshold,
+            failure_rate: self.failure_rate,
+            window: self.window.map(Window::setting),
+            min_calls: self.min_calls,
+            reset_timeout: self.reset_timeout,
+            half_open_max_calls: self.half_open_max_calls,
+            success_threshold: self.success_threshold,
+            slow_call: self.slow_call,
+            half_open_timeout: None,
+        }
+    }
+
+    /// The configuration these settings describe, with defaults for the rest; checked settings
+    /// give one trip rule.
+    fn config(&self) -> CircuitBreakerConfig {
         let defaults = CircuitBreakerConfig::default();
         let trip = match (self.failure_threshold, self.failure_rate) {
-            (Some(_), Some(_)) => return Err(exclusive("failure_rate")),
-            (Some(threshold), None) => {
-                if self.window.is_some() {
-                    return Err(exclusive("window"));
-                }
-                if self.min_calls.is_some() {
-                    return Err(exclusive("min_calls"));
-                }
-                TripRule::ConsecutiveFailures(threshold)
-            }
+            (Some(threshold), _) => TripRule::ConsecutiveFailures(threshold),
             (None, Some(rate)) => {
                 let window = self.window.unwrap_or(Window::Calls(DEFAULT_WINDOW_CALLS));
                 let min_calls = self.min_calls.unwrap_or(match window {
@@ -170,17 +181,9 @@ impl CircuitBreakerBuilder {
                     min_calls,
                 }
             }
-            (None, None) => {
-                if let Some(window) = self.window {
-                    return Err(needs_rate("window", window));
-                }
-                if let Some(min_calls) = self.min_calls {
-                    return Err(needs_rate("min_calls", min_calls));
-                }
-                defaults.trip
-            }
+            (None, None) => defaults.trip,
         };
-        Ok(CircuitBreakerConfig {
+        CircuitBreakerConfig {
             trip,
             reset_timeout: self.reset_timeout.unwrap_or(defaults.reset_timeout),
             half_open_max_calls: self
@@ -188,7 +191,7 @@ impl CircuitBreakerBuilder {
                 .unwrap_or(defaults.half_open_max_calls),
             success_threshold: self.success_threshold.unwrap_or(defaults.success_threshold),
             slow_call: self.slow_call.or(defaults.slow_call),
-        })
+        }
     }
 
     /// The keys set on this builder whose values differ from `existing`'s configuration, spelled
@@ -258,21 +261,5 @@ impl CircuitBreakerBuilder {
                 .is_some_and(|mine| Some(mine) != config.slow_call),
         );
         keys
-    }
-}
-
-fn exclusive(second: &'static str) -> ConfigError {
-    ConfigError::Exclusive {
-        first: "failure_threshold",
-        second,
-    }
-}
-
-/// `window` and `min_calls` belong to the failure-rate rule; alone they would be silently unused.
-fn needs_rate(key: &'static str, value: impl std::fmt::Display) -> ConfigError {
-    ConfigError::OutOfRange {
-        key,
-        value: value.to_string(),
-        allowed: "only together with `failure_rate`",
     }
 }

@@ -3,12 +3,15 @@
 use std::fmt;
 use std::time::Duration;
 
+use resilience_settings::circuit_breaker::{self as settings, BreakerSettings};
+
 use crate::ConfigError;
 
+// The defaults live in the table the `#[circuit_breaker]` attribute reads too.
 /// The window size of the failure-rate rule when none is given.
-pub(super) const DEFAULT_WINDOW_CALLS: u32 = 100;
+pub(super) const DEFAULT_WINDOW_CALLS: u32 = settings::DEFAULT_WINDOW_CALLS;
 /// The default `min_calls` of a time window, which has no size in calls to default to.
-pub(super) const DEFAULT_TIME_WINDOW_MIN_CALLS: u32 = 100;
+pub(super) const DEFAULT_TIME_WINDOW_MIN_CALLS: u32 = settings::DEFAULT_TIME_WINDOW_MIN_CALLS;
 
 /// The settings of a [`CircuitBreaker`](crate::CircuitBreaker).
 ///
@@ -46,83 +49,40 @@ pub struct CircuitBreakerConfig {
 impl Default for CircuitBreakerConfig {
     fn default() -> Self {
         CircuitBreakerConfig {
-            trip: TripRule::ConsecutiveFailures(5),
-            reset_timeout: Duration::from_secs(30),
-            half_open_max_calls: 1,
-            success_threshold: 1,
+            trip: TripRule::ConsecutiveFailures(settings::DEFAULT_FAILURE_THRESHOLD),
+            reset_timeout: settings::DEFAULT_RESET_TIMEOUT,
+            half_open_max_calls: settings::DEFAULT_HALF_OPEN_MAX_CALLS,
+            success_threshold: settings::DEFAULT_SUCCESS_THRESHOLD,
             slow_call: None,
         }
     }
 }
 
 impl CircuitBreakerConfig {
-    /// Checks every value, naming the offending key as the attribute spells it.
+    /// Checks every value, naming the offending key as the attribute spells it: the checks
+    /// `#[circuit_breaker]` runs at compile time.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        match self.trip {
-            TripRule::ConsecutiveFailures(threshold) => {
-                at_least_one("failure_threshold", threshold)?
-            }
+        let (failure_threshold, failure_rate, window, min_calls) = match self.trip {
+            TripRule::ConsecutiveFailures(threshold) => (Some(threshold), None, None, None),
             TripRule::FailureRate {
                 rate,
                 window,
                 min_calls,
-            } => {
-                if rate.is_nan() || rate <= 0.0 || rate > 1.0 {
-                    return Err(out_of_range("failure_rate", rate, "a fraction in (0, 1]"));
-                }
-                match window {
-                    Window::Calls(size) => {
-                        if size == 0 {
-                            return Err(out_of_range("window", size, "at least 1 call"));
-                        }
-                        at_least_one("min_calls", min_calls)?;
-                        if min_calls > size {
-                            return Err(out_of_range(
-                                "min_calls",
-                                min_calls,
-                                "at most the window's size in calls",
-                            ));
-                        }
-                    }
-                    Window::Time(duration) => {
-                        if duration.is_zero() {
-                            return Err(out_of_range(
-                                "window",
-                                "0s",
-                                "a duration longer than zero",
-                            ));
-                        }
-                        at_least_one("min_calls", min_calls)?;
-                    }
-                }
-            }
+            } => (None, Some(rate), Some(window.setting()), Some(min_calls)),
+        };
+        BreakerSettings {
+            failure_threshold,
+            failure_rate,
+            window,
+            min_calls,
+            reset_timeout: Some(self.reset_timeout),
+            half_open_max_calls: Some(self.half_open_max_calls),
+            success_threshold: Some(self.success_threshold),
+            slow_call: self.slow_call,
+            half_open_timeout: None,
         }
-        at_least_one("half_open_max_calls", self.half_open_max_calls)?;
-        at_least_one("success_threshold", self.success_threshold)?;
-        if self.slow_call.is_some_and(|limit| limit.is_zero()) {
-            return Err(out_of_range(
-                "slow_call",
-                "0s",
-                "a duration longer than zero",
-            ));
-        }
-        Ok(())
-    }
-}
-
-fn at_least_one(key: &'static str, value: u32) -> Result<(), ConfigError> {
-    if value == 0 {
-        Err(out_of_range(key, value, "at least 1"))
-    } else {
-        Ok(())
-    }
-}
-
-fn out_of_range(key: &'static str, value: impl fmt::Display, allowed: &'static str) -> ConfigError {
-    ConfigError::OutOfRange {
-        key,
-        value: value.to_string(),
-        allowed,
+        .check()
+        .map_err(ConfigError::from_problem)
     }
 }
 
@@ -188,6 +148,16 @@ pub enum Window {
     Calls(u32),
     /// The calls that finished within this much time; longer than zero.
     Time(Duration),
+}
+
+impl Window {
+    /// The window as the shared checks see it.
+    pub(super) fn setting(self) -> settings::Window {
+        match self {
+            Window::Calls(calls) => settings::Window::Calls(calls),
+            Window::Time(length) => settings::Window::Time(length),
+        }
+    }
 }
 
 impl fmt::Display for Window {

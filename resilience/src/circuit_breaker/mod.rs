@@ -162,8 +162,10 @@ impl CircuitBreaker {
         name: impl Into<Arc<str>>,
         config: CircuitBreakerConfig,
     ) -> Result<Self, ConfigError> {
+        let name = name.into();
+        ConfigError::check_name(&name)?;
         config.validate()?;
-        Ok(Self::with_valid_config(name.into(), config))
+        Ok(Self::with_valid_config(name, config))
     }
 
     /// A breaker with the default settings: 5 consecutive failures open it for 30 seconds.

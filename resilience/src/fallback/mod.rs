@@ -90,8 +90,13 @@ impl FallbackBuilder {
         Vec::new()
     }
 
-    /// Builds the fallback. Never fails; the `Result` keeps every policy's builder alike.
+    /// Builds the fallback.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::OutOfRange`] with key `"name"` for a blank name, as `#[fallback]` refuses it.
     pub fn build(self) -> Result<Fallback, ConfigError> {
+        ConfigError::check_name(&self.name)?;
         Ok(Fallback::with_defaults(self.name))
     }
 }

@@ -4,12 +4,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::gcra::MAX_SPAN;
+use resilience_settings::rate_limit::RateLimitSettings;
+
 use super::RateLimiter;
 use crate::ConfigError;
 
 /// The period `rate` counts over when no `per` is given.
-pub(super) const DEFAULT_PER: Duration = Duration::from_secs(1);
+pub(super) const DEFAULT_PER: Duration = resilience_settings::rate_limit::DEFAULT_PER;
 
 /// The settings of a [`RateLimiter`]: `rate` cells per `per`, at most `burst` at once, and how
 /// long a caller may `wait` for one.
@@ -51,7 +52,8 @@ impl RateLimiterConfig {
 
 /// `per / rate` in nanoseconds, rounded up; `u64::MAX` when it does not fit.
 pub(super) fn interval_nanos(per: Duration, rate: u32) -> u64 {
-    let nanos = per.as_nanos().div_ceil(u128::from(rate.max(1)));
+    // The same rounding the builder's refill check uses.
+    let nanos = resilience_settings::rate_limit::interval_nanos(per, rate);
     u64::try_from(nanos).unwrap_or(u64::MAX)
 }
 
@@ -163,42 +165,25 @@ impl RateLimiterBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::OutOfRange`] with key `"rate"` when `rate` was not given, is 0 or exceeds
-    /// one per nanosecond of `per`; `"per"` when `per` is zero; `"burst"` when `burst` is 0 or
-    /// `burst × per / rate` exceeds 100 years.
+    /// [`ConfigError::OutOfRange`], with the checks `#[rate_limit]` runs at compile time: key
+    /// `"rate"` when `rate` was not given, is 0 or exceeds one per nanosecond of `per`; `"per"`
+    /// when `per` is zero; `"burst"` when `burst` is 0 or `burst × per / rate` exceeds 100 years
+    /// (`"per"` when `burst` is not given and defaults to `rate`); `"name"` for a blank name.
     pub fn build(self) -> Result<RateLimiter, ConfigError> {
-        let per = self.per.unwrap_or(DEFAULT_PER);
-        if per.is_zero() {
-            return Err(ConfigError::OutOfRange {
-                key: "per",
-                value: format!("{per:?}"),
-                allowed: "a duration greater than zero",
-            });
+        ConfigError::check_name(&self.name)?;
+        let resolved = RateLimitSettings {
+            rate: self.rate,
+            per: self.per,
+            burst: self.burst,
+            wait: self.wait,
         }
-        let rate = match self.rate {
-            Some(rate) if rate >= 1 && u128::from(rate) <= per.as_nanos() => rate,
-            given => {
-                return Err(ConfigError::OutOfRange {
-                    key: "rate",
-                    value: given.map_or_else(|| "not set".to_owned(), |v| v.to_string()),
-                    allowed: "at least 1 (required), and at most one per nanosecond of `per`",
-                })
-            }
-        };
-        let burst = self.burst.unwrap_or(rate);
-        let span = u128::from(interval_nanos(per, rate)) * u128::from(burst);
-        if burst == 0 || span > MAX_SPAN.as_nanos() {
-            return Err(ConfigError::OutOfRange {
-                key: "burst",
-                value: burst.to_string(),
-                allowed: "at least 1, with `burst` × `per` / `rate` at most 100 years",
-            });
-        }
+        .resolve()
+        .map_err(ConfigError::from_problem)?;
         let config = RateLimiterConfig {
-            rate,
-            per,
-            burst,
-            wait: self.wait.unwrap_or(Duration::ZERO),
+            rate: resolved.rate,
+            per: resolved.per,
+            burst: resolved.burst,
+            wait: resolved.wait,
         };
         Ok(RateLimiter::from_parts(self.name, config))
     }

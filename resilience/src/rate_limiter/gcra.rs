@@ -22,8 +22,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// The longest span (`burst × per / rate`) a limiter may have: the arithmetic on `tat` then
-/// stays far from `u64` nanoseconds' limit (584 years) for any realistic uptime.
-pub(super) const MAX_SPAN: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+/// stays far from `u64` nanoseconds' limit (584 years) for any realistic uptime. The builder
+/// checks it with the table the `#[rate_limit]` attribute reads.
+pub(super) const MAX_SPAN: Duration = resilience_settings::rate_limit::MAX_REFILL;
 
 /// A GCRA bucket of `burst` cells refilled one per `interval`.
 pub(super) struct Gcra {

@@ -82,8 +82,8 @@ impl Default for Backoff {
     /// `Exponential { base: 100ms, factor: 2.0 }`, as `#[retry]` uses when not told otherwise.
     fn default() -> Self {
         Backoff::Exponential {
-            base: Duration::from_millis(100),
-            factor: 2.0,
+            base: resilience_settings::retry::DEFAULT_DELAY,
+            factor: resilience_settings::retry::DEFAULT_FACTOR,
         }
     }
 }

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use resilience_settings::retry::{BackoffStrategy, JitterStrategy, RetrySettings};
+
 use super::{Backoff, Jitter, Retry, RetryConfig};
 use crate::ConfigError;
 
@@ -138,13 +140,55 @@ impl RetryBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::OutOfRange`] with key `max_attempts` for 0, `factor` for an exponential
-    /// factor that is not finite and greater than 1, `jitter` for a proportional fraction
-    /// outside `(0, 1]`, `delays` for an empty schedule.
+    /// [`ConfigError::OutOfRange`], with the checks `#[retry]` runs at compile time: key
+    /// `max_attempts` for 0, `factor` for an exponential factor that is not finite and greater
+    /// than 1, `jitter` for a proportional fraction outside `(0, 1]`, `delays` for an empty
+    /// schedule, `max_elapsed` for zero, `delay` (or `delays`, or `max_delay` when given) for a
+    /// first delay longer than `max_delay`, which would cut it; `name` for a blank name.
     pub fn build(self) -> Result<Retry, ConfigError> {
+        ConfigError::check_name(&self.name)?;
+        self.settings().check().map_err(ConfigError::from_problem)?;
         let config = self.config();
-        validate(&config)?;
         Ok(Retry::new(self.name, config))
+    }
+
+    /// The settings given, by key, for the checks the `#[retry]` attribute runs too.
+    fn settings(&self) -> RetrySettings {
+        let mut settings = RetrySettings {
+            max_attempts: self.max_attempts,
+            max_delay: self.max_delay,
+            max_elapsed: self.max_elapsed,
+            jitter: match self.jitter {
+                None | Some(Jitter::None) => None,
+                Some(Jitter::Proportional(fraction)) => {
+                    Some(JitterStrategy::Proportional(fraction))
+                }
+                Some(Jitter::Full) => Some(JitterStrategy::Full),
+                Some(Jitter::Equal) => Some(JitterStrategy::Equal),
+                Some(Jitter::Decorrelated) => Some(JitterStrategy::Decorrelated),
+            },
+            ..RetrySettings::default()
+        };
+        match &self.backoff {
+            None => {}
+            Some(Backoff::None) => settings.backoff = Some(BackoffStrategy::None),
+            Some(Backoff::Fixed(delay)) => {
+                settings.backoff = Some(BackoffStrategy::Fixed);
+                settings.delay = Some(*delay);
+            }
+            Some(Backoff::Linear(base)) => {
+                settings.backoff = Some(BackoffStrategy::Linear);
+                settings.delay = Some(*base);
+            }
+            Some(Backoff::Exponential { base, factor }) => {
+                settings.backoff = Some(BackoffStrategy::Exponential);
+                settings.delay = Some(*base);
+                settings.factor = Some(*factor);
+            }
+            Some(Backoff::Schedule(delays)) => settings.delays = Some(delays.clone()),
+            Some(Backoff::Custom(_)) => settings.backoff_fn = true,
+        }
+        settings
     }
 
     /// The keys this builder set explicitly to a value that differs from `existing`'s
@@ -173,42 +217,4 @@ impl RetryBuilder {
         }
         keys
     }
-}
-
-fn validate(config: &RetryConfig) -> Result<(), ConfigError> {
-    if config.max_attempts == 0 {
-        return Err(ConfigError::OutOfRange {
-            key: "max_attempts",
-            value: config.max_attempts.to_string(),
-            allowed: "at least 1",
-        });
-    }
-    match &config.backoff {
-        Backoff::Exponential { factor, .. } if !(factor.is_finite() && *factor > 1.0) => {
-            return Err(ConfigError::OutOfRange {
-                key: "factor",
-                value: factor.to_string(),
-                allowed: "a finite number greater than 1.0",
-            });
-        }
-        Backoff::Schedule(delays) if delays.is_empty() => {
-            return Err(ConfigError::OutOfRange {
-                key: "delays",
-                value: "[]".to_string(),
-                allowed: "at least one delay",
-            });
-        }
-        _ => {}
-    }
-    if let Jitter::Proportional(fraction) = config.jitter {
-        // Written so that NaN is rejected too.
-        if !(fraction > 0.0 && fraction <= 1.0) {
-            return Err(ConfigError::OutOfRange {
-                key: "jitter",
-                value: fraction.to_string(),
-                allowed: "a fraction with 0 < fraction <= 1",
-            });
-        }
-    }
-    Ok(())
 }

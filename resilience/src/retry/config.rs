@@ -37,8 +37,9 @@ pub struct RetryConfig {
 }
 
 impl RetryConfig {
-    pub(crate) const DEFAULT_MAX_ATTEMPTS: u32 = 3;
-    pub(crate) const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(30);
+    // The defaults live in the table the `#[retry]` attribute reads too.
+    pub(crate) const DEFAULT_MAX_ATTEMPTS: u32 = resilience_settings::retry::DEFAULT_MAX_ATTEMPTS;
+    pub(crate) const DEFAULT_MAX_DELAY: Duration = resilience_settings::retry::DEFAULT_MAX_DELAY;
 }
 
 impl Default for RetryConfig {

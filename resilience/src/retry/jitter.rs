@@ -47,7 +47,7 @@ pub enum Jitter {
 
 impl Jitter {
     /// The fraction a bare `#[retry(jitter)]` flag means: ±25%.
-    pub const DEFAULT_FRACTION: f64 = 0.25;
+    pub const DEFAULT_FRACTION: f64 = resilience_settings::retry::DEFAULT_JITTER_FRACTION;
 
     /// Randomizes `delay`, the backoff's delay for this retry, with the thread's generator.
     /// `previous` is the previous sleep, zero before the first retry.

@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use resilience_settings::timeout::TimeoutSettings;
+
 use super::Timeout;
 use crate::ConfigError;
 
@@ -88,17 +90,15 @@ impl TimeoutBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::OutOfRange`] with key `"duration"` when no duration was given or it is zero.
+    /// [`ConfigError::OutOfRange`], with the checks `#[timeout]` runs at compile time: key
+    /// `"duration"` when no duration was given or it is zero, key `"name"` for a blank name.
     pub fn build(self) -> Result<Timeout, ConfigError> {
-        match self.duration {
-            Some(duration) if !duration.is_zero() => {
-                Ok(Timeout::from_parts(self.name, TimeoutConfig { duration }))
-            }
-            given => Err(ConfigError::OutOfRange {
-                key: "duration",
-                value: given.map_or_else(|| "not set".to_owned(), |d| format!("{d:?}")),
-                allowed: "a duration greater than zero (required)",
-            }),
+        ConfigError::check_name(&self.name)?;
+        let duration = TimeoutSettings {
+            duration: self.duration,
         }
+        .resolve()
+        .map_err(ConfigError::from_problem)?;
+        Ok(Timeout::from_parts(self.name, TimeoutConfig { duration }))
     }
 }
