@@ -156,38 +156,19 @@ impl Arg {
         }
     }
 
-    /// A whole number from `min` to `u32::MAX`.
-    pub(crate) fn u32_from(&self, min: u32, example: &str) -> syn::Result<(u32, Span)> {
-        let (value, span) = self.integer(u64::from(min), u64::from(u32::MAX), example)?;
-        // `integer` checked the range.
-        Ok((u32::try_from(value).unwrap_or(u32::MAX), span))
-    }
-
-    /// A whole number from `min` to `u64::MAX`: milliseconds (keys ending in `_ms`) or seconds.
-    pub(crate) fn u64_from(&self, min: u64, example: &str) -> syn::Result<(u64, Span)> {
-        self.integer(min, u64::MAX, example)
-    }
-
-    fn integer(&self, min: u64, max: u64, example: &str) -> syn::Result<(u64, Span)> {
+    /// A whole number, negative or beyond any integer type included: the caller checks the
+    /// range (with the table's checks) and says what it is. Literals too large even for an
+    /// `i128` come back as `i128::MAX`, which every range refuses.
+    pub(crate) fn whole_number(&self, example: &str) -> syn::Result<(i128, Span)> {
         let key = &self.key;
         let expr = self.value(example)?;
-        let out_of_range =
-            format!("`{key}` must be a whole number from {min} to {max}, like `{key} = {example}`");
+        if let Some(number) = whole_number(expr) {
+            return Ok((number, expr.span()));
+        }
         match strip_group(expr) {
             Expr::Lit(ExprLit {
-                lit: Lit::Int(int), ..
-            }) => match int.base10_parse::<u64>() {
-                Ok(n) if (min..=max).contains(&n) => Ok((n, int.span())),
-                _ => Err(syn::Error::new(int.span(), out_of_range)),
-            },
-            Expr::Unary(syn::ExprUnary {
-                op: syn::UnOp::Neg(_),
-                expr: operand,
-                ..
-            }) if number(operand).is_some() => Err(syn::Error::new_spanned(expr, out_of_range)),
-            Expr::Lit(ExprLit {
                 lit: Lit::Str(s), ..
-            }) if s.value().trim().parse::<u64>().is_ok() => Err(syn::Error::new(
+            }) if s.value().trim().parse::<i128>().is_ok() => Err(syn::Error::new(
                 s.span(),
                 format!(
                     "`{key}` takes a number, not a string: write `{key} = {}`",
@@ -199,6 +180,18 @@ impl Arg {
                 format!("`{key}` takes a whole number, like `{key} = {example}`"),
             )),
         }
+    }
+
+    /// A whole number from 0 to `u64::MAX`: milliseconds or seconds of a duration.
+    pub(crate) fn u64(&self, example: &str) -> syn::Result<u64> {
+        let key = &self.key;
+        let (value, _) = self.whole_number(example)?;
+        u64::try_from(value).map_err(|_| {
+            self.value_error(format!(
+                "`{key}` must be a whole number from 0 to {}, like `{key} = {example}`",
+                u64::MAX
+            ))
+        })
     }
 
     /// A number: a float or an integer literal, possibly negative (the caller checks the range
@@ -308,11 +301,20 @@ impl Arg {
             )),
         }
     }
+}
 
-    /// A whole number of milliseconds under a `<key>_ms` key.
-    pub(crate) fn duration_ms(&self) -> syn::Result<(std::time::Duration, Span)> {
-        self.u64_from(0, "250")
-            .map(|(ms, span)| (std::time::Duration::from_millis(ms), span))
+/// The value of an integer literal, or of a negated one; `i128::MAX` (or `MIN`) past its range.
+fn whole_number(expr: &Expr) -> Option<i128> {
+    match strip_group(expr) {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => Some(int.base10_parse::<i128>().unwrap_or(i128::MAX)),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => whole_number(expr).map(|n| n.checked_neg().unwrap_or(i128::MIN)),
+        _ => None,
     }
 }
 

@@ -15,7 +15,7 @@ use crate::{duration, expand_attribute};
 
 /// Every key of every attribute, some near misses, and words that matter elsewhere in an item.
 fn words() -> Vec<&'static str> {
-    let keys = Kind::ALL.into_iter().flat_map(Kind::keys).copied();
+    let keys = Kind::ALL.into_iter().flat_map(Kind::keys);
     keys.chain(OTHER_WORDS.iter().copied()).collect()
 }
 
@@ -24,6 +24,8 @@ const OTHER_WORDS: &[&str] = &[
     "max_atempts",
     "retries",
     "max_concurrent",
+    "krate",
+    "half_open_timout",
     "__resilience_stacked",
     "retry",
     "circuit_breaker",

@@ -13,6 +13,8 @@ mod expand;
 #[cfg(test)]
 mod fuzz_tests;
 mod item;
+#[cfg(test)]
+mod settings_tests;
 mod stack;
 mod suggest;
 

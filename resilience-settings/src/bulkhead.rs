@@ -93,6 +93,18 @@ pub struct Resolved {
 }
 
 impl BulkheadSettings {
+    /// The settings given, by name.
+    pub fn given(&self) -> Vec<&'static str> {
+        [
+            (self.max.is_some(), &MAX),
+            (self.queue.is_some(), &QUEUE),
+            (self.queue_timeout.is_some(), &QUEUE_TIMEOUT),
+        ]
+        .into_iter()
+        .filter_map(|(given, spec)| given.then_some(spec.setting))
+        .collect()
+    }
+
     /// Every problem of these settings, in the order of the keys; empty when they are valid.
     pub fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();

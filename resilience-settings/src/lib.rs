@@ -150,7 +150,7 @@ impl Attribute {
 pub const NAME: KeySpec = KeySpec::new(
     "name",
     ValueKind::Name,
-    "a string that is not blank",
+    "a non-blank string",
     "`module_path::fn_name`",
     "\"api\"",
     "the policy's name in the registry",

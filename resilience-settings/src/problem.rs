@@ -261,12 +261,11 @@ impl fmt::Display for Problem {
             ),
             Rule::RefillTooLong {
                 rate,
-                per,
                 burst_given: false,
                 ..
             } => write!(
                 f,
-                "`burst` × `per` / `rate` must be at most 100 years, and `burst` defaults to `rate` ({rate}): a full bucket would take {per:?} to refill; shorten `per`"
+                "`burst` × `per` / `rate` must be at most 100 years: with `burst` at its default, `rate` ({rate}), a full bucket takes all of `per` to refill; shorten `per`"
             ),
         }
     }

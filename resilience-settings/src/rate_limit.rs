@@ -119,6 +119,19 @@ pub struct Resolved {
 }
 
 impl RateLimitSettings {
+    /// The settings given, by name.
+    pub fn given(&self) -> Vec<&'static str> {
+        [
+            (self.rate.is_some(), &RATE),
+            (self.per.is_some(), &PER),
+            (self.burst.is_some(), &BURST),
+            (self.wait.is_some(), &WAIT),
+        ]
+        .into_iter()
+        .filter_map(|(given, spec)| given.then_some(spec.setting))
+        .collect()
+    }
+
     /// Every problem of these settings, in the order of the keys; empty when they are valid.
     pub fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();

@@ -106,7 +106,7 @@ impl NumberRange {
 /// The `allowed` text of a count from 1.
 pub(crate) const FROM_ONE: &str = "a whole number from 1 to 4294967295";
 /// The `allowed` text of a fraction.
-pub(crate) const FRACTION: &str = "a fraction in (0, 1] (above 0, at most 1)";
+pub(crate) const FRACTION: &str = "a fraction f with 0 < f ≤ 1";
 /// The `allowed` text of a positive duration.
 pub(crate) const LONGER_THAN_ZERO: &str = "longer than zero";
 /// The `allowed` text of a duration that may be zero.

@@ -79,6 +79,14 @@ pub struct TimeoutSettings {
 }
 
 impl TimeoutSettings {
+    /// The settings given, by name.
+    pub fn given(&self) -> Vec<&'static str> {
+        self.duration
+            .map(|_| DURATION.setting)
+            .into_iter()
+            .collect()
+    }
+
     /// Every problem; empty when the setting is valid.
     pub fn problems(&self) -> Vec<Problem> {
         self.resolve().err().into_iter().collect()

@@ -2,24 +2,9 @@
 
 use std::time::Duration;
 
+use resilience_settings::bulkhead::{BulkheadSettings, MAX, QUEUE, QUEUE_TIMEOUT};
+
 use super::ArgSet;
-
-pub(crate) const KEYS: &[&str] = &["max", "queue", "queue_timeout", "queue_timeout_ms", "name"];
-
-/// Names other libraries use, and ours.
-pub(crate) const RENAMED: &[(&str, &str)] = &[
-    ("max_concurrent", "max"),
-    ("max_concurrent_calls", "max"),
-    ("concurrency", "max"),
-    ("limit", "max"),
-    ("permits", "max"),
-    ("size", "max"),
-    ("queue_size", "queue"),
-    ("max_queue", "queue"),
-    ("max_wait", "queue_timeout"),
-    ("max_wait_duration", "queue_timeout"),
-    ("wait", "queue_timeout"),
-];
 
 /// Validated `#[bulkhead]` settings.
 pub(crate) struct BulkheadArgs {
@@ -31,27 +16,16 @@ pub(crate) struct BulkheadArgs {
 
 pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<BulkheadArgs> {
     let name = set.name();
-    let max = set.u32_at_least("max", 1, "10").map(|(max, _)| max);
-    if set.get("max").is_none() {
-        set.missing(
-            &["max"],
-            "`#[bulkhead]` needs `max`, the number of calls allowed in flight at once: `#[bulkhead(max = 10)]`",
-        );
-    }
-    let queue = set.u32_at_least("queue", 0, "10");
-    let queue_timeout = set.positive_duration("queue_timeout", "queue_timeout_ms");
-    if let Some((_, timeout_span)) = queue_timeout {
-        if queue.map_or(true, |(queue, _)| queue == 0) {
-            set.errors.at(
-                timeout_span,
-                "`queue_timeout` bounds the wait in the queue; it needs `queue` of at least 1, like `queue = 10`",
-            );
-        }
-    }
+    let settings = BulkheadSettings {
+        max: set.count(&MAX),
+        queue: set.count(&QUEUE),
+        queue_timeout: set.duration(&QUEUE_TIMEOUT),
+    };
+    set.report(settings.problems(), &settings.given());
     Some(BulkheadArgs {
         name,
-        max: max?,
-        queue: queue.map(|(queue, _)| queue),
-        queue_timeout: queue_timeout.map(|(d, _)| d),
+        max: settings.max?,
+        queue: settings.queue,
+        queue_timeout: settings.queue_timeout,
     })
 }

@@ -4,18 +4,6 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 
 use super::ArgSet;
 
-pub(crate) const KEYS: &[&str] = &["fallback_if", "name"];
-
-/// Names other libraries use, and ours.
-pub(crate) const RENAMED: &[(&str, &str)] = &[
-    ("when", "fallback_if"),
-    ("on", "fallback_if"),
-    ("handle", "fallback_if"),
-    ("predicate", "fallback_if"),
-    ("fallback_on", "fallback_if"),
-    ("retry_if", "fallback_if"),
-];
-
 const USAGE: &str =
     "`#[fallback]` takes the fallback function's path first: `#[fallback(serve_cached)]` or `#[fallback(serve_cached, fallback_if = is_outage)]`";
 

@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use proc_macro2::{Span, TokenStream};
+use resilience_settings::{Attribute, KeySpec, Problem, Rule, ValueKind};
 
 use crate::args::{parse_args, Arg, Errors};
-
 use crate::suggest;
 
 pub(crate) use bulkhead::BulkheadArgs;
@@ -67,34 +67,46 @@ impl Kind {
     pub(crate) fn reuses_arguments(self) -> bool {
         matches!(self, Kind::Retry | Kind::Fallback)
     }
-    /// The attribute's valid keys.
-    pub(crate) fn keys(self) -> &'static [&'static str] {
+    /// The attribute's entry in the table of settings.
+    pub(crate) fn attribute(self) -> Attribute {
         match self {
-            Kind::Retry => retry::KEYS,
-            Kind::CircuitBreaker => circuit_breaker::KEYS,
-            Kind::Timeout => timeout::KEYS,
-            Kind::Bulkhead => bulkhead::KEYS,
-            Kind::RateLimit => rate_limit::KEYS,
-            Kind::Fallback => fallback::KEYS,
+            Kind::Retry => Attribute::Retry,
+            Kind::CircuitBreaker => Attribute::CircuitBreaker,
+            Kind::Timeout => Attribute::Timeout,
+            Kind::Bulkhead => Attribute::Bulkhead,
+            Kind::RateLimit => Attribute::RateLimit,
+            Kind::Fallback => Attribute::Fallback,
         }
+    }
+
+    /// The attribute's valid keys: the table's, and `crate`, which only the macros take.
+    pub(crate) fn keys(self) -> Vec<&'static str> {
+        self.attribute()
+            .keys()
+            .iter()
+            .map(|spec| spec.key)
+            .chain([CRATE])
+            .collect()
     }
 
     /// Names other libraries give the attribute's keys, with ours.
     pub(crate) fn renamed(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Kind::Retry => retry::RENAMED,
-            Kind::CircuitBreaker => circuit_breaker::RENAMED,
-            Kind::Timeout => timeout::RENAMED,
-            Kind::Bulkhead => bulkhead::RENAMED,
-            Kind::RateLimit => rate_limit::RENAMED,
-            Kind::Fallback => fallback::RENAMED,
-        }
+        self.attribute().renamed()
     }
 }
+
+/// `crate = "path"`: where the generated code finds the runtime crate when it is renamed or
+/// re-exported. A key of every attribute, but no setting of a policy (a configuration file has
+/// no use for it), so it is not in the table.
+const CRATE: &str = "crate";
 
 /// One attribute of the stack with its validated settings.
 pub(crate) struct PolicyAttr {
     pub(crate) settings: Settings,
+    /// `crate = "path"`: the path of the runtime crate, if not `::resilience`.
+    // Parsed and validated here; the expansion (being rewritten on another branch) reads it.
+    #[allow(dead_code)]
+    pub(crate) krate: Option<syn::Path>,
 }
 
 pub(crate) enum Settings {
@@ -128,14 +140,8 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, span: Span) -> syn::Result<Po
         (TokenStream::new(), args)
     };
     let (args, syntax_errors) = parse_args(args);
-    let mut set = ArgSet::new(
-        kind.name(),
-        &args,
-        span,
-        syntax_errors,
-        kind.keys(),
-        kind.renamed(),
-    );
+    let mut set = ArgSet::new(kind, &args, span, syntax_errors);
+    set.exclusions();
     let settings = match kind {
         Kind::Retry => retry::parse(&mut set).map(Settings::Retry),
         Kind::CircuitBreaker => circuit_breaker::parse(&mut set).map(Settings::CircuitBreaker),
@@ -144,8 +150,9 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, span: Span) -> syn::Result<Po
         Kind::RateLimit => rate_limit::parse(&mut set).map(Settings::RateLimit),
         Kind::Fallback => fallback::parse(&mut set, head, span).map(Settings::Fallback),
     };
+    let krate = set.krate();
     match (settings, set.errors.into_error()) {
-        (Some(settings), None) => Ok(PolicyAttr { settings }),
+        (Some(settings), None) => Ok(PolicyAttr { settings, krate }),
         (_, Some(err)) => Err(err),
         // Every path that gives up records why; this only guards against a silent failure.
         (None, None) => Err(syn::Error::new(
@@ -158,6 +165,7 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, span: Span) -> syn::Result<Po
 /// The arguments of one attribute by key, after rejecting unknown and repeated keys.
 pub(crate) struct ArgSet<'a> {
     attr: &'static str,
+    attribute: Attribute,
     /// Each known key's argument and its position in the list.
     by_key: HashMap<String, (usize, &'a Arg)>,
     /// The attribute, where an error about a missing key points.
@@ -170,16 +178,12 @@ pub(crate) struct ArgSet<'a> {
 }
 
 impl<'a> ArgSet<'a> {
-    /// `syntax_errors` are those of the arguments that did not parse; `renamed` maps the names
-    /// other libraries give a setting to ours, for the "did you mean".
-    fn new(
-        attr: &'static str,
-        args: &'a [Arg],
-        span: Span,
-        syntax_errors: Errors,
-        known: &[&'static str],
-        renamed: &[(&str, &'static str)],
-    ) -> Self {
+    /// `syntax_errors` are those of the arguments that did not parse.
+    fn new(kind: Kind, args: &'a [Arg], span: Span, syntax_errors: Errors) -> Self {
+        let attr = kind.name();
+        let known = kind.keys();
+        // The names other libraries give a setting, for the "did you mean".
+        let renamed = kind.renamed();
         let complete = syntax_errors.is_empty();
         let mut errors = syntax_errors;
         let mut by_key: HashMap<String, (usize, &'a Arg)> = HashMap::new();
@@ -187,7 +191,7 @@ impl<'a> ArgSet<'a> {
         for (position, arg) in args.iter().enumerate() {
             let key = arg.name();
             if !known.contains(&key.as_str()) {
-                let (message, guess) = suggest::unknown_key(attr, &key, known, renamed);
+                let (message, guess) = suggest::unknown_key(attr, &key, &known, renamed);
                 errors.at(arg.key.span(), message);
                 suggested.extend(guess);
                 continue;
@@ -207,6 +211,7 @@ impl<'a> ArgSet<'a> {
         }
         ArgSet {
             attr,
+            attribute: kind.attribute(),
             by_key,
             span,
             complete,
@@ -252,62 +257,177 @@ impl<'a> ArgSet<'a> {
         true
     }
 
-    /// The optional `name = "..."`.
+    /// The optional `name = "..."`, checked by the table.
     pub(crate) fn name(&mut self) -> Option<String> {
         let arg = self.get("name")?;
         let (name, span) = self.errors.take(arg.string("\"api\""))?;
-        if name.trim().is_empty() {
-            self.errors.at(
-                span,
-                "`name` must not be empty: it is the policy's name in the registry, like `name = \"api\"`",
-            );
-            return None;
+        match resilience_settings::check_name(&name) {
+            Ok(()) => Some(name),
+            Err(problem) => {
+                self.errors.at(span, problem);
+                None
+            }
         }
-        Some(name)
     }
 
-    /// A whole number from `min` to `u32::MAX`.
-    pub(crate) fn u32_at_least(
-        &mut self,
-        key: &str,
-        min: u32,
-        example: &str,
-    ) -> Option<(u32, Span)> {
-        let arg = self.get(key)?;
-        self.errors.take(arg.u32_from(min, example))
+    /// The optional `crate = "path"`.
+    fn krate(&mut self) -> Option<syn::Path> {
+        let arg = self.get(CRATE)?;
+        let message =
+            "`crate` takes the path of the resilience crate as a string, like `crate = \"my_facade::resilience\"`";
+        let Some((text, span)) = arg.value.as_ref().and_then(crate::args::lit_str) else {
+            self.errors.push(arg.value_error(message));
+            return None;
+        };
+        match syn::parse_str::<syn::Path>(&text) {
+            Ok(path) => Some(path),
+            Err(_) => {
+                self.errors.at(span, message);
+                None
+            }
+        }
     }
 
-    /// A duration given as `key = "5s"` or `key_ms = 5000` (not both).
-    pub(crate) fn duration(
-        &mut self,
-        key: &'static str,
-        ms_key: &'static str,
-    ) -> Option<(Duration, Span)> {
-        if self.exclusive(key, ms_key, " (both set the same duration)") {
-            return None;
+    /// Reports every exclusion of the table among the keys written: two settings that exclude
+    /// each other, or two spellings of one setting (`delay` and `delay_ms`).
+    fn exclusions(&mut self) {
+        let attribute = self.attribute;
+        for exclusion in attribute.exclusions() {
+            for first in attribute.spellings(exclusion.first.setting) {
+                for second in attribute.spellings(exclusion.second.setting) {
+                    self.exclusive(first.key, second.key, exclusion.why);
+                }
+            }
         }
-        if let Some(arg) = self.get(key) {
-            return self.errors.take(arg.duration());
+        // `#[timeout]` words its own message for its three spellings of one duration.
+        if attribute == Attribute::Timeout {
+            return;
         }
-        let arg = self.get(ms_key)?;
-        self.errors.take(arg.duration_ms())
+        for (i, first) in attribute.keys().iter().enumerate() {
+            for second in &attribute.keys()[i + 1..] {
+                if first.setting == second.setting {
+                    self.exclusive(first.key, second.key, " (both set the same duration)");
+                }
+            }
+        }
     }
 
-    /// Like [`duration`](Self::duration), and rejects zero.
-    pub(crate) fn positive_duration(
-        &mut self,
-        key: &'static str,
-        ms_key: &'static str,
-    ) -> Option<(Duration, Span)> {
-        let (value, span) = self.duration(key, ms_key)?;
-        if value.is_zero() {
-            self.errors.at(
-                span,
-                format!("`{key}` must be longer than zero, like `{key} = \"500ms\"`"),
-            );
-            return None;
+    /// The spellings of `setting`: `delay` and `delay_ms`.
+    pub(crate) fn spellings(&self, setting: &str) -> Vec<&'static str> {
+        self.attribute
+            .spellings(setting)
+            .map(|spec| spec.key)
+            .collect()
+    }
+
+    /// The written argument of `setting`, in whichever spelling, with that spelling's entry.
+    fn written(&self, setting: &str) -> Option<(&'a Arg, &'static KeySpec)> {
+        self.attribute
+            .spellings(setting)
+            .find_map(|spec| self.get(spec.key).map(|arg| (arg, spec)))
+    }
+
+    /// A whole number for `spec`, in its range.
+    pub(crate) fn count(&mut self, spec: &'static KeySpec) -> Option<u32> {
+        let arg = self.get(spec.key)?;
+        let (value, _) = self.errors.take(arg.whole_number(spec.example))?;
+        self.checked(arg, spec.check_count(value))
+    }
+
+    /// A number for `spec`, in its range.
+    pub(crate) fn number(&mut self, spec: &'static KeySpec) -> Option<f64> {
+        let arg = self.get(spec.key)?;
+        let (value, _) = self.errors.take(arg.f64(spec.example))?;
+        self.checked(arg, spec.check_number(value))
+    }
+
+    /// The duration of the setting `spec` in whichever spelling is written (`"5s"`, or a number
+    /// of milliseconds under `<key>_ms`), in its range. Two spellings are reported by
+    /// [`exclusions`](Self::exclusions); the first is read.
+    pub(crate) fn duration(&mut self, spec: &'static KeySpec) -> Option<Duration> {
+        let (arg, written) = self.written(spec.setting)?;
+        let value = match written.value {
+            ValueKind::Milliseconds { .. } => self
+                .errors
+                .take(arg.u64(written.example))
+                .map(Duration::from_millis),
+            ValueKind::Seconds { .. } => self
+                .errors
+                .take(arg.u64(written.example))
+                .map(Duration::from_secs),
+            _ => self.errors.take(arg.duration()).map(|(value, _)| value),
+        }?;
+        self.checked(arg, written.check_duration(value))
+    }
+
+    /// Keeps a checked value, or reports its problem on the value's tokens.
+    fn checked<T>(&mut self, arg: &Arg, checked: Result<T, Problem>) -> Option<T> {
+        match checked {
+            Ok(value) => Some(value),
+            Err(problem) => {
+                self.errors.push(arg.value_error(problem));
+                None
+            }
         }
-        Some((value, span))
+    }
+
+    /// Reports the problems the table's checks found across keys, each on the key it blames.
+    /// `given` are the settings read into the checked values: one written but not given failed
+    /// to parse and has its own error already, so a verdict made without it is dropped rather
+    /// than made with a default in its place. Exclusions were reported in the order written.
+    pub(crate) fn report(&mut self, problems: Vec<Problem>, given: &[&str]) {
+        let failed = |setting: &&str| !given.contains(setting) && self.written(setting).is_some();
+        let problems: Vec<Problem> = problems
+            .into_iter()
+            .filter(|problem| !matches!(problem.rule(), Rule::Excludes { .. }))
+            .filter(|problem| {
+                !failed(&problem.spec().setting) && !problem.involves().iter().any(failed)
+            })
+            .collect();
+        for problem in problems {
+            let Some((arg, written)) = self.written(problem.spec().setting) else {
+                if *problem.rule() == Rule::Required {
+                    self.missing_setting(problem.spec());
+                } else {
+                    // Every rule blames a key that was written; kept total all the same.
+                    self.errors.at(self.span, problem);
+                }
+                continue;
+            };
+            match problem.rule() {
+                Rule::NeedsFailureRate | Rule::DelayWithoutBackoff | Rule::Required => {
+                    self.errors.at(arg.key.span(), problem);
+                }
+                _ => self
+                    .errors
+                    .push(arg.value_error(problem.spelled_as(written))),
+            }
+        }
+    }
+
+    /// Reports a required setting that is not written, in any spelling.
+    fn missing_setting(&mut self, spec: &'static KeySpec) {
+        let attr = self.attr;
+        let spellings: Vec<&'static KeySpec> = self.attribute.spellings(spec.setting).collect();
+        let message = match spellings.as_slice() {
+            [only] => format!(
+                "`#[{attr}]` needs `{}`, {}: `#[{attr}({} = {})]`",
+                only.key, only.doc, only.key, only.example
+            ),
+            [init @ .., last] => format!(
+                "`#[{attr}]` needs a {}: {} or `#[{attr}({} = {})]`",
+                spec.setting,
+                init.iter()
+                    .map(|s| format!("`#[{attr}({} = {})]`", s.key, s.example))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                last.key,
+                last.example
+            ),
+            [] => format!("`#[{attr}]` needs `{}`", spec.key),
+        };
+        let keys: Vec<&str> = spellings.iter().map(|s| s.key).collect();
+        self.missing(&keys, message);
     }
 
     pub(crate) fn path(&mut self, key: &str, example: &str) -> Option<syn::Expr> {

@@ -1,4 +1,4 @@
-//! Every `#[circuit_breaker]` key, both trip rules and both window kinds.
+//! Every `#[circuit_breaker]` key, both trip rules and both window kinds, and `crate`.
 
 use resilience::{circuit_breaker, Error};
 
@@ -35,6 +35,7 @@ async fn defaults() -> Result<u32, ApiError> {
     half_open_max_calls = 2,
     success_threshold = 3,
     slow_call = "2s",
+    half_open_timeout = "5s",
     failure_if = is_outage,
     ignore_if = is_client_error,
 )]
@@ -46,7 +47,9 @@ async fn consecutive() -> Result<u32, ApiError> {
     failure_rate = 0.5,
     window = 20,
     min_calls = 10,
-    reset_timeout_ms = 500
+    reset_timeout_ms = 500,
+    half_open_timeout_ms = 250,
+    crate = "::resilience"
 )]
 async fn count_window() -> Result<u32, ApiError> {
     Ok(1)

@@ -37,7 +37,7 @@ async fn fixed() -> Result<u32, String> {
     Ok(1)
 }
 
-#[retry(backoff = "linear", delay = "1m30s")]
+#[retry(backoff = "linear", delay = "1m30s", max_delay = "10m")]
 async fn linear() -> Result<u32, String> {
     Ok(1)
 }
