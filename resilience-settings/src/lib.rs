@@ -29,6 +29,7 @@
 //!
 //! Most users want the `resilience` crate; this one has no dependencies and no `unsafe`.
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod bulkhead;
 pub mod circuit_breaker;
