@@ -8,23 +8,30 @@ use syn::{Attribute, FnArg, Ident, ItemFn, Meta, Pat, ReturnType, Type};
 use crate::args::Errors;
 use crate::attrs::{self, Kind, PolicyAttr};
 
-/// Which of our attributes `attr` is, if any: `#[retry]` or `#[resilience::retry]`.
+/// Which of our attributes `attr` is, if any: `#[retry]`, `#[resilience::retry]`, or
+/// `#[facade::retry]` when the stack's top attribute says `crate = "facade"`.
 ///
-/// Attributes imported under another name cannot be recognised; they expand on their own,
-/// after (inside) the stack they were written above.
-fn policy_kind(attr: &Attribute) -> Option<Kind> {
-    let segments: Vec<String> = attr
-        .path()
-        .segments
+/// Attributes imported under another name cannot be recognised: they are reported as attribute
+/// macros written inside the stack.
+fn policy_kind(attr: &Attribute, krate: Option<&syn::Path>) -> Option<Kind> {
+    let segments = path_segments(attr.path());
+    let (last, prefix) = segments.split_last()?;
+    let ours = match prefix {
+        [] => true,
+        [only] if only == "resilience" => true,
+        prefix => krate.is_some_and(|krate| path_segments(krate) == prefix),
+    };
+    if !ours {
+        return None;
+    }
+    Kind::ALL.into_iter().find(|kind| kind.name() == last)
+}
+
+fn path_segments(path: &syn::Path) -> Vec<String> {
+    path.segments
         .iter()
         .map(|segment| segment.ident.to_string())
-        .collect();
-    let last = match segments.as_slice() {
-        [only] => only,
-        [krate, last] if krate == "resilience" => last,
-        _ => return None,
-    };
-    Kind::ALL.into_iter().find(|kind| kind.name() == last)
+        .collect()
 }
 
 fn attr_args(attr: &Attribute) -> syn::Result<TokenStream> {
@@ -97,16 +104,17 @@ pub(crate) fn collect(
         }
     };
     let mut errors = Errors::default();
-    let mut stack = Vec::new();
+    let mut stack: Vec<PolicyAttr> = Vec::new();
     if let Some(first) = errors.take(attrs::parse(kind, args, Span::call_site())) {
         stack.push(first);
     }
+    let krate = stack.first().and_then(|top| top.krate.clone());
     // Where each attribute of the stack is written, for errors about the stack as a whole.
     let mut spans = vec![Span::call_site()];
     let mut seen = vec![kind];
     let mut kept = Vec::with_capacity(function.attrs.len());
     for attr in std::mem::take(&mut function.attrs) {
-        let Some(inner) = policy_kind(&attr) else {
+        let Some(inner) = policy_kind(&attr, krate.as_ref()) else {
             kept.push(attr);
             continue;
         };
@@ -138,6 +146,7 @@ pub(crate) fn collect(
     if stack.len() == seen.len() {
         // Every attribute parsed: the combination can be judged.
         crate::stack::check(&stack, &spans, &mut errors);
+        check_one_crate(&stack, &spans, &mut errors);
     }
     check_foreign_attributes(kind, &kept, &mut errors);
     function.attrs = kept;
@@ -158,6 +167,31 @@ pub(crate) fn collect(
 /// Whether `item` is a method declared in a trait without a body.
 fn is_declaration(item: &TokenStream) -> bool {
     syn::parse2::<syn::TraitItemFn>(item.clone()).is_ok_and(|method| method.default.is_none())
+}
+
+/// The stack's attributes that say `crate = ".."` must agree: the expansion reaches one runtime.
+fn check_one_crate(stack: &[PolicyAttr], spans: &[Span], errors: &mut Errors) {
+    let mut given = stack.iter().zip(spans).filter_map(|(layer, span)| {
+        layer
+            .krate
+            .as_ref()
+            .map(|krate| (path_segments(krate), span))
+    });
+    let Some((first, _)) = given.next() else {
+        return;
+    };
+    for (other, span) in given {
+        if other != first {
+            errors.at(
+                *span,
+                format!(
+                    "the attributes of one stack reach one runtime crate, but this one says `crate = \"{}\"` and an attribute above it `crate = \"{}\"`; give `crate` once, on the top attribute",
+                    other.join("::"),
+                    first.join("::")
+                ),
+            );
+        }
+    }
 }
 
 /// Attributes the compiler itself reads, which change nothing about how the body runs.

@@ -104,8 +104,6 @@ const CRATE: &str = "crate";
 pub(crate) struct PolicyAttr {
     pub(crate) settings: Settings,
     /// `crate = "path"`: the path of the runtime crate, if not `::resilience`.
-    // Parsed and validated here; the expansion (being rewritten on another branch) reads it.
-    #[allow(dead_code)]
     pub(crate) krate: Option<syn::Path>,
 }
 

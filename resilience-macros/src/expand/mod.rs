@@ -8,6 +8,8 @@
 mod arguments;
 mod layers;
 mod resolve;
+#[cfg(test)]
+mod tests;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
@@ -128,9 +130,13 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
     }
 }
 
-/// The path of the runtime crate: the stack's `crate = "..."`, or `::resilience`.
-fn crate_path(_stack: &[crate::attrs::PolicyAttr]) -> TokenStream {
-    quote!(::resilience)
+/// The path of the runtime crate: the stack's `crate = "..."` (checked to be one path while
+/// collecting), or `::resilience`.
+fn crate_path(stack: &[crate::attrs::PolicyAttr]) -> TokenStream {
+    match stack.iter().find_map(|layer| layer.krate.as_ref()) {
+        Some(krate) => quote!(#krate),
+        None => quote!(::resilience),
+    }
 }
 
 /// `impl Trait` cannot be written in the body's type anchor; `_` lets inference fill it in.
