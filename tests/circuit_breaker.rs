@@ -38,7 +38,7 @@ async fn opens_rejects_then_half_opens_and_closes() {
     match rejected {
         Err(AppError::Policy(Error::CircuitOpen { name, retry_after })) => {
             assert_eq!(&*name, "cb-lifecycle");
-            assert_eq!(retry_after, Duration::from_secs(6));
+            assert_eq!(retry_after, Some(Duration::from_secs(6)));
         }
         other => panic!("expected an open circuit, got {other:?}"),
     }

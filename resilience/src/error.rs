@@ -21,14 +21,17 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The circuit breaker is open: the call was rejected without running.
-    #[error("circuit breaker `{name}` is open; retry after {}", Millis(*retry_after))]
+    /// The circuit breaker is open, or half-open with every probe slot taken: the call was
+    /// rejected without running.
+    #[error("circuit breaker `{name}` is open; {}", RetryHint(*retry_after))]
     CircuitOpen {
         /// Registry name of the breaker.
         name: Arc<str>,
-        /// Time left until the breaker admits a probe call (zero when it is held open by
-        /// [`CircuitBreaker::force_open`](crate::CircuitBreaker::force_open)).
-        retry_after: Duration,
+        /// Time left until the breaker admits a probe call, never zero; `None` when no clock
+        /// can tell: the circuit is held open by
+        /// [`CircuitBreaker::force_open`](crate::CircuitBreaker::force_open), or it is
+        /// half-open and every probe slot is taken (a slot frees when a probe finishes).
+        retry_after: Option<Duration>,
     },
     /// The call did not finish in time; its future was dropped.
     #[error("timeout `{name}` expired after {after:?}")]
@@ -86,12 +89,27 @@ impl Error {
         }
     }
 
-    /// How long to wait before trying again, when the policy knows it.
+    /// How long to wait before trying again, when the policy knows it: a rate limiter's wait
+    /// for its next free cell, or an open circuit's time left until it admits a probe. `None`
+    /// for a timeout, a full bulkhead, and a circuit whose wait is unknown (see
+    /// [`CircuitOpen`](Error::CircuitOpen)).
+    ///
+    /// ```
+    /// use resilience::Error;
+    /// use std::time::Duration;
+    ///
+    /// let open = Error::CircuitOpen { name: "api".into(), retry_after: Some(Duration::from_millis(250)) };
+    /// assert_eq!(open.retry_after(), Some(Duration::from_millis(250)));
+    /// assert_eq!(open.to_string(), "circuit breaker `api` is open; retry after 250ms");
+    ///
+    /// let forced = Error::CircuitOpen { name: "api".into(), retry_after: None };
+    /// assert_eq!(forced.retry_after(), None);
+    /// assert_eq!(forced.to_string(), "circuit breaker `api` is open; no known time to retry");
+    /// ```
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::CircuitOpen { retry_after, .. } | Error::RateLimited { retry_after, .. } => {
-                Some(*retry_after)
-            }
+            Error::CircuitOpen { retry_after, .. } => *retry_after,
+            Error::RateLimited { retry_after, .. } => Some(*retry_after),
             Error::Timeout { .. } | Error::BulkheadFull { .. } => None,
         }
     }
@@ -108,6 +126,18 @@ impl From<Error> for std::io::Error {
             _ => std::io::ErrorKind::Other,
         };
         std::io::Error::new(kind, err)
+    }
+}
+
+/// An open circuit's advice, in words: `retry after 250ms`, or `no known time to retry`.
+struct RetryHint(Option<Duration>);
+
+impl std::fmt::Display for RetryHint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(wait) => write!(f, "retry after {}", Millis(wait)),
+            None => f.write_str("no known time to retry"),
+        }
     }
 }
 

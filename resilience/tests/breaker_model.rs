@@ -2,8 +2,9 @@
 //! finishing (successes, failures, ignored errors, slow successes), calls dropped, manual
 //! records, `force_open`/`reset` and clock advances, run against the real breaker on tokio's
 //! paused clock and against [`Model`], a plain transcription of the state machine in DESIGN.md.
-//! The two must agree on every admit/reject decision (and its `retry_after`), on the state after
-//! every step, and on the counters at the end.
+//! The two must agree on every admit/reject decision (and its `retry_after`, never a zero wait),
+//! on the state after every step, and on the counters at the end. Half-open probes that outlive
+//! `half_open_timeout` are in it: the clock advances in steps as long as the timeouts.
 
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ use resilience::{CallOutcome, CallPermit, CircuitBreaker, CircuitState, Error};
 struct Settings {
     rule: Rule,
     reset_timeout_ms: u64,
+    /// `None`: the default (the reset timeout, or 30s when that is zero).
+    half_open_timeout_ms: Option<u64>,
     half_open_max_calls: u32,
     success_threshold: u32,
     slow_call_ms: Option<u64>,
@@ -66,15 +69,24 @@ fn settings() -> impl Strategy<Value = Settings> {
     (
         prop_oneof![consecutive, rate],
         prop_oneof![Just(0u64), 1u64..=50],
+        proptest::option::of(1u64..=60),
         1u32..=3,
         1u32..=3,
         proptest::option::of(1u64..=20),
     )
         .prop_map(
-            |(rule, reset_timeout_ms, half_open_max_calls, success_threshold, slow_call_ms)| {
+            |(
+                rule,
+                reset_timeout_ms,
+                half_open_timeout_ms,
+                half_open_max_calls,
+                success_threshold,
+                slow_call_ms,
+            )| {
                 Settings {
                     rule,
                     reset_timeout_ms,
+                    half_open_timeout_ms,
                     half_open_max_calls,
                     success_threshold,
                     slow_call_ms,
@@ -114,9 +126,12 @@ struct Model {
     streak: u32,
     /// Outcomes of the current closed period, oldest first; `true` = failure.
     window: Vec<bool>,
-    probes_in_flight: u32,
+    /// Admission times of the probes in flight in the current half-open period.
+    probes: Vec<u64>,
     probe_successes: u32,
     opened_at: u64,
+    /// Half-open periods ended by a probe outliving `half_open_timeout`.
+    probe_timeouts: u32,
     successes: u64,
     failures: u64,
     ignored: u64,
@@ -148,9 +163,10 @@ impl Model {
             generation: 0,
             streak: 0,
             window: Vec::new(),
-            probes_in_flight: 0,
+            probes: Vec::new(),
             probe_successes: 0,
             opened_at: 0,
+            probe_timeouts: 0,
             successes: 0,
             failures: 0,
             ignored: 0,
@@ -171,36 +187,61 @@ impl Model {
         self.generation += 1;
         self.streak = 0;
         self.window.clear();
-        self.probes_in_flight = 0;
+        self.probes.clear();
         self.probe_successes = 0;
         if matches!(to, Phase::Open | Phase::ForcedOpen) {
             self.opened_at = self.now;
         }
     }
 
+    fn half_open_timeout_ms(&self) -> u64 {
+        match self.settings.half_open_timeout_ms {
+            Some(timeout) => timeout,
+            None if self.settings.reset_timeout_ms == 0 => 30_000,
+            None => self.settings.reset_timeout_ms,
+        }
+    }
+
+    /// A probe that has run `half_open_timeout` counts as failed, and the circuit re-opens
+    /// (DESIGN.md; the time runs from each probe's admission). The breaker notices on admission
+    /// and when an outcome of the half-open period arrives; returns whether it re-opened.
+    fn expire_probes(&mut self) -> bool {
+        let expired = self.phase == Phase::HalfOpen
+            && self
+                .probes
+                .iter()
+                .any(|&admitted| self.now - admitted >= self.half_open_timeout_ms());
+        if expired {
+            self.probe_timeouts += 1;
+            self.transition(Phase::Open);
+        }
+        expired
+    }
+
     /// `Ok` with the admitted call, or `Err(retry_after)`.
-    fn acquire(&mut self) -> Result<Admitted, Duration> {
+    fn acquire(&mut self) -> Result<Admitted, Option<Duration>> {
+        self.expire_probes();
         let decision = match self.phase {
             Phase::Closed => Ok(()),
-            Phase::ForcedOpen => Err(Duration::ZERO),
+            Phase::ForcedOpen => Err(None),
             Phase::Open => {
                 let open_for = self.now - self.opened_at;
                 if open_for >= self.settings.reset_timeout_ms {
                     self.transition(Phase::HalfOpen);
-                    self.probes_in_flight = 1;
+                    self.probes.push(self.now);
                     Ok(())
                 } else {
-                    Err(Duration::from_millis(
+                    Err(Some(Duration::from_millis(
                         self.settings.reset_timeout_ms - open_for,
-                    ))
+                    )))
                 }
             }
             Phase::HalfOpen => {
-                if self.probes_in_flight < self.settings.half_open_max_calls {
-                    self.probes_in_flight += 1;
+                if self.probes.len() < self.settings.half_open_max_calls as usize {
+                    self.probes.push(self.now);
                     Ok(())
                 } else {
-                    Err(Duration::ZERO)
+                    Err(None)
                 }
             }
         };
@@ -241,8 +282,14 @@ impl Model {
         match phase {
             Phase::Closed => self.settle_closed(outcome),
             Phase::HalfOpen => {
-                if call.is_some() {
-                    self.probes_in_flight -= 1;
+                if self.expire_probes() {
+                    // The period this outcome belongs to ended as failed.
+                    return;
+                }
+                if let Some(call) = call {
+                    let slot = self.probes.iter().position(|&admitted| admitted == call.at);
+                    self.probes
+                        .swap_remove(slot.expect("an admitted probe holds a slot"));
                 }
                 match outcome {
                     CallOutcome::Success => {
@@ -308,6 +355,10 @@ fn build(settings: &Settings) -> CircuitBreaker {
         .reset_timeout(Duration::from_millis(settings.reset_timeout_ms))
         .half_open_max_calls(settings.half_open_max_calls)
         .success_threshold(settings.success_threshold);
+    let builder = match settings.half_open_timeout_ms {
+        Some(timeout) => builder.half_open_timeout(Duration::from_millis(timeout)),
+        None => builder,
+    };
     let builder = match settings.rule {
         Rule::Consecutive { threshold } => builder.failure_threshold(threshold),
         Rule::Rate {
@@ -326,8 +377,9 @@ fn build(settings: &Settings) -> CircuitBreaker {
     builder.build().expect("the generated settings are valid")
 }
 
-/// Runs `steps` against the breaker and the model; fails on the first disagreement.
-fn check(settings: Settings, steps: Vec<Step>) -> Result<(), TestCaseError> {
+/// Runs `steps` against the breaker and the model; fails on the first disagreement. Returns how
+/// many half-open periods a late probe ended.
+fn check(settings: Settings, steps: Vec<Step>) -> Result<u32, TestCaseError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -343,6 +395,7 @@ fn check(settings: Settings, steps: Vec<Step>) -> Result<(), TestCaseError> {
                     (Ok(permit), Ok(admitted)) => in_flight.push((permit, admitted)),
                     (Err(Error::CircuitOpen { retry_after, .. }), Err(expected)) => {
                         prop_assert_eq!(retry_after, expected, "retry_after at step {}", index);
+                        prop_assert_ne!(retry_after, Some(Duration::ZERO), "a zero wait");
                     }
                     (real, expected) => {
                         return Err(TestCaseError::fail(format!(
@@ -419,7 +472,7 @@ fn check(settings: Settings, steps: Vec<Step>) -> Result<(), TestCaseError> {
                 prop_assert_eq!(stats.consecutive_failures, model.streak);
             }
         }
-        Ok(())
+        Ok(model.probe_timeouts)
     })
 }
 
@@ -431,7 +484,7 @@ proptest! {
         settings in settings(),
         steps in proptest::collection::vec(step(), 1..120),
     ) {
-        check(settings, steps)?;
+        check(settings, steps).map(drop)?;
     }
 }
 
@@ -442,6 +495,7 @@ fn a_scripted_walk_through_every_phase_agrees_with_the_model() {
     let settings = Settings {
         rule: Rule::Consecutive { threshold: 2 },
         reset_timeout_ms: 10,
+        half_open_timeout_ms: None,
         half_open_max_calls: 2,
         success_threshold: 2,
         slow_call_ms: Some(5),
@@ -471,8 +525,26 @@ fn a_scripted_walk_through_every_phase_agrees_with_the_model() {
         Step::Acquire,
         Step::Reset,
         Step::Acquire,
+        // Open again, then a half-open period whose probes outlive the half-open timeout (the
+        // reset timeout, 10ms): one noticed by an admission, one by a late outcome.
+        Step::Finish(0, Finish::Failure),
+        Step::RecordFailure,
+        Step::Advance(10),
+        Step::Acquire,
+        Step::Acquire,
+        Step::Acquire,
+        Step::Advance(10),
+        Step::Acquire,
+        Step::Finish(0, Finish::Success),
+        Step::Finish(0, Finish::Failure),
+        Step::Advance(10),
+        Step::Acquire,
+        Step::Advance(10),
+        Step::Finish(0, Finish::Success),
+        Step::Acquire,
     ]);
-    if let Err(error) = check(settings, steps) {
-        panic!("{error}");
+    match check(settings, steps) {
+        Ok(probe_timeouts) => assert_eq!(probe_timeouts, 2, "the walk times out two probes"),
+        Err(error) => panic!("{error}"),
     }
 }

@@ -209,12 +209,18 @@ fn assert_counts_add_up(
     assert!(seen.circuit_open > 0, "the breaker never opened: {seen:?}");
 }
 
-/// Once every call is gone, the breaker is not stuck: after `reset_timeout` a call is admitted
-/// (no probe slot was leaked) and closes the circuit.
+/// Once every call is gone, the breaker is not stuck: after `reset_timeout`, whatever state the
+/// schedule left it in, `half_open_max_calls` (2) calls are admitted at once (no probe slot was
+/// leaked) and their successes (`success_threshold`, 2) close the circuit.
 async fn assert_recovers(breaker: &CircuitBreaker) {
     tokio::time::advance(Duration::from_millis(5)).await;
-    let permit = breaker.try_acquire().expect("no probe slot is leaked");
-    permit.success();
+    let permits = [
+        breaker.try_acquire().expect("no probe slot is leaked"),
+        breaker.try_acquire().expect("no probe slot is leaked"),
+    ];
+    for permit in permits {
+        permit.success();
+    }
     assert_eq!(breaker.state(), CircuitState::Closed);
 }
 

@@ -70,7 +70,10 @@ fn a_snapshot_serializes_to_the_documented_shape() {
         keys(&breaker),
         ["config", "conflicts", "kind", "name", "stats"]
     );
-    assert_eq!(breaker["config"], "threshold=2 reset=10s");
+    assert_eq!(
+        breaker["config"],
+        "threshold=2 reset=10s half_open_timeout=10s"
+    );
     assert_eq!(breaker["conflicts"], json!(["failure_threshold"]));
     let stats = &breaker["stats"];
     assert_eq!(

@@ -52,6 +52,7 @@ pub struct CircuitBreakerBuilder {
     window: Option<Window>,
     min_calls: Option<u32>,
     reset_timeout: Option<Duration>,
+    half_open_timeout: Option<Duration>,
     half_open_max_calls: Option<u32>,
     success_threshold: Option<u32>,
     slow_call: Option<Duration>,
@@ -66,6 +67,7 @@ impl CircuitBreakerBuilder {
             window: None,
             min_calls: None,
             reset_timeout: None,
+            half_open_timeout: None,
             half_open_max_calls: None,
             success_threshold: None,
             slow_call: None,
@@ -108,7 +110,9 @@ impl CircuitBreakerBuilder {
     }
 
     /// Outcomes the window must hold before the failure rate is judged; at least 1 and at most a
-    /// count window's size (default: the count window's size, or 100 for a time window).
+    /// count window's size (default: the count window's size, or 100 for a time window, so that a
+    /// time window on a low-traffic dependency needs a smaller `min_calls` to trip at all). The
+    /// value in effect shows in the config summary, given or not (`min_calls=100`).
     pub fn min_calls(mut self, calls: u32) -> Self {
         self.min_calls = Some(calls);
         self
@@ -117,6 +121,48 @@ impl CircuitBreakerBuilder {
     /// Time open before a probe call is let through (default 30s).
     pub fn reset_timeout(mut self, timeout: Duration) -> Self {
         self.reset_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a half-open probe may run: one that has run this long (`>=`) counts as failed,
+    /// and the circuit re-opens (a new open period of `reset_timeout`), so that a probe that
+    /// never finishes cannot hold its slot forever. Longer than zero. Default: the
+    /// `reset_timeout`, or 30s when that is zero.
+    ///
+    /// Each probe's time runs from its own admission (the first probe's from the moment the
+    /// circuit went half-open). The deadline is checked when a call asks to be admitted and when
+    /// a probe's outcome arrives, not by a timer: [`state`](CircuitBreaker::state) reports
+    /// half-open until then.
+    /// The late probe's own outcome changes nothing once it has been counted as failed.
+    ///
+    /// ```
+    /// use resilience::{CircuitBreaker, CircuitState};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let breaker = CircuitBreaker::builder("doc-half-open-deadline")
+    ///     .failure_threshold(1)
+    ///     .reset_timeout(Duration::from_secs(10))
+    ///     .half_open_timeout(Duration::from_secs(2))
+    ///     .build()
+    ///     .unwrap();
+    /// breaker.record_failure();
+    /// tokio::time::advance(Duration::from_secs(10)).await;
+    /// let stuck_probe = breaker.try_acquire().unwrap();
+    /// assert_eq!(breaker.state(), CircuitState::HalfOpen);
+    ///
+    /// // Two seconds later the probe counts as failed: the circuit re-opens for 10s.
+    /// tokio::time::advance(Duration::from_secs(2)).await;
+    /// let rejected = breaker.try_acquire().unwrap_err();
+    /// assert_eq!(rejected.retry_after(), Some(Duration::from_secs(10)));
+    /// assert_eq!(breaker.state(), CircuitState::Open);
+    /// stuck_probe.success(); // too late: changes nothing
+    /// assert_eq!(breaker.state(), CircuitState::Open);
+    /// # }
+    /// ```
+    pub fn half_open_timeout(mut self, timeout: Duration) -> Self {
+        self.half_open_timeout = Some(timeout);
         self
     }
 
@@ -186,6 +232,7 @@ impl CircuitBreakerBuilder {
         CircuitBreakerConfig {
             trip,
             reset_timeout: self.reset_timeout.unwrap_or(defaults.reset_timeout),
+            half_open_timeout: self.half_open_timeout.or(defaults.half_open_timeout),
             half_open_max_calls: self
                 .half_open_max_calls
                 .unwrap_or(defaults.half_open_max_calls),
@@ -244,6 +291,11 @@ impl CircuitBreakerBuilder {
             "reset_timeout",
             self.reset_timeout
                 .is_some_and(|mine| mine != config.reset_timeout),
+        );
+        check(
+            "half_open_timeout",
+            self.half_open_timeout
+                .is_some_and(|mine| mine != config.effective_half_open_timeout()),
         );
         check(
             "half_open_max_calls",

@@ -15,29 +15,42 @@ pub(super) const DEFAULT_TIME_WINDOW_MIN_CALLS: u32 = settings::DEFAULT_TIME_WIN
 
 /// The settings of a [`CircuitBreaker`](crate::CircuitBreaker).
 ///
-/// Build it with [`CircuitBreaker::builder`](crate::CircuitBreaker::builder), or fill it in and
-/// pass it to [`CircuitBreaker::new`](crate::CircuitBreaker::new), which checks it the same way.
+/// Build it with [`CircuitBreaker::builder`](crate::CircuitBreaker::builder), or start from
+/// [`default`](Default::default), change fields, and pass it to
+/// [`CircuitBreaker::new`](crate::CircuitBreaker::new), which checks it the same way. (It is
+/// `#[non_exhaustive]`: settings are added over time, so it cannot be written as a literal
+/// outside this crate.)
 ///
 /// ```
 /// use resilience::{CircuitBreaker, CircuitBreakerConfig, TripRule, Window};
 /// use std::time::Duration;
 ///
-/// let config = CircuitBreakerConfig {
-///     trip: TripRule::FailureRate { rate: 0.5, window: Window::Calls(20), min_calls: 10 },
-///     reset_timeout: Duration::from_secs(10),
-///     ..CircuitBreakerConfig::default()
-/// };
+/// let mut config = CircuitBreakerConfig::default();
+/// config.trip = TripRule::FailureRate { rate: 0.5, window: Window::Calls(20), min_calls: 10 };
+/// config.reset_timeout = Duration::from_secs(10);
 /// let breaker = CircuitBreaker::new("doc-config", config.clone()).unwrap();
 /// assert_eq!(breaker.config(), &config);
-/// assert_eq!(config.to_string(), "rate=0.5 window=20 min_calls=10 reset=10s");
+/// // The half-open timeout was left to its default: the reset timeout.
+/// assert_eq!(config.effective_half_open_timeout(), Duration::from_secs(10));
+/// assert_eq!(
+///     config.to_string(),
+///     "rate=0.5 window=20 min_calls=10 reset=10s half_open_timeout=10s",
+/// );
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct CircuitBreakerConfig {
     /// When a closed circuit opens (default: 5 consecutive failures).
     pub trip: TripRule,
     /// Time open before a call is let through as a probe (default 30s).
     pub reset_timeout: Duration,
+    /// How long a half-open probe may run, from its admission: one that has run this long (`>=`)
+    /// counts as failed and re-opens the circuit, so that a probe that never finishes cannot
+    /// hold its slot forever. Longer than zero. `None` (the default) means the
+    /// `reset_timeout`, or 30s when that is zero, since no probe runs in no time; see
+    /// [`effective_half_open_timeout`](Self::effective_half_open_timeout).
+    pub half_open_timeout: Option<Duration>,
     /// Probe calls in flight at once while half-open; at least 1 (default 1).
     pub half_open_max_calls: u32,
     /// Probe successes that close the circuit; at least 1 (default 1).
@@ -51,6 +64,7 @@ impl Default for CircuitBreakerConfig {
         CircuitBreakerConfig {
             trip: TripRule::ConsecutiveFailures(settings::DEFAULT_FAILURE_THRESHOLD),
             reset_timeout: settings::DEFAULT_RESET_TIMEOUT,
+            half_open_timeout: None,
             half_open_max_calls: settings::DEFAULT_HALF_OPEN_MAX_CALLS,
             success_threshold: settings::DEFAULT_SUCCESS_THRESHOLD,
             slow_call: None,
@@ -59,6 +73,28 @@ impl Default for CircuitBreakerConfig {
 }
 
 impl CircuitBreakerConfig {
+    /// The half-open timeout in effect: `half_open_timeout` when given, else the
+    /// `reset_timeout`, else (for a zero `reset_timeout`) 30s.
+    ///
+    /// ```
+    /// use resilience::CircuitBreaker;
+    /// use std::time::Duration;
+    ///
+    /// let breaker = CircuitBreaker::builder("doc-half-open-timeout")
+    ///     .reset_timeout(Duration::from_secs(5))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(breaker.config().half_open_timeout, None);
+    /// assert_eq!(breaker.config().effective_half_open_timeout(), Duration::from_secs(5));
+    /// ```
+    pub fn effective_half_open_timeout(&self) -> Duration {
+        match self.half_open_timeout {
+            Some(timeout) => timeout,
+            None if self.reset_timeout.is_zero() => settings::DEFAULT_RESET_TIMEOUT,
+            None => self.reset_timeout,
+        }
+    }
+
     /// Checks every value, naming the offending key as the attribute spells it: the checks
     /// `#[circuit_breaker]` runs at compile time.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
@@ -79,7 +115,7 @@ impl CircuitBreakerConfig {
             half_open_max_calls: Some(self.half_open_max_calls),
             success_threshold: Some(self.success_threshold),
             slow_call: self.slow_call,
-            half_open_timeout: None,
+            half_open_timeout: self.half_open_timeout,
         }
         .check()
         .map_err(ConfigError::from_problem)
@@ -87,8 +123,11 @@ impl CircuitBreakerConfig {
 }
 
 /// A compact one-line summary, as the registry's table shows it:
-/// `threshold=5 reset=30s`, or `rate=0.5 window=60s min_calls=100 reset=30s half_open=2 slow=2s`.
-/// `half_open`, `success` and `slow` appear only when they differ from the defaults.
+/// `threshold=5 reset=30s half_open_timeout=30s`, or
+/// `rate=0.5 window=60s min_calls=100 reset=30s half_open_timeout=30s half_open=2 slow=2s`.
+/// The values in effect are shown, defaults included (`min_calls` and `half_open_timeout` default
+/// to values derived from other settings, which a reader could not guess); `half_open`
+/// (`half_open_max_calls`), `success` and `slow` appear only when they differ from the defaults.
 impl fmt::Display for CircuitBreakerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.trip {
@@ -100,6 +139,11 @@ impl fmt::Display for CircuitBreakerConfig {
             } => write!(f, "rate={rate} window={window} min_calls={min_calls}")?,
         }
         write!(f, " reset={:?}", self.reset_timeout)?;
+        write!(
+            f,
+            " half_open_timeout={:?}",
+            self.effective_half_open_timeout()
+        )?;
         if self.half_open_max_calls != 1 {
             write!(f, " half_open={}", self.half_open_max_calls)?;
         }

@@ -5,13 +5,14 @@
 //! under the breaker's one lock, which also makes each transition a single step: the fresh counts
 //! are in place before the new state word is published.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::PoisonError;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::permit::Ticket;
+use super::permit::{CallPermit, Ticket};
 use super::state_word::{Phase, StateWord};
 use super::window::FailureWindow;
 use super::{CallOutcome, CircuitBreaker, CircuitState, TransitionCause, TripRule};
@@ -23,8 +24,12 @@ use crate::Error;
 /// What the breaker keeps under its lock.
 #[derive(Debug)]
 pub(super) struct Machine {
-    /// Probes admitted and not yet finished in the current half-open period.
-    probes_in_flight: u32,
+    /// When each probe admitted and not yet finished in the current half-open period was
+    /// admitted, on the breaker's clock, oldest first (admissions happen under the lock, in
+    /// time order): its length is the probe slots taken, its front the probe nearest its
+    /// `half_open_timeout`. At most `half_open_max_calls` long; its buffer is kept across
+    /// periods, so it allocates only when a breaker first has that many probes at once.
+    probes: VecDeque<u64>,
     /// Probe successes in the current half-open period.
     probe_successes: u32,
     /// The failure-rate rule's window; `None` under the consecutive-failure rule.
@@ -34,12 +39,20 @@ pub(super) struct Machine {
 impl Machine {
     pub(super) fn new(trip: TripRule) -> Self {
         Machine {
-            probes_in_flight: 0,
+            probes: VecDeque::new(),
             probe_successes: 0,
             window: match trip {
                 TripRule::ConsecutiveFailures(_) => None,
                 TripRule::FailureRate { window, .. } => Some(FailureWindow::new(window)),
             },
+        }
+    }
+
+    /// Gives back the probe slot of the probe admitted at `admitted_at`.
+    fn release_probe(&mut self, admitted_at: u64) {
+        // Probes admitted at the same instant are interchangeable here.
+        if let Some(index) = self.probes.iter().position(|&at| at == admitted_at) {
+            self.probes.remove(index);
         }
     }
 }
@@ -69,44 +82,56 @@ impl CircuitBreaker {
         u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// Time until an open circuit lets a probe through; zero once `reset_timeout` has elapsed.
-    fn open_time_left(&self, now: Instant) -> Duration {
-        let open_for = self.clock(now).saturating_sub(self.opened_at.load(Relaxed));
+    /// Time until an open circuit lets a probe through, at `now` on the breaker's clock; zero
+    /// once `reset_timeout` has elapsed (which a rejection never advertises: the call is
+    /// admitted instead).
+    fn open_time_left(&self, now: u64) -> Duration {
+        let open_for = now.saturating_sub(self.opened_at.load(Relaxed));
         self.config
             .reset_timeout
             .saturating_sub(Duration::from_nanos(open_for))
     }
 
     /// Admits a call when the circuit is not closed (the closed case is one load, inlined in
-    /// [`try_acquire`](CircuitBreaker::try_acquire)); returns the word the call runs under, a
-    /// half-open one holding a probe slot.
+    /// [`try_acquire`](CircuitBreaker::try_acquire)); a half-open permit holds a probe slot.
     #[inline(never)]
-    pub(super) fn admit_unless_closed(&self, word: StateWord) -> Result<StateWord, Error> {
+    pub(super) fn admit_unless_closed(&self, word: StateWord) -> Result<CallPermit<'_>, Error> {
         match word.phase() {
-            Phase::Closed => return Ok(word),
-            Phase::ForcedOpen => return Err(self.reject(Duration::ZERO)),
+            Phase::Closed => return Ok(CallPermit::new(self, word)),
+            // Held open until `reset`, which no clock can predict.
+            Phase::ForcedOpen => return Err(self.reject(None)),
             Phase::Open => {
-                let left = self.open_time_left(Instant::now());
+                let left = self.open_time_left(self.clock(Instant::now()));
                 if !left.is_zero() {
-                    return Err(self.reject(left));
+                    return Err(self.reject(Some(left)));
                 }
             }
             Phase::HalfOpen => {}
         }
-        self.admit_locked()
+        let (word, now) = self.admit_locked()?;
+        Ok(CallPermit::admitted_at(self, word, now))
     }
 
-    /// Admission that may take a probe slot or move the circuit to half-open.
-    fn admit_locked(&self) -> Result<StateWord, Error> {
+    /// Admission that may take a probe slot, move the circuit to half-open, or re-open a
+    /// half-open circuit whose oldest probe outlived `half_open_timeout`. Returns the word the
+    /// call runs under and the time it was admitted at, on the breaker's clock.
+    fn admit_locked(&self) -> Result<(StateWord, u64), Error> {
         let mut machine = self.lock();
-        // The word cannot change while the lock is held.
-        let word = self.load_state();
-        let mut transition = None;
+        let now = self.clock(Instant::now());
+        // The word cannot change while the lock is held, but by the transitions made here.
+        let mut word = self.load_state();
+        let mut changes = [None, None];
+        if let Some((reopened, change)) = self.expire_probes(&mut machine, word, now) {
+            // The late probe counts as failed; this call is judged by the new open period
+            // (admitted at once, as its first probe, if `reset_timeout` is zero).
+            word = reopened;
+            changes[0] = Some(change);
+        }
         let admitted = match word.phase() {
             Phase::Closed => Ok(word),
-            Phase::ForcedOpen => Err(Duration::ZERO),
+            Phase::ForcedOpen => Err(None),
             Phase::Open => {
-                let left = self.open_time_left(Instant::now());
+                let left = self.open_time_left(now);
                 if left.is_zero() {
                     let (half_open, change) = self.transition(
                         &mut machine,
@@ -114,36 +139,65 @@ impl CircuitBreaker {
                         Phase::HalfOpen,
                         TransitionCause::ResetTimeoutElapsed,
                     );
-                    transition = Some(change);
+                    changes[1] = Some(change);
                     // The call that noticed the timeout is the first probe.
-                    machine.probes_in_flight = 1;
+                    machine.probes.push_back(now);
                     Ok(half_open)
                 } else {
-                    Err(left)
+                    Err(Some(left))
                 }
             }
             Phase::HalfOpen => {
-                if machine.probes_in_flight < self.config.half_open_max_calls {
-                    machine.probes_in_flight += 1;
+                let max = usize::try_from(self.config.half_open_max_calls).unwrap_or(usize::MAX);
+                if machine.probes.len() < max {
+                    machine.probes.push_back(now);
                     Ok(word)
                 } else {
                     // A slot frees when a probe finishes, which no clock can predict.
-                    Err(Duration::ZERO)
+                    Err(None)
                 }
             }
         };
         drop(machine);
-        self.announce(transition);
-        admitted.map_err(|retry_after| self.reject(retry_after))
+        for change in changes {
+            self.announce(change);
+        }
+        match admitted {
+            Ok(word) => Ok((word, now)),
+            Err(retry_after) => Err(self.reject(retry_after)),
+        }
+    }
+
+    /// Re-opens a half-open circuit (`word`, the current one) when a probe has been running
+    /// `half_open_timeout` (`>=`) at `now`: that probe counts as failed. Returns the new word and
+    /// the transition to announce. Checked lazily, under the lock, on the half-open paths only
+    /// (admission and probe outcomes), so no timer is needed and the closed path never sees it.
+    fn expire_probes(
+        &self,
+        machine: &mut Machine,
+        word: StateWord,
+        now: u64,
+    ) -> Option<(StateWord, Transition)> {
+        if word.phase() != Phase::HalfOpen {
+            return None;
+        }
+        let oldest = *machine.probes.front()?;
+        let running_for = Duration::from_nanos(now.saturating_sub(oldest));
+        if running_for < self.config.effective_half_open_timeout() {
+            return None;
+        }
+        let cause = TransitionCause::ProbeTimedOut;
+        Some(self.transition(machine, word, Phase::Open, cause))
     }
 
     /// Half-open probe slots taken now: the loom models check that none is ever leaked.
     #[cfg(all(test, resilience_loom))]
-    pub(super) fn probes_in_flight(&self) -> u32 {
-        self.lock().probes_in_flight
+    pub(super) fn probes_in_flight(&self) -> usize {
+        self.lock().probes.len()
     }
 
-    fn reject(&self, retry_after: Duration) -> Error {
+    /// `retry_after` is `None` when the wait is unknown, else longer than zero.
+    fn reject(&self, retry_after: Option<Duration>) -> Error {
         self.counters.count_rejection();
         let error = Error::CircuitOpen {
             name: self.name.clone(),
@@ -262,8 +316,17 @@ impl CircuitBreaker {
             // The half-open period this probe belonged to is over; its slot went with it.
             return;
         }
-        if ticket.holds_probe_slot {
-            machine.probes_in_flight = machine.probes_in_flight.saturating_sub(1);
+        let now = self.clock(Instant::now());
+        if let Some((_, change)) = self.expire_probes(&mut machine, word, now) {
+            // A probe of this period (this one, or one still in flight) ran `half_open_timeout`
+            // before this outcome arrived: the circuit re-opened then, so this outcome, of the
+            // period that ended, changes nothing more.
+            drop(machine);
+            self.announce(Some(change));
+            return;
+        }
+        if let Some(admitted_at) = ticket.probe_admitted_at {
+            machine.release_probe(admitted_at);
         }
         let change = match outcome {
             CallOutcome::Success => {
@@ -318,7 +381,7 @@ impl CircuitBreaker {
         self.streak.restart(next.generation());
         self.successes_at_break
             .store(self.counters.successes(), Relaxed);
-        machine.probes_in_flight = 0;
+        machine.probes.clear();
         machine.probe_successes = 0;
         if let Some(window) = machine.window.as_mut() {
             window.clear();

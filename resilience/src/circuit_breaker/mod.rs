@@ -50,7 +50,8 @@ use crate::{ConfigError, Error, Failure};
 /// Build one with [`CircuitBreaker::builder`], or let `#[circuit_breaker(...)]` register one under
 /// its name in the [registry](crate::registry). A rejected call fails with
 /// [`Error::CircuitOpen`], whose `retry_after` is the time left until the circuit lets a probe
-/// through (zero while [forced open](Self::force_open) or while every probe slot is taken).
+/// through, never zero; it is `None` while [forced open](Self::force_open) or while every probe
+/// slot is taken, when no clock can tell.
 ///
 /// The state machine:
 /// - **Closed**: calls run. The circuit opens after `failure_threshold` failures in a row, or,
@@ -61,7 +62,9 @@ use crate::{ConfigError, Error, Failure};
 ///   until that call arrives.
 /// - **Half-open**: at most `half_open_max_calls` probes are in flight at once; a finished probe
 ///   gives its slot back, so probes are admitted batch after batch until `success_threshold` of
-///   them succeed, which closes the circuit. Any probe failure re-opens it.
+///   them succeed, which closes the circuit. Any probe failure re-opens it, and so does a probe
+///   that has run for `half_open_timeout` (noticed when a call arrives or a probe finishes), so
+///   a probe that never finishes cannot hold its slot forever.
 ///
 /// Every transition starts fresh counts, and an outcome counts only against the state it was
 /// admitted in: a call admitted while closed that fails after the circuit opened changes nothing.
@@ -111,7 +114,7 @@ use crate::{ConfigError, Error, Failure};
 /// // Open: rejected without running the call.
 /// match breaker.call(fetch_stock(true)).await {
 ///     Err(ApiError::Rejected(Error::CircuitOpen { retry_after, .. })) => {
-///         assert_eq!(retry_after, Duration::from_secs(10));
+///         assert_eq!(retry_after, Some(Duration::from_secs(10)));
 ///     }
 ///     other => panic!("expected a rejection, got {other:?}"),
 /// }
@@ -252,7 +255,7 @@ impl CircuitBreaker {
 
     /// Opens the circuit and holds it open, whatever `reset_timeout`, until [`reset`](Self::reset)
     /// (cause [`ForcedOpen`](TransitionCause::ForcedOpen); no event when it was open already).
-    /// Rejections then carry a zero `retry_after`.
+    /// Rejections then carry no `retry_after` (`None`): no clock can tell when it closes.
     pub fn force_open(&self) {
         self.transition_now(Phase::ForcedOpen, TransitionCause::ForcedOpen);
     }
@@ -273,7 +276,7 @@ impl CircuitBreaker {
         let word = self.load_state();
         let ticket = permit::Ticket {
             word,
-            holds_probe_slot: false,
+            probe_admitted_at: None,
         };
         self.settle(ticket, outcome);
     }
@@ -283,12 +286,11 @@ impl CircuitBreaker {
     #[inline]
     pub fn try_acquire(&self) -> Result<CallPermit<'_>, Error> {
         let word = self.load_state();
-        let word = if word.phase() == Phase::Closed {
-            word
+        if word.phase() == Phase::Closed {
+            Ok(CallPermit::new(self, word))
         } else {
-            self.admit_unless_closed(word)?
-        };
-        Ok(CallPermit::new(self, word))
+            self.admit_unless_closed(word)
+        }
     }
 
     /// Runs `fut` through the breaker, counting every `Err` as a failure.

@@ -40,11 +40,13 @@ pub enum CallOutcome {
     Ignored,
 }
 
-/// The circuit's state word at admission, and whether the call holds a half-open probe slot.
+/// The circuit's state word at admission, and the probe slot the call holds, if any.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Ticket {
     pub(super) word: StateWord,
-    pub(super) holds_probe_slot: bool,
+    /// When the half-open probe was admitted, on the breaker's clock, which names its slot; `None`
+    /// for a call that holds none.
+    pub(super) probe_admitted_at: Option<u64>,
 }
 
 /// Permission to make one call through a [`CircuitBreaker`], from
@@ -77,17 +79,29 @@ pub struct CallPermit<'a> {
     breaker: &'a CircuitBreaker,
     /// The state word the call was admitted under; a half-open one means a probe slot is held.
     word: StateWord,
-    /// The breaker's clock at admission; read only when the breaker has a `slow_call` limit.
+    /// The breaker's clock at admission. Read when the breaker has a `slow_call` limit, and for a
+    /// half-open probe, whose slot it names; else zero, which keeps the clock off the closed path.
     admitted_at: u64,
 }
 
 impl<'a> CallPermit<'a> {
+    /// A permit admitted in a closed circuit.
     #[inline]
     pub(super) fn new(breaker: &'a CircuitBreaker, word: StateWord) -> Self {
         let admitted_at = match breaker.config().slow_call {
             Some(_) => breaker.clock(Instant::now()),
             None => 0,
         };
+        Self::admitted_at(breaker, word, admitted_at)
+    }
+
+    /// A permit admitted under `word` at `admitted_at` on the breaker's clock.
+    #[inline]
+    pub(super) fn admitted_at(
+        breaker: &'a CircuitBreaker,
+        word: StateWord,
+        admitted_at: u64,
+    ) -> Self {
         CallPermit {
             breaker,
             word,
@@ -98,7 +112,7 @@ impl<'a> CallPermit<'a> {
     fn ticket(&self) -> Ticket {
         Ticket {
             word: self.word,
-            holds_probe_slot: self.word.phase() == Phase::HalfOpen,
+            probe_admitted_at: (self.word.phase() == Phase::HalfOpen).then_some(self.admitted_at),
         }
     }
 

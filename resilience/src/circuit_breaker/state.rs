@@ -63,6 +63,9 @@ pub enum TransitionCause {
     ProbesSucceeded,
     /// Half-open → open: a probe failed.
     ProbeFailed,
+    /// Half-open → open: a probe had been running for `half_open_timeout`, and counts as
+    /// failed.
+    ProbeTimedOut,
     /// → open by [`force_open`](crate::CircuitBreaker::force_open).
     ForcedOpen,
     /// → closed by [`reset`](crate::CircuitBreaker::reset).
@@ -78,6 +81,7 @@ impl TransitionCause {
             TransitionCause::ResetTimeoutElapsed => "reset timeout elapsed",
             TransitionCause::ProbesSucceeded => "probes succeeded",
             TransitionCause::ProbeFailed => "probe failed",
+            TransitionCause::ProbeTimedOut => "probe outlived the half-open timeout",
             TransitionCause::ForcedOpen => "forced open",
             TransitionCause::Reset => "reset",
         }

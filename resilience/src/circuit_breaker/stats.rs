@@ -13,7 +13,8 @@ use super::CircuitState;
 /// threads, they are a moment's approximation. `calls = successes + failures + ignored`: a call
 /// is counted when it finishes (or is dropped), so calls in flight are not yet in it, and
 /// rejected calls are counted apart. An outcome admitted before the circuit changed state is
-/// counted here although it no longer moves the circuit.
+/// counted here although it no longer moves the circuit (a half-open probe that outlived
+/// `half_open_timeout` included: the circuit took it for failed, the stats count how it ended).
 ///
 /// ```
 /// use resilience::{CircuitBreaker, CircuitState};

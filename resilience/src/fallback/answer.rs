@@ -162,7 +162,7 @@ mod tests {
     fn open() -> Error {
         Error::CircuitOpen {
             name: Arc::from("api"),
-            retry_after: Duration::from_secs(1),
+            retry_after: Some(Duration::from_secs(1)),
         }
     }
 

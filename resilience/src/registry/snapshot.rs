@@ -34,7 +34,7 @@ use crate::{
 ///     {
 ///       "kind": "circuit_breaker",
 ///       "name": "inventory",
-///       "config": "threshold=3 reset=500ms",
+///       "config": "threshold=3 reset=500ms half_open_timeout=500ms",
 ///       "stats": {
 ///         "kind": "circuit_breaker",
 ///         "state": "open",

@@ -214,7 +214,7 @@ async fn an_open_circuit_is_not_retried() {
     let retry = build(Retry::builder("t").max_attempts(5));
     let open = Failure::Policy(Error::CircuitOpen {
         name: "api".into(),
-        retry_after: ms(1000),
+        retry_after: Some(ms(1000)),
     });
     let (result, attempts) = drive::<()>(&retry, &[Err(open.clone())]).await;
     assert_eq!((result, attempts), (Err(open), 1));

@@ -67,12 +67,12 @@ async fn retry_after_is_the_time_left_until_half_open() {
     fail(&breaker).await.ok();
     assert_eq!(
         retry_after(succeed(&breaker).await),
-        Duration::from_secs(30)
+        Some(Duration::from_secs(30))
     );
     tokio::time::advance(Duration::from_millis(12_250)).await;
     assert_eq!(
         retry_after(succeed(&breaker).await),
-        Duration::from_millis(17_750)
+        Some(Duration::from_millis(17_750))
     );
 }
 
@@ -206,7 +206,7 @@ async fn an_inner_timeout_is_a_failure_and_other_inner_rejections_are_ignored() 
     };
     let open_inner = Error::CircuitOpen {
         name: "inner".into(),
-        retry_after: Duration::from_secs(1),
+        retry_after: Some(Duration::from_secs(1)),
     };
     let limited = Error::RateLimited {
         name: "quota".into(),

@@ -22,6 +22,7 @@ fn defaults_are_five_failures_and_thirty_seconds() {
         &CircuitBreakerConfig {
             trip: TripRule::ConsecutiveFailures(5),
             reset_timeout: Duration::from_secs(30),
+            half_open_timeout: None,
             half_open_max_calls: 1,
             success_threshold: 1,
             slow_call: None,
@@ -30,6 +31,11 @@ fn defaults_are_five_failures_and_thirty_seconds() {
     assert_eq!(
         CircuitBreaker::with_defaults("defaults").config(),
         breaker.config()
+    );
+    assert_eq!(
+        breaker.config().effective_half_open_timeout(),
+        Duration::from_secs(30),
+        "the half-open timeout defaults to the reset timeout"
     );
     assert_eq!(breaker.name(), "defaults");
     assert_eq!(&**breaker.name_arc(), "defaults");
@@ -141,6 +147,49 @@ fn out_of_range_values_name_their_key() {
         "slow_call"
     );
     assert!(b().reset_timeout(Duration::ZERO).build().is_ok());
+    assert_eq!(
+        out_of_range_key(b().half_open_timeout(Duration::ZERO).build()),
+        "half_open_timeout"
+    );
+    let config = CircuitBreakerConfig {
+        half_open_timeout: Some(Duration::ZERO),
+        ..CircuitBreakerConfig::default()
+    };
+    assert_eq!(
+        out_of_range_key(CircuitBreaker::new("new", config)),
+        "half_open_timeout"
+    );
+}
+
+#[test]
+fn the_half_open_timeout_defaults_to_the_reset_timeout() {
+    let timeout = |builder: crate::CircuitBreakerBuilder| {
+        let breaker = builder.build().expect("valid");
+        breaker.config().effective_half_open_timeout()
+    };
+    let b = || CircuitBreaker::builder("half-open-timeout");
+    assert_eq!(
+        timeout(b().reset_timeout(Duration::from_secs(7))),
+        Duration::from_secs(7)
+    );
+    assert_eq!(
+        timeout(
+            b().reset_timeout(Duration::from_secs(7))
+                .half_open_timeout(Duration::from_millis(1500))
+        ),
+        Duration::from_millis(1500)
+    );
+    // A zero reset timeout is no time for a probe to run in: the default then is 30s.
+    assert_eq!(
+        timeout(b().reset_timeout(Duration::ZERO)),
+        Duration::from_secs(30)
+    );
+    // On a config changed by hand, the default follows the reset timeout it ends up with.
+    let config = CircuitBreakerConfig {
+        reset_timeout: Duration::from_secs(3),
+        ..CircuitBreakerConfig::default()
+    };
+    assert_eq!(config.effective_half_open_timeout(), Duration::from_secs(3));
 }
 
 #[test]
@@ -212,9 +261,16 @@ fn conflicts_are_explicit_settings_that_differ() {
         same.conflicts_with(&existing).is_empty(),
         "equal values agree"
     );
+    let same_deadline =
+        CircuitBreaker::builder("shared").half_open_timeout(Duration::from_secs(10));
+    assert!(
+        same_deadline.conflicts_with(&existing).is_empty(),
+        "the half-open timeout in effect is the reset timeout's"
+    );
     let different = CircuitBreaker::builder("shared")
         .failure_threshold(4)
         .reset_timeout(Duration::from_secs(10))
+        .half_open_timeout(Duration::from_secs(20))
         .half_open_max_calls(2)
         .success_threshold(2)
         .slow_call(Duration::from_secs(1));
@@ -222,6 +278,7 @@ fn conflicts_are_explicit_settings_that_differ() {
         different.conflicts_with(&existing),
         [
             "failure_threshold",
+            "half_open_timeout",
             "half_open_max_calls",
             "success_threshold",
             "slow_call"
@@ -261,7 +318,24 @@ fn the_summary_is_one_compact_line() {
     };
     assert_eq!(
         summary(CircuitBreaker::builder("s")),
-        "threshold=5 reset=30s"
+        "threshold=5 reset=30s half_open_timeout=30s"
+    );
+    assert_eq!(
+        summary(
+            CircuitBreaker::builder("s")
+                .reset_timeout(Duration::from_secs(10))
+                .half_open_timeout(Duration::from_secs(2))
+        ),
+        "threshold=5 reset=10s half_open_timeout=2s"
+    );
+    // A low-traffic time window: `min_calls` defaults to 100, and the summary says so.
+    assert_eq!(
+        summary(
+            CircuitBreaker::builder("s")
+                .failure_rate(0.5)
+                .window_duration(Duration::from_secs(10))
+        ),
+        "rate=0.5 window=10s min_calls=100 reset=30s half_open_timeout=30s"
     );
     assert_eq!(
         summary(
@@ -273,6 +347,6 @@ fn the_summary_is_one_compact_line() {
                 .success_threshold(3)
                 .slow_call(Duration::from_millis(250))
         ),
-        "rate=0.25 window=60s min_calls=100 reset=1.5s half_open=2 success=3 slow=250ms"
+        "rate=0.25 window=60s min_calls=100 reset=1.5s half_open_timeout=1.5s half_open=2 success=3 slow=250ms"
     );
 }

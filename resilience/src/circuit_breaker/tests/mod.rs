@@ -49,7 +49,7 @@ async fn succeed_after(breaker: &CircuitBreaker, duration: Duration) -> Result<(
 }
 
 /// The `retry_after` of a rejection by an open circuit; panics on anything else.
-fn retry_after<T: std::fmt::Debug>(result: Result<T, TestError>) -> Duration {
+fn retry_after<T: std::fmt::Debug>(result: Result<T, TestError>) -> Option<Duration> {
     match result {
         Err(TestError::Rejected(Error::CircuitOpen { retry_after, .. })) => retry_after,
         other => panic!("expected a CircuitOpen rejection, got {other:?}"),

@@ -128,7 +128,7 @@ async fn transitions_and_rejections_are_events() {
                 kind: PolicyKind::CircuitBreaker,
                 error: Error::CircuitOpen {
                     name: "events".into(),
-                    retry_after: Duration::from_secs(1)
+                    retry_after: Some(Duration::from_secs(1))
                 }
             },
             transition(Open, HalfOpen, TransitionCause::ResetTimeoutElapsed),
