@@ -273,3 +273,43 @@ async fn force_open_holds_until_reset() {
     assert_eq!(breaker.state(), CircuitState::Closed);
     manual().await.unwrap();
 }
+
+/// `join!` of a call and a future that panics, unwound and caught: the call is dropped during
+/// the panic, but did not panic itself.
+#[tokio::test(start_paused = true)]
+async fn a_call_dropped_while_a_future_beside_it_panics_is_not_a_failure() {
+    use futures::FutureExt;
+    use std::panic::AssertUnwindSafe;
+
+    let breaker = resilience::CircuitBreaker::builder("cb-sibling-panic")
+        .failure_threshold(1)
+        .build()
+        .unwrap();
+    let call = breaker.call(async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Ok::<(), AppError>(())
+    });
+    let sibling = async {
+        tokio::task::yield_now().await;
+        panic!("a future beside the call panics");
+    };
+    let joined = AssertUnwindSafe(async { futures::join!(call, sibling) })
+        .catch_unwind()
+        .await;
+    assert!(joined.is_err(), "the panic reached catch_unwind");
+    let stats = breaker.stats();
+    assert_eq!((stats.failures, stats.ignored), (0, 1));
+    assert_eq!(breaker.state(), CircuitState::Closed);
+
+    // The call's own panic still counts as a failure.
+    let panicking = breaker.call(async {
+        tokio::task::yield_now().await;
+        panic!("the call panics");
+    });
+    let caught = AssertUnwindSafe(async { panicking.await as Result<(), AppError> })
+        .catch_unwind()
+        .await;
+    assert!(caught.is_err());
+    assert_eq!(breaker.stats().failures, 1);
+    assert_eq!(breaker.state(), CircuitState::Open);
+}

@@ -22,7 +22,8 @@ mod streak;
 mod tests;
 mod window;
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -72,7 +73,9 @@ use crate::{ConfigError, Error, Failure};
 /// A call's outcome: `Ok` is a success, and a success slower than `slow_call` a failure. An
 /// operation's `Err` is classified by [`call_with`](Self::call_with) (by default, and in
 /// [`call`](Self::call), every `Err` is a failure). A call dropped before it finishes is neutral
-/// (a probe gives its slot back); a panic is a failure, after which the panic goes on.
+/// (a probe gives its slot back); a panic of the call is a failure, after which the panic goes on
+/// (a call dropped because a future beside it panicked is neutral: see
+/// [`CallPermit::poll_body`]).
 ///
 /// Under `#[circuit_breaker]`, a rejection by a policy below the breaker counts by what it says
 /// about the dependency: a `#[timeout]` that expired is a failure; a full bulkhead, a rate limit or
@@ -317,8 +320,13 @@ impl CircuitBreaker {
     {
         // The same steps as `run`, written out rather than calling it: wrapping `fut` in another
         // async layer would cost the success path one more copy of the future.
-        let permit = self.try_acquire()?;
-        let result = fut.await;
+        let mut permit = self.try_acquire()?;
+        let result = {
+            // The body and the permit's borrow move into the one closure, which keeps this
+            // future as small as it can be.
+            let (permit, mut body) = (&mut permit, pin!(fut));
+            poll_fn(move |cx| permit.poll_body(body.as_mut(), cx)).await
+        };
         permit.record(match &result {
             Ok(_) => CallOutcome::Success,
             Err(error) => classify(error),
@@ -341,8 +349,11 @@ impl CircuitBreaker {
         Fut: Future<Output = Result<T, Failure<E>>>,
         C: Fn(&E) -> CallOutcome,
     {
-        let permit = self.try_acquire().map_err(Failure::Policy)?;
-        let result = fut.await;
+        let mut permit = self.try_acquire().map_err(Failure::Policy)?;
+        let result = {
+            let (permit, mut body) = (&mut permit, pin!(fut));
+            poll_fn(move |cx| permit.poll_body(body.as_mut(), cx)).await
+        };
         permit.record(layer_outcome(&result, classify));
         result
     }

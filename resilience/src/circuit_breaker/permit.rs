@@ -1,5 +1,8 @@
 //! One admitted call: the permit that carries its outcome back to the breaker.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -55,8 +58,14 @@ pub(super) struct Ticket {
 ///
 /// Report the call's outcome with [`success`](Self::success), [`failure`](Self::failure),
 /// [`ignore`](Self::ignore) or [`record`](Self::record). A permit dropped without one is a
-/// neutral outcome (the call was abandoned), except during a panic, which counts as a failure;
-/// either way a half-open probe slot is given back.
+/// neutral outcome (the call was abandoned), except when the call itself panicked, which counts
+/// as a failure; either way a half-open probe slot is given back.
+///
+/// Whether a drop during a panic is the call's own panic: when the call is a future, poll it
+/// through [`poll_body`](Self::poll_body), and only a panic out of that poll counts (a call
+/// dropped because a future beside it panicked, in a `join!` say, is abandoned, hence neutral).
+/// A permit never polled through `poll_body` cannot tell, and counts any drop during a panic as
+/// a failure, which is right for a call made by hand in the same function.
 ///
 /// ```
 /// use resilience::{CircuitBreaker, CircuitState};
@@ -74,14 +83,30 @@ pub(super) struct Ticket {
 #[derive(Debug)]
 #[must_use = "a permit dropped at once records nothing; report the call's outcome on it"]
 pub struct CallPermit<'a> {
-    // Three words and no flags: the permit lives in the caller's future across the call, and
-    // every byte of it is copied on the way in.
+    // Three words and one byte, no more: the permit lives in the caller's future across the
+    // call, and every byte of it is copied on the way in.
     breaker: &'a CircuitBreaker,
     /// The state word the call was admitted under; a half-open one means a probe slot is held.
     word: StateWord,
     /// The breaker's clock at admission. Read when the breaker has a `slow_call` limit, and for a
     /// half-open probe, whose slot it names; else zero, which keeps the clock off the closed path.
     admitted_at: u64,
+    /// Where the call is, as far as a panic is concerned; see [`BodyPoll`].
+    body: BodyPoll,
+}
+
+/// Whether a panic unwinding through a permit's drop is the call's own. A plain field, no
+/// atomic: only the task that owns the permit polls the body and drops the permit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyPoll {
+    /// [`poll_body`](CallPermit::poll_body) was never used: the permit cannot tell, and takes a
+    /// panic during its drop for the call's.
+    Unknown,
+    /// Inside `poll_body`'s poll of the body: a panic now is the body's. A poll that unwinds
+    /// leaves the permit here.
+    Polling,
+    /// Between polls of the body: a drop now, even during a panic, abandons the call.
+    Idle,
 }
 
 impl<'a> CallPermit<'a> {
@@ -106,7 +131,43 @@ impl<'a> CallPermit<'a> {
             breaker,
             word,
             admitted_at,
+            body: BodyPoll::Unknown,
         }
+    }
+
+    /// Polls `body`, the call this permit admitted, so that the permit knows a panic out of
+    /// this poll for the call's own (a failure) from a drop during some other future's panic
+    /// (an abandoned call: neutral). Poll the call through it on every poll, then report the
+    /// outcome as usual; [`CircuitBreaker::call`] does exactly this.
+    ///
+    /// ```
+    /// use resilience::CircuitBreaker;
+    /// use std::pin::pin;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let breaker = CircuitBreaker::builder("doc-poll-body").build().unwrap();
+    /// let mut permit = breaker.try_acquire().unwrap();
+    /// let mut call = pin!(async { Ok::<u32, std::io::Error>(7) });
+    /// let result = std::future::poll_fn(|cx| permit.poll_body(call.as_mut(), cx)).await;
+    /// match result {
+    ///     Ok(_) => permit.success(),
+    ///     Err(_) => permit.failure(),
+    /// }
+    /// assert_eq!(breaker.stats().successes, 1);
+    /// # }
+    /// ```
+    #[inline]
+    pub fn poll_body<F: Future>(
+        &mut self,
+        body: Pin<&mut F>,
+        cx: &mut Context<'_>,
+    ) -> Poll<F::Output> {
+        self.body = BodyPoll::Polling;
+        let poll = body.poll(cx);
+        // Not reached when the poll panics: the permit stays `Polling`, so that its drop during
+        // that unwinding counts the panic as the call's.
+        self.body = BodyPoll::Idle;
+        poll
     }
 
     fn ticket(&self) -> Ticket {
@@ -171,9 +232,11 @@ impl<'a> CallPermit<'a> {
 
 impl Drop for CallPermit<'_> {
     fn drop(&mut self) {
-        // Dropped without an outcome: the caller gave up (neutral), or the call panicked (a
-        // failure, and the unwinding goes on once the outcome is recorded).
-        let outcome = if std::thread::panicking() {
+        // Dropped without an outcome: the call panicked (a failure, and the unwinding goes on
+        // once the outcome is recorded), or the caller gave up, perhaps because a future beside
+        // the call panicked (neutral).
+        let panicked = self.body != BodyPoll::Idle && std::thread::panicking();
+        let outcome = if panicked {
             CallOutcome::Failure
         } else {
             CallOutcome::Ignored

@@ -1,5 +1,7 @@
 //! The closed state: the consecutive-failure rule, outcomes and their classification.
 
+use std::future::{poll_fn, Future};
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -192,6 +194,89 @@ async fn a_panic_in_the_body_counts_as_a_failure() {
     );
     assert_eq!(breaker.state(), CircuitState::Open);
     assert_eq!(breaker.stats().failures, 1);
+}
+
+/// Polls `call` once, then `sibling` (which panics), in one task, as `join!` would: the panic
+/// unwinds through the task's future, dropping `call` while the thread is panicking.
+async fn poll_beside_a_panic<F: Future>(call: F) {
+    let mut call = pin!(call);
+    let mut sibling = pin!(async { panic!("a future beside the call panics") });
+    poll_fn(|cx| {
+        assert!(
+            call.as_mut().poll(cx).is_pending(),
+            "the call is mid-flight"
+        );
+        sibling.as_mut().poll(cx)
+    })
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_dropped_while_a_future_beside_it_panics_is_neutral() {
+    let breaker = Arc::new(build(
+        CircuitBreaker::builder("sibling-panic").failure_threshold(1),
+    ));
+    let tasks = [
+        tokio::spawn({
+            let breaker = Arc::clone(&breaker);
+            async move {
+                poll_beside_a_panic(succeed_after(&breaker, Duration::from_secs(1))).await;
+            }
+        }),
+        tokio::spawn({
+            let breaker = Arc::clone(&breaker);
+            async move {
+                let body = async {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    Ok::<(), Failure<TestError>>(())
+                };
+                poll_beside_a_panic(breaker.run(body, |_| CallOutcome::Failure)).await;
+            }
+        }),
+    ];
+    for task in tasks {
+        assert!(task.await.is_err_and(|error| error.is_panic()));
+    }
+    let stats = breaker.stats();
+    assert_eq!(
+        (stats.failures, stats.ignored),
+        (0, 2),
+        "abandoned calls, not failed ones"
+    );
+    assert_eq!(breaker.state(), CircuitState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_in_a_run_body_counts_as_a_failure() {
+    let breaker = Arc::new(build(
+        CircuitBreaker::builder("run-panic").failure_threshold(1),
+    ));
+    let task = tokio::spawn({
+        let breaker = Arc::clone(&breaker);
+        async move {
+            let body = async {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                panic!("the body panics after a wait")
+            };
+            let _: Result<(), Failure<TestError>> =
+                breaker.run(body, |_| CallOutcome::Failure).await;
+        }
+    });
+    assert!(task.await.is_err_and(|error| error.is_panic()));
+    assert_eq!(breaker.stats().failures, 1);
+    assert_eq!(breaker.state(), CircuitState::Open);
+}
+
+#[test]
+fn a_permit_never_polled_through_poll_body_counts_a_panic_as_the_calls() {
+    let breaker = build(CircuitBreaker::builder("hand-permit-panic").failure_threshold(1));
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _permit = breaker.try_acquire().expect("closed");
+        panic!("the hand-made call panics");
+    }));
+    assert!(unwound.is_err());
+    assert_eq!(breaker.stats().failures, 1);
+    assert_eq!(breaker.state(), CircuitState::Open);
 }
 
 #[tokio::test(start_paused = true)]
