@@ -274,6 +274,31 @@ async fn force_open_holds_until_reset() {
     manual().await.unwrap();
 }
 
+#[circuit_breaker(name = "cb-low-traffic", failure_rate = 0.5, window = "10s")]
+async fn low_traffic() -> Result<(), AppError> {
+    Err(AppError::Down("low-traffic"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_time_window_shows_the_min_calls_it_waits_for() {
+    // Ten failures in ten seconds: 100% failed, yet too few calls for the default min_calls.
+    for _ in 0..10 {
+        let _ = low_traffic().await;
+        tokio::time::advance(Duration::from_millis(900)).await;
+    }
+    let breaker = registry().circuit_breaker("cb-low-traffic").unwrap();
+    assert_eq!(breaker.state(), CircuitState::Closed);
+    let row = registry()
+        .policies()
+        .into_iter()
+        .find(|p| p.name == "cb-low-traffic")
+        .unwrap();
+    assert_eq!(
+        row.config,
+        "rate=0.5 window=10s min_calls=100 reset=30s half_open_timeout=30s"
+    );
+}
+
 /// `join!` of a call and a future that panics, unwound and caught: the call is dropped during
 /// the panic, but did not panic itself.
 #[tokio::test(start_paused = true)]

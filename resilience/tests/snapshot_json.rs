@@ -143,7 +143,12 @@ fn a_half_open_state_and_a_rate_serialize_in_snake_case_and_as_a_number() {
     breaker.record_success();
     breaker.record_failure();
     let snapshot = serde_json::to_value(registry().snapshot()).unwrap();
-    let stats = &row(&snapshot, "circuit_breaker", "json-rate")["stats"];
+    let rate = row(&snapshot, "circuit_breaker", "json-rate");
+    assert_eq!(
+        rate["config"], "rate=0.5 window=4 min_calls=4 reset=30s half_open_timeout=30s",
+        "the values in effect, defaults included"
+    );
+    let stats = &rate["stats"];
     assert_eq!(stats["failure_rate"], json!(0.5));
     assert!(is_system_time(&stats["last_success"]), "{stats}");
     assert_eq!(

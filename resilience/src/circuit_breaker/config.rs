@@ -157,10 +157,11 @@ impl fmt::Display for CircuitBreakerConfig {
     }
 }
 
-/// When a closed circuit opens.
+/// When a closed circuit opens. More rules may come (`#[non_exhaustive]`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum TripRule {
     /// After this many failures in a row (attribute key `failure_threshold`); at least 1.
     ConsecutiveFailures(u32),

@@ -15,6 +15,7 @@ use super::CircuitState;
 /// rejected calls are counted apart. An outcome admitted before the circuit changed state is
 /// counted here although it no longer moves the circuit (a half-open probe that outlived
 /// `half_open_timeout` included: the circuit took it for failed, the stats count how it ended).
+/// Fields are added over time (`#[non_exhaustive]`).
 ///
 /// ```
 /// use resilience::{CircuitBreaker, CircuitState};
@@ -30,6 +31,7 @@ use super::CircuitState;
 /// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct CircuitBreakerStats {
     /// The circuit's state.
     pub state: CircuitState,
