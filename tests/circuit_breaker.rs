@@ -338,3 +338,93 @@ async fn a_call_dropped_while_a_future_beside_it_panics_is_not_a_failure() {
     assert_eq!(breaker.stats().failures, 1);
     assert_eq!(breaker.state(), CircuitState::Open);
 }
+
+#[circuit_breaker(name = "cb-attr-sibling-panic", failure_threshold = 1)]
+async fn slow_or_panicking(panics: bool) -> Result<(), AppError> {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    if panics {
+        panic!("the body panics");
+    }
+    Ok(())
+}
+
+/// The same through the attribute: the expansion polls the body through the permit.
+#[tokio::test(start_paused = true)]
+async fn through_the_attribute_only_the_bodys_own_panic_is_a_failure() {
+    use futures::FutureExt;
+    use std::panic::AssertUnwindSafe;
+
+    let sibling = async {
+        tokio::task::yield_now().await;
+        panic!("a future beside the call panics");
+    };
+    let joined = AssertUnwindSafe(async { futures::join!(slow_or_panicking(false), sibling) })
+        .catch_unwind()
+        .await;
+    assert!(joined.is_err());
+    let breaker = registry().circuit_breaker("cb-attr-sibling-panic").unwrap();
+    assert_eq!((breaker.stats().failures, breaker.stats().ignored), (0, 1));
+
+    let caught = AssertUnwindSafe(slow_or_panicking(true))
+        .catch_unwind()
+        .await;
+    assert!(caught.is_err());
+    assert_eq!(breaker.stats().failures, 1);
+    assert_eq!(breaker.state(), CircuitState::Open);
+}
+
+#[circuit_breaker(
+    name = "cb-attr-hung-probe",
+    failure_threshold = 1,
+    reset_timeout = "1s",
+    half_open_timeout = "5s"
+)]
+async fn maybe_hangs(behaviour: &'static str) -> Result<(), AppError> {
+    match behaviour {
+        "fail" => Err(AppError::Down("hung-probe")),
+        "hang" => std::future::pending().await,
+        _ => Ok(()),
+    }
+}
+
+/// A probe that never finishes holds its slot only until `half_open_timeout`: then the circuit
+/// re-opens, and half-opens again after the `reset_timeout`. No `#[timeout]` is needed.
+#[tokio::test(start_paused = true)]
+async fn a_hung_probe_counts_as_failed_after_half_open_timeout() {
+    use futures::FutureExt;
+
+    assert!(maybe_hangs("fail").await.is_err());
+    let breaker = registry().circuit_breaker("cb-attr-hung-probe").unwrap();
+    assert_eq!(breaker.state(), CircuitState::Open);
+
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let mut hung = Box::pin(maybe_hangs("hang"));
+    assert!((&mut hung).now_or_never().is_none(), "the probe is running");
+
+    // Its slot is busy: the wait is unknown, never advertised as zero.
+    match maybe_hangs("ok").await {
+        Err(AppError::Policy(Error::CircuitOpen { retry_after, .. })) => {
+            assert_eq!(retry_after, None)
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+
+    tokio::time::advance(Duration::from_secs(5)).await;
+    match maybe_hangs("ok").await {
+        Err(AppError::Policy(Error::CircuitOpen { retry_after, .. })) => {
+            assert_eq!(retry_after, Some(Duration::from_secs(1)))
+        }
+        other => panic!("the hung probe re-opened the circuit, got {other:?}"),
+    }
+    assert_eq!(breaker.state(), CircuitState::Open);
+
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(maybe_hangs("ok").await, Ok(()));
+    assert_eq!(breaker.state(), CircuitState::Closed);
+    drop(hung);
+    assert_eq!(
+        breaker.state(),
+        CircuitState::Closed,
+        "the late probe changes nothing"
+    );
+}

@@ -21,9 +21,6 @@ pub(crate) struct BreakerArgs {
     pub(crate) slow_call: Option<Duration>,
     /// A half-open probe still running this long counts as failed (default: the
     /// `reset_timeout`).
-    // Parsed and validated here; the expansion (being rewritten on another branch) passes it on
-    // once the runtime breaker takes it.
-    #[allow(dead_code)]
     pub(crate) half_open_timeout: Option<Duration>,
     pub(crate) failure_if: Option<syn::Expr>,
     pub(crate) ignore_if: Option<syn::Expr>,

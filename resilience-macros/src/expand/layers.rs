@@ -48,6 +48,8 @@ pub(super) fn wrap(
         }
         Settings::CircuitBreaker(args) => {
             let error = format_ident!("__resilience_error", span = Span::mixed_site());
+            let call = format_ident!("__resilience_call", span = Span::mixed_site());
+            let cx = format_ident!("__resilience_cx", span = Span::mixed_site());
             let failure_if = args
                 .failure_if
                 .as_ref()
@@ -61,8 +63,13 @@ pub(super) fn wrap(
                     ::core::result::Result::Err(#rejection) => {
                         ::core::result::Result::Err(#krate::Failure::Policy(#rejection))
                     }
-                    ::core::result::Result::Ok(#permit) => {
-                        let #outcome = #inner;
+                    ::core::result::Result::Ok(mut #permit) => {
+                        // Polled through the permit, which so knows a panic of the body's own
+                        // poll (a failure) from a drop while another future panics (neutral).
+                        let #outcome = {
+                            let mut #call = ::core::pin::pin!(async { #inner });
+                            ::core::future::poll_fn(|#cx| #permit.poll_body(#call.as_mut(), #cx)).await
+                        };
                         #permit.record(#krate::__private::breaker_outcome(
                             &#outcome,
                             |#error: &_| #krate::__private::classify(#error, #ignore_if, #failure_if),

@@ -210,6 +210,10 @@ fn breaker_builder(krate: &TokenStream, args: &BreakerArgs, name: &TokenStream) 
         let d = duration(d);
         calls.push(quote!(.slow_call(#d)));
     }
+    if let Some(d) = args.half_open_timeout {
+        let d = duration(d);
+        calls.push(quote!(.half_open_timeout(#d)));
+    }
     quote!(#krate::CircuitBreaker::builder(#name) #(#calls)*)
 }
 
