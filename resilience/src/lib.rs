@@ -221,10 +221,12 @@ pub use resilience_macros::retry;
 
 /// Runs the function through a circuit breaker.
 ///
-/// Keys: `name` (default `module::fn`), `failure_threshold` (5), or `failure_rate` with
-/// `window` (calls, or a duration string) and `min_calls`; `reset_timeout` (`"30s"`),
-/// `half_open_max_calls` (1), `success_threshold` (1), `slow_call`, `failure_if = path`,
-/// `ignore_if = path` (both `fn(&E) -> bool`).
+/// Keys: `name` (default `module::fn`, or `module::Type::method` with the concrete `Self`),
+/// `failure_threshold` (5), or `failure_rate` with `window` (calls, or a duration string) and
+/// `min_calls` (the window's size, 100 for a time window); `reset_timeout` (`"30s"`),
+/// `half_open_timeout` (the `reset_timeout`), `half_open_max_calls` (1), `success_threshold` (1),
+/// `slow_call`, `failure_if = path`, `ignore_if = path` (both `fn(&E) -> bool`), and, like every
+/// attribute, `crate = "path"` for a renamed or re-exported runtime crate.
 ///
 /// While open, calls fail with [`Error::CircuitOpen`] without running the body.
 ///
