@@ -48,8 +48,7 @@ pub(super) fn wrap(
         }
         Settings::CircuitBreaker(args) => {
             let error = format_ident!("__resilience_error", span = Span::mixed_site());
-            let call = format_ident!("__resilience_call", span = Span::mixed_site());
-            let cx = format_ident!("__resilience_cx", span = Span::mixed_site());
+            let breaker_permit = breaker_permit();
             let failure_if = args
                 .failure_if
                 .as_ref()
@@ -63,14 +62,12 @@ pub(super) fn wrap(
                     ::core::result::Result::Err(#rejection) => {
                         ::core::result::Result::Err(#krate::Failure::Policy(#rejection))
                     }
-                    ::core::result::Result::Ok(mut #permit) => {
-                        // Polled through the permit, which so knows a panic of the body's own
-                        // poll (a failure) from a drop while another future panics (neutral).
-                        let #outcome = {
-                            let mut #call = ::core::pin::pin!(async { #inner });
-                            ::core::future::poll_fn(|#cx| #permit.poll_body(#call.as_mut(), #cx)).await
-                        };
-                        #permit.record(#krate::__private::breaker_outcome(
+                    ::core::result::Result::Ok(mut #breaker_permit) => {
+                        // The body below is polled through the permit (see `expand`), which so
+                        // knows a panic of the body's own poll (a failure) from a drop while
+                        // another future panics (neutral).
+                        let #outcome = #inner;
+                        #breaker_permit.record(#krate::__private::breaker_outcome(
                             &#outcome,
                             |#error: &_| #krate::__private::classify(#error, #ignore_if, #failure_if),
                         ));
@@ -133,6 +130,11 @@ pub(super) fn wrap(
             }
         },
     }
+}
+
+/// The breaker's permit, which polls the body (see `expand`): named apart from the bulkhead's.
+pub(super) fn breaker_permit() -> syn::Ident {
+    format_ident!("__resilience_breaker_permit", span = Span::mixed_site())
 }
 
 /// `#[fallback]`: the layers below run with clones of the owned arguments; on a failure the

@@ -16,6 +16,7 @@ use quote::{format_ident, quote};
 use syn::visit_mut::VisitMut;
 use syn::{ItemFn, ReturnType, Type};
 
+use crate::attrs::Settings;
 use crate::item::{reused_bindings, Annotated, BoxedFuture};
 use layers::Below;
 use resolve::DefaultName;
@@ -73,7 +74,23 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
     } else {
         quote!(async move #block)
     };
-    let body = quote!(#krate::__private::anchor::<#anchor, _>(#body).await);
+    let body = quote!(#krate::__private::anchor::<#anchor, _>(#body));
+    let body = if stack
+        .iter()
+        .any(|layer| matches!(layer.settings, Settings::CircuitBreaker(_)))
+    {
+        // The breaker's permit (bound by the breaker's layer around this) polls the body, so
+        // that it tells a panic of the body's own poll from a drop during another's panic.
+        let permit = layers::breaker_permit();
+        let pinned = format_ident!("__resilience_body", span = Span::mixed_site());
+        let cx = format_ident!("__resilience_cx", span = Span::mixed_site());
+        quote!({
+            let mut #pinned = ::core::pin::pin!(#body);
+            ::core::future::poll_fn(|#cx| #permit.poll_body(#pinned.as_mut(), #cx)).await
+        })
+    } else {
+        quote!(#body.await)
+    };
     let body = if rejects {
         quote!(#krate::__private::operation_result(#body))
     } else {
