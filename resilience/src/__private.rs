@@ -278,35 +278,28 @@ pub fn clone_impl_for_retry<T: RetryImplArg>(value: &T) -> T {
 
 /// An owned argument of a retried function, held across its attempts: each attempt but the last
 /// gets a clone, and the last (the only one, with `max_attempts = 1`) gets the original itself.
-///
-/// The clone is passed in as [`clone_for_retry`], named at the argument's span, so that a
-/// non-`Clone` argument gets that function's error (and no suggestion to borrow it).
-pub struct Reusable<T> {
-    value: Option<T>,
-    clone: fn(&T) -> T,
-}
+pub struct Reusable<T>(Option<T>);
 
 impl<T> Reusable<T> {
-    #[inline]
-    pub fn new(value: T, clone: fn(&T) -> T) -> Self {
-        Reusable {
-            value: Some(value),
-            clone,
-        }
+    #[inline(always)]
+    pub fn new(value: T) -> Self {
+        Reusable(Some(value))
     }
 
-    /// The argument for the attempt about to run.
+    /// The argument for the attempt about to run, cloned with `clone`: the expansion passes
+    /// [`clone_for_retry`] named at the argument's span, so that a non-`Clone` argument gets
+    /// that function's error (and no suggestion to borrow it).
     ///
     /// `RetryRun` never starts an attempt after the last, so the original is moved out at most
     /// once and never asked for again.
-    #[inline]
-    pub fn for_attempt(&mut self, last: bool) -> T {
+    #[inline(always)]
+    pub fn for_attempt(&mut self, last: bool, clone: impl FnOnce(&T) -> T) -> T {
         if !last {
-            if let Some(value) = &self.value {
-                return (self.clone)(value);
+            if let Some(value) = &self.0 {
+                return clone(value);
             }
         }
-        match self.value.take() {
+        match self.0.take() {
             Some(value) => value,
             None => unreachable!("resilience: an attempt ran after the last one"),
         }

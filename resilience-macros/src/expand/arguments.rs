@@ -33,7 +33,8 @@ pub(super) fn take_into_body(bindings: &[ArgBinding]) -> Vec<TokenStream> {
 
 /// For `#[retry]`: before the loop, each owned argument moves into a holder
 /// (`let slot = Reusable::new(x);`); in each attempt, it binds the attempt's own value
-/// (`let x = slot.for_attempt(last);`): a clone, or the original for the last attempt.
+/// (`let x = slot.for_attempt(last, clone_for_retry);`): a clone, or the original for the last
+/// attempt.
 pub(super) fn retry_slots(
     krate: &TokenStream,
     bindings: &[ArgBinding],
@@ -53,10 +54,8 @@ pub(super) fn retry_slots(
             } else {
                 quote_spanned!(*span=> #krate::__private::clone_for_retry)
             };
-            let hold = quote!(
-                #(#cfgs)* let mut #slot = #krate::__private::Reusable::new(#ident, #clone);
-            );
-            let take = quote!(#(#cfgs)* let #ident = #slot.for_attempt(#last););
+            let hold = quote!(#(#cfgs)* let mut #slot = #krate::__private::Reusable::new(#ident););
+            let take = quote!(#(#cfgs)* let #ident = #slot.for_attempt(#last, #clone););
             (hold, take)
         })
         .unzip()
