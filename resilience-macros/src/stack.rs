@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use proc_macro2::Span;
 
+use resilience_settings::circuit_breaker::DEFAULT_RESET_TIMEOUT;
+use resilience_settings::retry::{
+    DEFAULT_DELAY, DEFAULT_FACTOR, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_DELAY,
+};
+
 use crate::args::Errors;
 use crate::attrs::{BackoffArg, JitterArg, PolicyAttr, RetryArgs, Settings};
-
-/// The default first delay of a retry, as `resilience::Retry` has it.
-const DEFAULT_DELAY: Duration = Duration::from_millis(100);
 
 /// `stack` is outermost first; `spans[i]` is where `stack[i]` is written.
 pub(crate) fn check(stack: &[PolicyAttr], spans: &[Span], errors: &mut Errors) {
@@ -33,9 +35,84 @@ pub(crate) fn check(stack: &[PolicyAttr], spans: &[Span], errors: &mut Errors) {
                     }
                 }
             }
+            Settings::Retry(retry)
+                if retry
+                    .retry_on
+                    .as_ref()
+                    .is_some_and(|kinds| kinds.contains(&"circuit_open")) =>
+            {
+                let reset = stack[below + 1..].iter().find_map(|l| match &l.settings {
+                    Settings::CircuitBreaker(breaker) => {
+                        Some(breaker.reset_timeout.unwrap_or(DEFAULT_RESET_TIMEOUT))
+                    }
+                    _ => None,
+                });
+                if let (Some(reset), Some(schedule)) = (reset, longest_schedule(retry)) {
+                    if schedule < reset {
+                        errors.at(span, open_circuit_retried_too_soon(schedule, reset));
+                    }
+                }
+            }
             _ => {}
         }
     }
+}
+
+fn open_circuit_retried_too_soon(schedule: Duration, reset: Duration) -> String {
+    format!(
+        "`#[retry]` retries an open circuit (`retry_on` has \"circuit_open\"), but its whole \
+         schedule ({schedule:?} at most) ends before the breaker below lets a probe through \
+         (its `reset_timeout`, {reset:?}): every retry of an open circuit would be rejected \
+         again; lengthen the schedule (`max_attempts`, `delay`), shorten the breaker's \
+         `reset_timeout`, or drop \"circuit_open\" from `retry_on`"
+    )
+}
+
+/// The longest the retry can sleep in all, over every retry its `max_attempts` allows, when the
+/// attribute fixes it; `None` when a function of the user's computes the delays.
+fn longest_schedule(retry: &RetryArgs) -> Option<Duration> {
+    let retries = retry
+        .max_attempts
+        .unwrap_or(DEFAULT_MAX_ATTEMPTS)
+        .saturating_sub(1);
+    let cap = retry.max_delay.unwrap_or(DEFAULT_MAX_DELAY);
+    let default = BackoffArg::Exponential {
+        base: DEFAULT_DELAY,
+        factor: DEFAULT_FACTOR,
+    };
+    let backoff = retry.backoff.as_ref().unwrap_or(&default);
+    if retries > 10_000 {
+        // Too many to add up at compile time; such a schedule outlasts any breaker anyway.
+        return None;
+    }
+    let mut total = Duration::ZERO;
+    for n in 1..=retries {
+        let delay = match backoff {
+            BackoffArg::Exponential { base, factor } => {
+                let exponent = i32::try_from(n - 1).unwrap_or(i32::MAX);
+                Duration::try_from_secs_f64(base.as_secs_f64() * factor.powi(exponent))
+                    .unwrap_or(Duration::MAX)
+            }
+            BackoffArg::Fixed(delay) => *delay,
+            BackoffArg::Linear(base) => base.saturating_mul(n),
+            BackoffArg::None => Duration::ZERO,
+            BackoffArg::Schedule(delays) => {
+                let index = usize::try_from(n - 1).unwrap_or(usize::MAX);
+                *delays.get(index).or(delays.last())?
+            }
+            BackoffArg::Custom(_) => return None,
+        };
+        let delay = match &retry.jitter {
+            Some(JitterArg::Proportional(fraction)) => {
+                Duration::try_from_secs_f64(delay.as_secs_f64() * (1.0 + fraction))
+                    .unwrap_or(Duration::MAX)
+            }
+            Some(JitterArg::Decorrelated) => cap,
+            _ => delay,
+        };
+        total = total.saturating_add(delay.min(cap));
+    }
+    Some(retry.max_elapsed.map_or(total, |limit| total.min(limit)))
 }
 
 /// The attribute above a fallback that needs to see the failures the fallback would answer.

@@ -112,6 +112,21 @@ pub const RETRY_IF: KeySpec = path(
     "is_transient",
     "a `fn(&E) -> bool` choosing the errors worth retrying",
 );
+/// The rejections of the policies below a retry that `retry_on` can name: each is a
+/// `resilience::Error`'s `code()` in lower case.
+pub const REJECTIONS: &[&str] = &["timeout", "bulkhead_full", "rate_limited", "circuit_open"];
+/// The rejections retried when `retry_on` is not given: the transient ones. An open circuit is
+/// not among them: the breaker has just said that the dependency is down.
+pub const DEFAULT_RETRY_ON: &[&str] = &["timeout", "bulkhead_full", "rate_limited"];
+/// `retry_on = ["timeout", "bulkhead_full", "rate_limited"]`.
+pub const RETRY_ON: KeySpec = KeySpec::new(
+    "retry_on",
+    ValueKind::Choices(REJECTIONS),
+    "a list of \"timeout\", \"bulkhead_full\", \"rate_limited\" and \"circuit_open\", each at most once; [] retries none",
+    "[\"timeout\", \"bulkhead_full\", \"rate_limited\"]",
+    "[\"timeout\"]",
+    "which rejections of the policies below are retried (`retry_if` sees only the function's own errors)",
+);
 /// `on_retry = log_retry`.
 pub const ON_RETRY: KeySpec = path(
     "on_retry",
@@ -135,6 +150,7 @@ pub const KEYS: &[KeySpec] = &[
     MAX_ELAPSED,
     MAX_ELAPSED_MS,
     RETRY_IF,
+    RETRY_ON,
     ON_RETRY,
     NAME,
 ];
@@ -150,7 +166,8 @@ pub const RENAMED: &[(&str, &str)] = &[
     ("min_delay", "delay"),
     ("multiplier", "factor"),
     ("when", "retry_if"),
-    ("retry_on", "retry_if"),
+    ("retry_on_rejections", "retry_on"),
+    ("retry_rejections", "retry_on"),
     ("condition", "retry_if"),
     ("notify", "on_retry"),
     ("max_duration", "max_elapsed"),

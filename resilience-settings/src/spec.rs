@@ -76,6 +76,8 @@ pub enum ValueKind {
     Path,
     /// A list of durations, at least one: `delays = ["100ms", "1s"]`.
     Durations,
+    /// A list of these strings, each at most once, possibly empty: `retry_on = ["timeout"]`.
+    Choices(&'static [&'static str]),
     /// A whole number from 1 (a count of calls) or a duration longer than zero.
     CountOrDuration,
     /// No value (a flag), a fraction in (0, 1], or one of these strategy names.

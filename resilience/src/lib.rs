@@ -183,7 +183,7 @@ pub use fallback::{Fallback, FallbackBuilder, FallbackConfig, FallbackStats};
 pub use rate_limiter::{RateLimiter, RateLimiterBuilder, RateLimiterConfig, RateLimiterStats};
 pub use registry::{registry, PolicyKind, PolicySnapshot, PolicyStats, Registry, RegistrySnapshot};
 pub use retry::{
-    Backoff, Jitter, Retry, RetryBuilder, RetryConfig, RetryContext, RetryRun, RetryStats,
+    Backoff, Jitter, Retry, RetryBuilder, RetryConfig, RetryContext, RetryOn, RetryRun, RetryStats,
 };
 pub use timeout::{Timeout, TimeoutBuilder, TimeoutConfig, TimeoutStats};
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use resilience_settings::retry::{
     self, BackoffStrategy, JitterStrategy, RetrySettings, BACKOFF, BACKOFF_FN, DELAY, DELAYS,
-    FACTOR, JITTER, MAX_ATTEMPTS, MAX_DELAY, MAX_ELAPSED, ON_RETRY, RETRY_IF,
+    FACTOR, JITTER, MAX_ATTEMPTS, MAX_DELAY, MAX_ELAPSED, ON_RETRY, REJECTIONS, RETRY_IF, RETRY_ON,
 };
 
 use super::ArgSet;
@@ -20,6 +20,8 @@ pub(crate) struct RetryArgs {
     pub(crate) jitter: Option<JitterArg>,
     pub(crate) max_elapsed: Option<Duration>,
     pub(crate) retry_if: Option<syn::Expr>,
+    /// `retry_on`: the rejections retried, each a name of the table's `REJECTIONS`, once.
+    pub(crate) retry_on: Option<Vec<&'static str>>,
     pub(crate) on_retry: Option<syn::Expr>,
 }
 
@@ -51,6 +53,7 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<RetryArgs> {
     let jitter = jitter(set);
     let max_elapsed = set.duration(&MAX_ELAPSED);
     let retry_if = set.path(RETRY_IF.key, RETRY_IF.example);
+    let retry_on = set.get(RETRY_ON.key).and_then(|arg| rejections(set, arg));
     let on_retry = set.path(ON_RETRY.key, ON_RETRY.example);
 
     let settings = RetrySettings {
@@ -99,8 +102,51 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<RetryArgs> {
         jitter,
         max_elapsed,
         retry_if,
+        retry_on,
         on_retry,
     })
+}
+
+/// `retry_on = ["timeout", "rate_limited"]`: a list of the table's rejection names, each once;
+/// `[]` retries none.
+fn rejections(set: &mut ArgSet<'_>, arg: &Arg) -> Option<Vec<&'static str>> {
+    let usage = "`retry_on` takes a list of the rejections to retry, like `retry_on = [\"timeout\", \"rate_limited\"]` (`[]` retries none)";
+    let Some(elements) = arg.value.as_ref().and_then(array_elements) else {
+        set.errors.push(arg.value_error(usage));
+        return None;
+    };
+    let mut named: Vec<&'static str> = Vec::with_capacity(elements.len());
+    let mut ok = true;
+    for element in elements {
+        let Some((text, span)) = lit_str(element) else {
+            set.errors.push(syn::Error::new_spanned(element, usage));
+            ok = false;
+            continue;
+        };
+        match REJECTIONS.iter().find(|known| **known == text) {
+            Some(known) if named.contains(known) => {
+                set.errors.at(
+                    span,
+                    format!("`retry_on` names \"{text}\" twice; give it once"),
+                );
+                ok = false;
+            }
+            Some(known) => named.push(known),
+            None => {
+                set.errors.at(
+                    span,
+                    suggest::unknown_value(
+                        "retry_on",
+                        &text,
+                        REJECTIONS,
+                        " (the rejections of the policies below; the function's own errors are `retry_if`'s)",
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(named)
 }
 
 /// `backoff = "exponential"`: one of the table's strategies.

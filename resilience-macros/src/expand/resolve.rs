@@ -169,6 +169,13 @@ fn retry_builder(krate: &TokenStream, args: &RetryArgs, name: &TokenStream) -> T
         let d = duration(d);
         calls.push(quote!(.max_elapsed(#d)));
     }
+    if let Some(rejections) = &args.retry_on {
+        let kinds = rejections.iter().map(|name| {
+            let kind = syn::Ident::new(&name.to_uppercase(), Span::call_site());
+            quote!(.union(#krate::RetryOn::#kind))
+        });
+        calls.push(quote!(.retry_on(#krate::RetryOn::NONE #(#kinds)*)));
+    }
     quote!(#krate::Retry::builder(#name) #(#calls)*)
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use resilience_settings::retry::{BackoffStrategy, JitterStrategy, RetrySettings};
 
-use super::{Backoff, Jitter, Retry, RetryConfig};
+use super::{Backoff, Jitter, Retry, RetryConfig, RetryOn};
 use crate::ConfigError;
 
 /// Builds a [`Retry`]; start from [`Retry::builder`].
@@ -44,6 +44,7 @@ pub struct RetryBuilder {
     max_delay: Option<Duration>,
     jitter: Option<Jitter>,
     max_elapsed: Option<Duration>,
+    retry_on: Option<RetryOn>,
 }
 
 impl RetryBuilder {
@@ -55,6 +56,7 @@ impl RetryBuilder {
             max_delay: None,
             jitter: None,
             max_elapsed: None,
+            retry_on: None,
         }
     }
 
@@ -66,6 +68,14 @@ impl RetryBuilder {
     /// Attempts in all, the first included; at least 1 (default 3).
     pub fn max_attempts(mut self, max_attempts: u32) -> Self {
         self.max_attempts = Some(max_attempts);
+        self
+    }
+
+    /// Which rejections of the policies below are retried (default [`RetryOn::default()`]: a
+    /// timeout, a full bulkhead, a rate limit); [`RetryOn::NONE`] retries none. The operation's
+    /// own errors are `retry_if`'s to decide.
+    pub fn retry_on(mut self, retry_on: RetryOn) -> Self {
+        self.retry_on = Some(retry_on);
         self
     }
 
@@ -133,6 +143,7 @@ impl RetryBuilder {
             max_delay: self.max_delay.unwrap_or(defaults.max_delay),
             jitter: self.jitter.unwrap_or(defaults.jitter),
             max_elapsed: self.max_elapsed.or(defaults.max_elapsed),
+            retry_on: self.retry_on.unwrap_or(defaults.retry_on),
         }
     }
 
@@ -214,6 +225,9 @@ impl RetryBuilder {
             .is_some_and(|v| Some(v) != config.max_elapsed)
         {
             keys.push("max_elapsed");
+        }
+        if self.retry_on.is_some_and(|v| v != config.retry_on) {
+            keys.push("retry_on");
         }
         keys
     }

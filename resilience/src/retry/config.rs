@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{Backoff, Jitter};
+use super::{Backoff, Jitter, RetryOn};
 
 /// The settings of a [`Retry`](crate::Retry), as built by [`RetryBuilder`](crate::RetryBuilder).
 ///
@@ -34,6 +34,8 @@ pub struct RetryConfig {
     /// Give up when the next sleep would take the time since the first attempt began past
     /// this.
     pub max_elapsed: Option<Duration>,
+    /// Which rejections of the policies below are retried.
+    pub retry_on: RetryOn,
 }
 
 impl RetryConfig {
@@ -52,12 +54,13 @@ impl Default for RetryConfig {
             max_delay: Self::DEFAULT_MAX_DELAY,
             jitter: Jitter::None,
             max_elapsed: None,
+            retry_on: RetryOn::default(),
         }
     }
 }
 
-/// One line for the registry's table, in the attribute's keys; `jitter` and `max_elapsed`
-/// appear only when set.
+/// One line for the registry's table, in the attribute's keys; `jitter`, `max_elapsed` and
+/// `retry_on` appear only when they differ from the defaults.
 impl fmt::Display for RetryConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -70,6 +73,9 @@ impl fmt::Display for RetryConfig {
         }
         if let Some(max_elapsed) = self.max_elapsed {
             write!(f, " max_elapsed={max_elapsed:?}")?;
+        }
+        if self.retry_on != RetryOn::default() {
+            write!(f, " retry_on={}", self.retry_on)?;
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ mod builder;
 mod config;
 mod context;
 mod jitter;
+mod retry_on;
 mod run;
 mod stats;
 #[cfg(test)]
@@ -23,6 +24,7 @@ pub use builder::RetryBuilder;
 pub use config::RetryConfig;
 pub use context::RetryContext;
 pub use jitter::Jitter;
+pub use retry_on::RetryOn;
 pub use run::RetryRun;
 pub use stats::RetryStats;
 

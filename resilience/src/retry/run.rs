@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Retry, RetryContext};
+use super::{Retry, RetryContext, RetryOn};
 use crate::events::{emit, Event};
 use crate::{Error, FailureRef};
 
@@ -97,11 +97,12 @@ impl<'a> RetryRun<'a> {
     ///
     /// `view` shows the error as a [`FailureRef`]: [`Failure::as_ref`](crate::Failure::as_ref)
     /// inside a stack of policies, or `FailureRef::Operation` for a bare operation error.
-    /// An operation error is retried when `retry_if` says so. Rejections by a policy below are
-    /// retried when they are transient: a timeout, a full bulkhead, a rate limit (whose
-    /// `retry_after` becomes the least sleep, beyond `max_delay` if need be, since an earlier
-    /// attempt would only be rejected again). An open circuit is not retried: the breaker has
-    /// just said that the dependency is down.
+    /// An operation error is retried when `retry_if` says so. A rejection by a policy below is
+    /// retried when the policy's [`RetryOn`] has its kind: by default the transient ones, a
+    /// timeout, a full bulkhead, a rate limit (whose `retry_after` becomes the least sleep,
+    /// beyond `max_delay` if need be, since an earlier attempt would only be rejected again),
+    /// and not an open circuit, which the breaker has just said is down; with
+    /// [`RetryOn::CIRCUIT_OPEN`], an open circuit is retried on the schedule.
     ///
     /// The events name an operation error by its type, since `E` need not be `Display`;
     /// [`after_attempt_described`](Self::after_attempt_described) takes the text from a
@@ -197,7 +198,7 @@ impl<'a> RetryRun<'a> {
     ) -> Option<Duration> {
         let policy = self.policy;
         let config = policy.config();
-        let at_least = match classify(failure, retry_if) {
+        let at_least = match classify(failure, retry_if, self.policy.config().retry_on) {
             Verdict::Retry { at_least } => at_least,
             Verdict::Stop => {
                 policy.counters.record_not_retryable();
@@ -251,22 +252,27 @@ impl<'a> RetryRun<'a> {
     }
 }
 
-fn classify<E>(failure: FailureRef<'_, E>, retry_if: impl Fn(&E) -> bool) -> Verdict {
-    let retry_now = Verdict::Retry {
-        at_least: Duration::ZERO,
-    };
+/// `retry_if` decides about the operation's own errors, `retry_on` about the rejections of the
+/// policies below. A rate limit's `retry_after` is the least sleep before the next attempt,
+/// since an earlier one would only be rejected again; an open circuit, when retried, is retried
+/// on the schedule (its `retry_after`, the rest of a `reset_timeout`, may be long).
+fn classify<E>(
+    failure: FailureRef<'_, E>,
+    retry_if: impl Fn(&E) -> bool,
+    retry_on: RetryOn,
+) -> Verdict {
     match failure {
-        FailureRef::Operation(error) if retry_if(error) => retry_now,
-        FailureRef::Operation(_) => Verdict::Stop,
-        FailureRef::Policy(rejection) => match rejection {
-            Error::Timeout { .. } | Error::BulkheadFull { .. } => retry_now,
-            Error::RateLimited { retry_after, .. } => Verdict::Retry {
-                at_least: *retry_after,
-            },
-            // No wildcard: `#[non_exhaustive]` binds other crates only, so a new kind of
-            // rejection fails to compile here until someone decides whether it is retried.
-            Error::CircuitOpen { .. } => Verdict::Stop,
+        FailureRef::Operation(error) if retry_if(error) => Verdict::Retry {
+            at_least: Duration::ZERO,
         },
+        FailureRef::Operation(_) => Verdict::Stop,
+        FailureRef::Policy(rejection) if retry_on.retries(rejection) => Verdict::Retry {
+            at_least: match rejection {
+                Error::RateLimited { retry_after, .. } => *retry_after,
+                _ => Duration::ZERO,
+            },
+        },
+        FailureRef::Policy(_) => Verdict::Stop,
     }
 }
 

@@ -121,3 +121,13 @@ fn main() {
     });
     assert!(resilience::registry().retry("retry-keys").is_some());
 }
+
+#[retry(retry_on = [])]
+async fn retries_no_rejection() -> Result<u32, resilience::Error> {
+    Ok(1)
+}
+
+#[retry(retry_on = ["timeout", "bulkhead_full", "rate_limited", "circuit_open"])]
+async fn retries_every_rejection() -> Result<u32, resilience::Error> {
+    Ok(1)
+}
