@@ -148,6 +148,7 @@ pub(crate) fn collect(
         crate::stack::check(&stack, &spans, &mut errors);
         check_one_crate(&stack, &spans, &mut errors);
     }
+    check_method_fallback(&function, &stack, &mut errors);
     check_foreign_attributes(kind, &kept, &mut errors);
     function.attrs = kept;
     let boxed = boxed_future(&function);
@@ -167,6 +168,25 @@ pub(crate) fn collect(
 /// Whether `item` is a method declared in a trait without a body.
 fn is_declaration(item: &TokenStream) -> bool {
     syn::parse2::<syn::TraitItemFn>(item.clone()).is_ok_and(|method| method.default.is_none())
+}
+
+/// `#[fallback(self.method)]` calls a method of the receiver: the function must have one.
+fn check_method_fallback(function: &ItemFn, stack: &[PolicyAttr], errors: &mut Errors) {
+    if function.sig.receiver().is_some() {
+        return;
+    }
+    for layer in stack {
+        if let attrs::Settings::Fallback(attrs::FallbackArgs {
+            function: attrs::FallbackFn::Method { receiver, .. },
+            ..
+        }) = &layer.settings
+        {
+            errors.at(
+                receiver.span,
+                "`#[fallback(self.method)]` calls a method of `self`, and this function takes no `self`; name the fallback by its path instead: `#[fallback(Self::method)]` or `#[fallback(function)]`",
+            );
+        }
+    }
 }
 
 /// The stack's attributes that say `crate = ".."` must agree: the expansion reaches one runtime.

@@ -19,7 +19,7 @@ use crate::suggest;
 
 pub(crate) use bulkhead::BulkheadArgs;
 pub(crate) use circuit_breaker::{BreakerArgs, TripArg, WindowArg};
-pub(crate) use fallback::FallbackArgs;
+pub(crate) use fallback::{FallbackArgs, FallbackFn};
 pub(crate) use rate_limit::RateLimitArgs;
 pub(crate) use retry::{BackoffArg, JitterArg, RetryArgs};
 pub(crate) use timeout::TimeoutArgs;

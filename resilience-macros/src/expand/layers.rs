@@ -2,11 +2,10 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
 use syn::Type;
 
 use super::arguments::{self, PassedOn};
-use crate::attrs::{FallbackArgs, PolicyAttr, RetryArgs, Settings};
+use crate::attrs::{FallbackArgs, FallbackFn, PolicyAttr, RetryArgs, Settings};
 use crate::item::ArgBinding;
 
 /// What a layer needs to know of the function and of the stack.
@@ -151,20 +150,32 @@ fn fallback(
     let krate = below.krate;
     let anchor = below.anchor;
     let clones = arguments::fallback_clones(krate, below.bindings);
-    let function = &args.function;
+    let span = args.function.span();
     let call = format_ident!("__resilience_call", span = Span::mixed_site());
-    let calls = arguments::calls_under_cfg(
-        below.arguments,
-        &call,
-        function.span(),
-        |passed| quote_spanned!(function.span()=> #krate::__private::FallbackOutput(#function(#(#passed,)* #error))),
-    );
+    let calls = match &args.function {
+        FallbackFn::Path(function) => arguments::calls_under_cfg(
+            below.arguments,
+            &call,
+            span,
+            |passed| quote_spanned!(span=> #krate::__private::FallbackOutput(#function(#(#passed,)* #error))),
+        ),
+        // `self.method(..)`: the receiver is `self`, not the first argument.
+        FallbackFn::Method { receiver, method } => {
+            let rest = below.arguments.get(1..).unwrap_or_default();
+            arguments::calls_under_cfg(
+                rest,
+                &call,
+                span,
+                |passed| quote_spanned!(span=> #krate::__private::FallbackOutput(#receiver.#method(#(#passed,)* #error))),
+            )
+        }
+    };
     let fallback_if = args
         .fallback_if
         .as_ref()
         .map_or_else(|| quote!(#krate::__private::always), |p| quote!(#p));
     // Sync or async: a `Result` takes `FallbackOutput`'s inherent method, a future the trait's.
-    let answer = quote_spanned! {function.span()=>
+    let answer = quote_spanned! {span=>
         {
             #[allow(unused_imports)]
             use #krate::__private::AsyncFallback as _;
