@@ -166,6 +166,7 @@ mod retry;
 mod striped;
 mod sync;
 mod timeout;
+mod wall_time;
 
 #[doc(hidden)]
 pub mod __private;
@@ -186,6 +187,7 @@ pub use retry::{
     Backoff, Jitter, Retry, RetryBuilder, RetryConfig, RetryContext, RetryOn, RetryRun, RetryStats,
 };
 pub use timeout::{Timeout, TimeoutBuilder, TimeoutConfig, TimeoutStats};
+pub use wall_time::WallTime;
 
 /// Retries the function's body on failure, with backoff.
 ///

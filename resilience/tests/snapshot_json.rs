@@ -32,8 +32,17 @@ fn keys(value: &Value) -> Vec<&str> {
 }
 
 /// Serde's representation of a `SystemTime`.
+/// An RFC 3339 time in UTC with milliseconds: `2026-11-30T12:05:43.123Z`.
 fn is_system_time(value: &Value) -> bool {
-    value["secs_since_epoch"].is_u64() && value["nanos_since_epoch"].is_u64()
+    value.as_str().is_some_and(|text| {
+        let bytes = text.as_bytes();
+        text.len() == 24
+            && text.ends_with('Z')
+            && bytes[4] == b'-'
+            && bytes[10] == b'T'
+            && bytes[19] == b'.'
+            && humantime::parse_rfc3339(text).is_ok()
+    })
 }
 
 #[test]

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::CircuitState;
+use crate::WallTime;
 
 /// A snapshot of a [`CircuitBreaker`](crate::CircuitBreaker)'s state and counters, from
 /// [`stats`](crate::CircuitBreaker::stats).
@@ -56,11 +57,37 @@ pub struct CircuitBreakerStats {
     /// When the latest run of successes began: the first success after a failure or a
     /// transition. Later successes of the same run leave it alone, which keeps the clock off the
     /// success path.
-    pub last_success: Option<SystemTime>,
+    pub last_success: Option<WallTime>,
     /// When the latest failure was recorded.
-    pub last_failure: Option<SystemTime>,
+    pub last_failure: Option<WallTime>,
     /// When the circuit last opened (it stays set once the circuit closes again).
-    pub opened_at: Option<SystemTime>,
+    pub opened_at: Option<WallTime>,
+}
+
+/// One line for people: the state, the counters, and the times that happened, in RFC 3339:
+/// `open calls=4 ok=1 failed=3 ignored=0 rejected=1 last_failure=2026-11-30T12:05:43.123Z
+/// opened_at=2026-11-30T12:05:43.123Z`.
+impl std::fmt::Display for CircuitBreakerStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} calls={} ok={} failed={} ignored={} rejected={}",
+            self.state, self.calls, self.successes, self.failures, self.ignored, self.rejected
+        )?;
+        if let Some(rate) = self.failure_rate {
+            write!(f, " failure_rate={rate:.2}")?;
+        }
+        for (key, time) in [
+            ("last_success", self.last_success),
+            ("last_failure", self.last_failure),
+            ("opened_at", self.opened_at),
+        ] {
+            if let Some(time) = time {
+                write!(f, " {key}={time}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A wall-clock time in one atomic: nanoseconds since the Unix epoch, `0` for none. Wall-clock
@@ -80,10 +107,12 @@ impl WallClockMark {
         self.0.store(nanos, Relaxed);
     }
 
-    pub(super) fn get(&self) -> Option<SystemTime> {
+    pub(super) fn get(&self) -> Option<WallTime> {
         match self.0.load(Relaxed) {
             0 => None,
-            nanos => UNIX_EPOCH.checked_add(Duration::from_nanos(nanos)),
+            nanos => UNIX_EPOCH
+                .checked_add(Duration::from_nanos(nanos))
+                .map(WallTime::from),
         }
     }
 }

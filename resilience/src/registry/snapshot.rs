@@ -41,9 +41,9 @@ use crate::{
 ///         "consecutive_failures": 0, "consecutive_successes": 0,
 ///         "calls": 4, "successes": 1, "failures": 3, "ignored": 0, "rejected": 1,
 ///         "failure_rate": null,
-///         "last_success": { "secs_since_epoch": 1718000000, "nanos_since_epoch": 0 },
-///         "last_failure": { "secs_since_epoch": 1718000001, "nanos_since_epoch": 500000000 },
-///         "opened_at": { "secs_since_epoch": 1718000001, "nanos_since_epoch": 500000000 }
+///         "last_success": "2024-06-10T06:13:20.000Z",
+///         "last_failure": "2024-06-10T06:13:21.500Z",
+///         "opened_at": "2024-06-10T06:13:21.500Z"
 ///       },
 ///       "conflicts": ["failure_threshold"]
 ///     }
@@ -51,12 +51,10 @@ use crate::{
 /// }
 /// ```
 ///
-/// Times and durations keep serde's own representation of `SystemTime`
-/// (`{"secs_since_epoch", "nanos_since_epoch"}`, wall clock) and `Duration` (`{"secs",
-/// "nanos"}`, in the configuration types): it is exact, and serde's `Deserialize` reads it
-/// back into the std types with no helper, where milliseconds would lose precision and a
-/// string such as `"250ms"` would need a parser on the reading side. A time that never
-/// happened is `null`.
+/// Wall-clock times ([`WallTime`](crate::WallTime)) are RFC 3339 strings in UTC with
+/// milliseconds, as people and log tools read them. Durations keep serde's own representation
+/// of `Duration` (`{"secs", "nanos"}`, in the configuration types): it is exact, and serde's
+/// `Deserialize` reads it back with no helper. A time that never happened is `null`.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]

@@ -56,6 +56,20 @@ async fn stats_count_outcomes_rejections_and_times() {
         stats.failure_rate, None,
         "the consecutive rule has no window"
     );
+    // People read the times as RFC 3339, never as a raw `SystemTime`.
+    let opened = stats.opened_at.unwrap().to_string();
+    assert!(
+        humantime::parse_rfc3339(&opened).is_ok() && opened.ends_with('Z'),
+        "{opened}"
+    );
+    let line = stats.to_string();
+    assert!(
+        line.starts_with("open calls=5 ok=2 failed=2 ignored=1 rejected=1")
+            && line.contains(&format!("opened_at={opened}"))
+            && !line.contains("SystemTime"),
+        "{line}"
+    );
+    assert!(!format!("{stats:?}").contains("tv_sec"), "{stats:?}");
 
     breaker.reset_stats();
     let reset = breaker.stats();
