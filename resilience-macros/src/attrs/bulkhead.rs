@@ -8,7 +8,7 @@ use super::ArgSet;
 
 /// Validated `#[bulkhead]` settings.
 pub(crate) struct BulkheadArgs {
-    pub(crate) name: Option<String>,
+    pub(crate) name: Option<super::PolicyName>,
     pub(crate) max: u32,
     pub(crate) queue: Option<u32>,
     pub(crate) queue_timeout: Option<Duration>,

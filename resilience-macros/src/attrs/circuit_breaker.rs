@@ -13,7 +13,7 @@ use crate::duration;
 
 /// Validated `#[circuit_breaker]` settings; `None` means "not given, use the default".
 pub(crate) struct BreakerArgs {
-    pub(crate) name: Option<String>,
+    pub(crate) name: Option<super::PolicyName>,
     pub(crate) trip: Option<TripArg>,
     pub(crate) reset_timeout: Option<Duration>,
     pub(crate) half_open_max_calls: Option<u32>,

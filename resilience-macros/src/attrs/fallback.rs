@@ -14,7 +14,7 @@ pub(crate) struct FallbackArgs {
     /// `fn(&E) -> bool`: which errors the fallback answers for (default: every one).
     pub(crate) fallback_if: Option<syn::Expr>,
     /// Registry name of the fallback's counters.
-    pub(crate) name: Option<String>,
+    pub(crate) name: Option<super::PolicyName>,
 }
 
 /// The fallback function, as written.

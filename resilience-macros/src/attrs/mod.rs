@@ -100,6 +100,27 @@ impl Kind {
 /// no use for it), so it is not in the table.
 const CRATE: &str = "crate";
 
+/// `name = "api"` or `name = API` (a `const` `&str` path, checked by the compiler to be one).
+pub(crate) enum PolicyName {
+    Literal(String),
+    Const(syn::Path),
+}
+
+impl quote::ToTokens for PolicyName {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        match self {
+            PolicyName::Literal(name) => name.to_tokens(tokens),
+            // `&str` by type, so that a constant of another type is an error on it.
+            PolicyName::Const(path) => {
+                tokens.extend(quote::quote_spanned!(syn::spanned::Spanned::span(path)=> {
+                    let name: &'static str = #path;
+                    name
+                }));
+            }
+        }
+    }
+}
+
 /// One attribute of the stack with its validated settings.
 pub(crate) struct PolicyAttr {
     pub(crate) settings: Settings,
@@ -256,11 +277,29 @@ impl<'a> ArgSet<'a> {
     }
 
     /// The optional `name = "..."`, checked by the table.
-    pub(crate) fn name(&mut self) -> Option<String> {
+    pub(crate) fn name(&mut self) -> Option<PolicyName> {
         let arg = self.get("name")?;
-        let (name, span) = self.errors.take(arg.string("\"api\""))?;
+        // A constant shared by the sites that name one policy: a typo is then a compile error,
+        // not a second policy with default settings.
+        // Constants are named in upper case; a lower-case word is a string missing its quotes.
+        if let Some(syn::Expr::Path(path)) = &arg.value {
+            let is_const = path.qself.is_none()
+                && path.path.segments.last().is_some_and(|last| {
+                    let last = last.ident.to_string();
+                    !last.chars().any(|c| c.is_ascii_lowercase())
+                });
+            if is_const {
+                return Some(PolicyName::Const(path.path.clone()));
+            }
+        }
+        let Some((name, span)) = arg.value.as_ref().and_then(crate::args::lit_str) else {
+            self.errors.push(arg.value_error(
+                "`name` takes a string, like `name = \"api\"`, or a `const` of type `&str` named in upper case, like `name = PAYMENTS`",
+            ));
+            return None;
+        };
         match resilience_settings::check_name(&name) {
-            Ok(()) => Some(name),
+            Ok(()) => Some(PolicyName::Literal(name)),
             Err(problem) => {
                 self.errors.at(span, problem);
                 None

@@ -8,7 +8,7 @@ use super::ArgSet;
 
 /// Validated `#[rate_limit]` settings; `None` means "not given, use the default".
 pub(crate) struct RateLimitArgs {
-    pub(crate) name: Option<String>,
+    pub(crate) name: Option<super::PolicyName>,
     pub(crate) rate: u32,
     pub(crate) per: Option<Duration>,
     pub(crate) burst: Option<u32>,

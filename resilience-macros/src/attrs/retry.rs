@@ -13,7 +13,7 @@ use crate::{duration, suggest};
 
 /// Validated `#[retry]` settings; `None` means "not given, use the default".
 pub(crate) struct RetryArgs {
-    pub(crate) name: Option<String>,
+    pub(crate) name: Option<super::PolicyName>,
     pub(crate) max_attempts: Option<u32>,
     pub(crate) backoff: Option<BackoffArg>,
     pub(crate) max_delay: Option<Duration>,

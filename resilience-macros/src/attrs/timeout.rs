@@ -8,7 +8,7 @@ use super::ArgSet;
 
 /// Validated `#[timeout]` settings.
 pub(crate) struct TimeoutArgs {
-    pub(crate) name: Option<String>,
+    pub(crate) name: Option<super::PolicyName>,
     pub(crate) duration: Duration,
 }
 
