@@ -125,9 +125,9 @@ async fn functions_naming_one_breaker_share_its_state() {
     let row = registry()
         .policies()
         .into_iter()
-        .find(|p| p.name == "cb-shared")
+        .find(|p| p.name() == "cb-shared")
         .unwrap();
-    assert!(row.conflicts.is_empty());
+    assert!(row.conflicts().is_empty());
 }
 
 #[circuit_breaker(name = "cb-conflict")]
@@ -153,10 +153,10 @@ async fn the_first_registration_wins_and_a_conflict_is_visible() {
     let row = registry()
         .policies()
         .into_iter()
-        .find(|p| p.name == "cb-conflict")
+        .find(|p| p.name() == "cb-conflict")
         .unwrap();
     // reset_timeout = "30s" is the value in effect: no conflict for it.
-    assert_eq!(row.conflicts, ["failure_threshold"]);
+    assert_eq!(row.conflicts(), ["failure_threshold"]);
     assert!(registry()
         .snapshot()
         .to_string()

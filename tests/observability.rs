@@ -21,7 +21,7 @@ fn row(kind: PolicyKind, name: &str) -> PolicySnapshot {
     registry()
         .policies()
         .into_iter()
-        .find(|row| row.kind == kind && row.name == name)
+        .find(|row| row.kind() == kind && row.name() == name)
         .unwrap_or_else(|| panic!("no {kind} named {name} in\n{}", registry().snapshot()))
 }
 
@@ -62,8 +62,8 @@ async fn a_breaker_row_shows_its_state_and_counters_as_they_change() {
     };
 
     let closed = row(PolicyKind::CircuitBreaker, "obs-breaker");
-    assert_eq!(closed.config, "threshold=2 reset=10s half_open_timeout=10s");
-    assert!(closed.conflicts.is_empty());
+    assert_eq!(closed.config(), "threshold=2 reset=10s half_open_timeout=10s");
+    assert!(closed.conflicts().is_empty());
     let s = stats(closed);
     assert_eq!(
         (s.state, s.calls, s.successes),
@@ -365,11 +365,11 @@ async fn a_second_site_with_other_settings_is_a_conflict_in_the_row_and_an_event
     assert!(third().await.is_ok());
 
     let conflict = row(PolicyKind::CircuitBreaker, "obs-conflict");
-    assert_eq!(conflict.conflicts, ["failure_threshold"]);
+    assert_eq!(conflict.conflicts(), ["failure_threshold"]);
     assert!(
-        conflict.config.starts_with("threshold=3"),
+        conflict.config().starts_with("threshold=3"),
         "{}",
-        conflict.config
+        conflict.config()
     );
     let line = registry()
         .snapshot()

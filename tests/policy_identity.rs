@@ -13,8 +13,8 @@ fn breaker_names() -> Vec<String> {
     registry()
         .policies()
         .into_iter()
-        .filter(|p| p.kind == PolicyKind::CircuitBreaker)
-        .map(|p| p.name.to_string())
+        .filter(|p| p.kind() == PolicyKind::CircuitBreaker)
+        .map(|p| p.name().to_owned())
         .collect()
 }
 
@@ -188,7 +188,7 @@ async fn associated_functions_without_a_receiver_are_named_by_their_type() {
     let conflicts: Vec<_> = registry()
         .policies()
         .into_iter()
-        .filter(|p| p.name.contains("associated") && !p.conflicts.is_empty())
+        .filter(|p| p.name().contains("associated") && !p.conflicts().is_empty())
         .collect();
     assert!(conflicts.is_empty(), "{conflicts:?}");
 }

@@ -113,13 +113,13 @@ async fn the_registry_shares_shows_and_resets_a_limiter() {
     let row = registry()
         .policies()
         .into_iter()
-        .find(|p| p.name == "it-rl-registry")
+        .find(|p| p.name() == "it-rl-registry")
         .expect("a row");
-    assert_eq!(row.kind, PolicyKind::RateLimiter);
-    assert_eq!(row.kind.as_str(), "rate_limiter");
-    assert_eq!(row.config, "rate=10/1s burst=4");
-    assert_eq!(row.conflicts, ["rate"]);
-    match &row.stats {
+    assert_eq!(row.kind(), PolicyKind::RateLimiter);
+    assert_eq!(row.kind().as_str(), "rate_limiter");
+    assert_eq!(row.config(), "rate=10/1s burst=4");
+    assert_eq!(row.conflicts(), ["rate"]);
+    match row.stats() {
         PolicyStats::RateLimiter(stats) => {
             assert_eq!(
                 (stats.permitted, stats.rejected, stats.available),

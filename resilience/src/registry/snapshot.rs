@@ -15,7 +15,9 @@ use crate::{
 /// registry()
 ///     .bulkhead_or_register(Bulkhead::builder("doc-snapshot").max_concurrent(4))
 ///     .unwrap();
-/// let table = registry().snapshot().to_string();
+/// let snapshot = registry().snapshot();
+/// assert!(snapshot.policies().iter().any(|p| p.name() == "doc-snapshot"));
+/// let table = snapshot.to_string();
 /// assert!(table.contains("doc-snapshot"));
 /// assert!(table.lines().next().unwrap().starts_with("KIND"));
 /// ```
@@ -64,6 +66,25 @@ pub struct RegistrySnapshot {
 }
 
 /// One policy: what it is, how it is configured, and its live state and counters.
+///
+/// Read it through its methods, as an [`Event`](crate::Event) is read (the fields stay public:
+/// a snapshot is a plain value).
+///
+/// ```
+/// use resilience::{registry, CircuitBreaker, PolicyKind, PolicyStats};
+///
+/// registry()
+///     .circuit_breaker_or_register(CircuitBreaker::builder("doc-policy-snapshot"))
+///     .unwrap();
+/// let row = registry()
+///     .policies()
+///     .into_iter()
+///     .find(|p| p.kind() == PolicyKind::CircuitBreaker && p.name() == "doc-policy-snapshot")
+///     .unwrap();
+/// assert_eq!(row.config(), "threshold=5 reset=30s");
+/// assert!(matches!(row.stats(), PolicyStats::CircuitBreaker(stats) if stats.calls == 0));
+/// assert!(row.conflicts().is_empty());
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -100,7 +121,39 @@ pub enum PolicyStats {
     Fallback(FallbackStats),
 }
 
+impl RegistrySnapshot {
+    /// One entry per policy, sorted by name then kind.
+    pub fn policies(&self) -> &[PolicySnapshot] {
+        &self.policies
+    }
+}
+
 impl PolicySnapshot {
+    /// The kind of policy.
+    pub fn kind(&self) -> PolicyKind {
+        self.kind
+    }
+
+    /// The registry name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The effective configuration, in one line (the table's `CONFIG` column).
+    pub fn config(&self) -> &str {
+        &self.config
+    }
+
+    /// Live state and counters.
+    pub fn stats(&self) -> &PolicyStats {
+        &self.stats
+    }
+
+    /// Keys that another site set to a different value; [`config`](Self::config) is in effect.
+    pub fn conflicts(&self) -> &[&'static str] {
+        &self.conflicts
+    }
+
     pub(super) fn of<P: RegisteredPolicy>(
         name: &str,
         policy: &P,
