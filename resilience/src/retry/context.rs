@@ -13,7 +13,13 @@ use crate::{Error, FailureRef};
 /// use std::time::Duration;
 ///
 /// fn log_retry(ctx: &RetryContext<'_, String>) {
-///     eprintln!("attempt {} failed ({:?}); next in {:?}", ctx.attempt(), ctx.error(), ctx.delay());
+///     eprintln!(
+///         "attempt {} failed ({:?}) {:?} into the retries; next in {:?}",
+///         ctx.attempt(),
+///         ctx.error(),
+///         ctx.elapsed(),
+///         ctx.delay(),
+///     );
 /// }
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -37,7 +43,7 @@ use crate::{Error, FailureRef};
 pub struct RetryContext<'a, E> {
     attempt: u32,
     delay: Duration,
-    elapsed: Option<Duration>,
+    elapsed: Duration,
     failure: FailureRef<'a, E>,
 }
 
@@ -45,7 +51,7 @@ impl<'a, E> RetryContext<'a, E> {
     pub(crate) fn new(
         attempt: u32,
         delay: Duration,
-        elapsed: Option<Duration>,
+        elapsed: Duration,
         failure: FailureRef<'a, E>,
     ) -> Self {
         RetryContext {
@@ -66,9 +72,13 @@ impl<'a, E> RetryContext<'a, E> {
         self.delay
     }
 
-    /// Time since the first attempt began, known only when the policy has a `max_elapsed`
-    /// (the clock is read for nothing else).
-    pub fn elapsed(&self) -> Option<Duration> {
+    /// Time spent on the call so far, the sleep about to start excluded.
+    ///
+    /// With a `max_elapsed`, since the first attempt began: the limit is measured from there,
+    /// so `elapsed() + delay()` is what it was checked against. Without one, since the first
+    /// attempt failed, its own duration excluded: the clock is read only once an attempt has
+    /// failed, so that a call that succeeds at once never reads it.
+    pub fn elapsed(&self) -> Duration {
         self.elapsed
     }
 

@@ -47,7 +47,9 @@ pub struct RetryRun<'a> {
     policy: &'a Retry,
     /// The attempt whose result `after_attempt` receives next, from 1.
     attempt: u32,
-    /// When the first attempt began; read only when `max_elapsed` needs it.
+    /// What [`RetryContext::elapsed`] counts from: when the call began if `max_elapsed` needs
+    /// it, otherwise when the first attempt failed, so that a call that succeeds at once never
+    /// reads the clock.
     started: Option<Instant>,
     /// The previous sleep in nanoseconds (zero before the first retry), before any
     /// `retry_after` floor: decorrelated jitter grows from it. One word rather than a
@@ -176,26 +178,29 @@ impl<'a> RetryRun<'a> {
             }
             Err(error) => error,
         };
-        let Some(delay) = self.next_delay(view(error), retry_if, on_retry, describe) else {
+        let Some((delay, now)) = self.next_delay(view(error), retry_if, on_retry, describe) else {
             return ControlFlow::Break(result);
         };
         // The error is not needed any more: drop it now rather than hold it across the sleep.
         drop(result);
         if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+            // The clock read for `elapsed` also sets the deadline: `sleep` would read it again.
+            tokio::time::sleep_until(deadline(now, delay)).await;
         }
         ControlFlow::Continue(())
     }
 
-    /// Decides on a failed attempt: `Some(delay)` before the next attempt (counted and
+    /// Decides on a failed attempt: `Some((delay, now))` before the next attempt (counted and
     /// reported), or `None` when the call ends with this failure (counted and reported).
+    ///
+    /// The clock is read here, once, and only for an attempt that will be retried.
     fn next_delay<E>(
         &mut self,
         failure: FailureRef<'_, E>,
         retry_if: impl Fn(&E) -> bool,
         on_retry: impl Fn(&RetryContext<'_, E>),
         describe: impl Fn(&E) -> String,
-    ) -> Option<Duration> {
+    ) -> Option<(Duration, Instant)> {
         let policy = self.policy;
         let config = policy.config();
         let at_least = match classify(failure, retry_if, self.policy.config().retry_on) {
@@ -222,8 +227,9 @@ impl<'a> RetryRun<'a> {
         self.previous_delay_nanos = u64::try_from(jittered.as_nanos()).unwrap_or(u64::MAX);
         let delay = jittered.max(at_least);
 
-        let elapsed = self.started.map(|started| started.elapsed());
-        if let (Some(limit), Some(elapsed)) = (config.max_elapsed, elapsed) {
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(*self.started.get_or_insert(now));
+        if let Some(limit) = config.max_elapsed {
             if elapsed.saturating_add(delay) > limit {
                 policy.counters.record_exhausted();
                 self.report_gave_up(failure, &describe);
@@ -240,7 +246,7 @@ impl<'a> RetryRun<'a> {
             error: describe_failure(failure, &describe),
         });
         self.attempt = self.attempt.saturating_add(1);
-        Some(delay)
+        Some((delay, now))
     }
 
     fn report_gave_up<E>(&self, failure: FailureRef<'_, E>, describe: impl Fn(&E) -> String) {
@@ -250,6 +256,15 @@ impl<'a> RetryRun<'a> {
             error: describe_failure(failure, describe),
         });
     }
+}
+
+/// `now + delay`, saturating as `tokio::time::sleep` does: a delay beyond what an `Instant` can
+/// hold sleeps about thirty years.
+fn deadline(now: Instant, delay: Duration) -> Instant {
+    const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+    now.checked_add(delay)
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .unwrap_or(now)
 }
 
 /// `retry_if` decides about the operation's own errors, `retry_on` about the rejections of the

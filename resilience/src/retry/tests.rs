@@ -317,29 +317,65 @@ async fn on_retry_sees_attempt_delay_and_failure() {
             (
                 1,
                 ms(100),
-                Some(Duration::ZERO),
+                Duration::ZERO,
                 Some("refused".to_string()),
                 None
             ),
-            (2, ms(200), Some(ms(100)), None, Some("TIMEOUT")),
+            (2, ms(200), ms(100), None, Some("TIMEOUT")),
         ]
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn elapsed_is_unknown_without_max_elapsed() {
-    let retry = build(Retry::builder("t").no_backoff());
-    let elapsed = Cell::new(Some(Duration::MAX));
+/// The `elapsed` each `on_retry` sees when every attempt takes 50 ms and fails, three attempts,
+/// 100 ms between them.
+async fn elapsed_seen(builder: RetryBuilder) -> Vec<Duration> {
+    let retry = build(builder.max_attempts(3).fixed(ms(100)));
+    let seen = RefCell::new(Vec::new());
     let mut run = retry.begin();
-    let _ = run
-        .after_attempt(
-            Err::<(), _>(timeout()),
-            Failure::as_ref,
-            |_| true,
-            |ctx: &RetryContext<'_, String>| elapsed.set(ctx.elapsed()),
-        )
+    for _ in 0..3 {
+        tokio::time::sleep(ms(50)).await;
+        let flow = run
+            .after_attempt(
+                Err::<(), _>(timeout()),
+                Failure::as_ref,
+                |_| true,
+                |ctx: &RetryContext<'_, String>| seen.borrow_mut().push(ctx.elapsed()),
+            )
+            .await;
+        if flow.is_break() {
+            break;
+        }
+    }
+    seen.into_inner()
+}
+
+#[tokio::test(start_paused = true)]
+async fn elapsed_counts_from_the_first_failure_without_max_elapsed() {
+    // The first attempt's 50 ms are not seen: the clock was not read before it failed.
+    assert_eq!(
+        elapsed_seen(Retry::builder("t")).await,
+        [Duration::ZERO, ms(100 + 50)]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn elapsed_counts_from_the_start_with_max_elapsed() {
+    assert_eq!(
+        elapsed_seen(Retry::builder("t").max_elapsed(Duration::from_secs(10))).await,
+        [ms(50), ms(50 + 100 + 50)]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_sleep_before_a_retry_lasts_the_delay_from_the_failure() {
+    let retry = build(Retry::builder("t").max_attempts(2).fixed(ms(100)));
+    let mut run = retry.begin();
+    let failed_at = Instant::now();
+    let flow = run
+        .after_attempt(Err::<(), _>(timeout()), Failure::as_ref, |_| true, |_| {})
         .await;
-    assert_eq!(elapsed.get(), None);
+    assert_eq!(flow, ControlFlow::Continue(()));
+    assert_eq!(failed_at.elapsed(), ms(100));
 }
 
 #[tokio::test(start_paused = true)]
