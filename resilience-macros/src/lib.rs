@@ -17,6 +17,7 @@ mod item;
 mod settings_tests;
 mod stack;
 mod suggest;
+mod test_attr;
 
 use proc_macro::TokenStream;
 use quote::quote;
@@ -57,6 +58,13 @@ pub fn fallback(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn bulkhead(args: TokenStream, item: TokenStream) -> TokenStream {
     entry(Kind::Bulkhead, args, item)
+}
+
+/// An `async fn` test on paused time with a registry of its own. See `resilience::test`
+/// (feature `test-util`).
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    test_attr::expand(args.into(), item.into()).into()
 }
 
 fn entry(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
