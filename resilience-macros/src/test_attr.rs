@@ -198,3 +198,88 @@ fn isolated_test(mut function: ItemFn, args: TestArgs) -> TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn expand_str(args: &str, item: &str) -> String {
+        let parse = |text: &str| TokenStream::from_str(text).unwrap_or_default();
+        expand(parse(args), parse(item)).to_string()
+    }
+
+    const TEST: &str = "async fn t() -> Result<(), E> { let x = f()?; Ok(x) }";
+
+    #[test]
+    fn paused_time_and_the_isolated_body_by_default() {
+        let out = expand_str("", TEST);
+        assert!(out.contains("start_paused = true"), "{out}");
+        assert!(
+            out.contains(r#"crate = ":: resilience :: testing :: __tokio""#),
+            "{out}"
+        );
+        assert!(
+            out.contains(":: resilience :: testing :: isolated (async move { let x = f () ? ; Ok (x) }) . await"),
+            "{out}"
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn start_paused_false_is_dropped_and_other_arguments_pass_through() {
+        let out = expand_str(
+            r#"flavor = "multi_thread", worker_threads = 2, start_paused = false"#,
+            TEST,
+        );
+        assert!(!out.contains("start_paused"), "{out}");
+        assert!(
+            out.contains(r#"flavor = "multi_thread" , worker_threads = 2 ,"#),
+            "{out}"
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn a_renamed_crate_is_used_for_both_paths() {
+        let out = expand_str(r#"crate = "my::policies""#, TEST);
+        assert!(
+            out.contains(r#"crate = "my :: policies :: testing :: __tokio""#),
+            "{out}"
+        );
+        assert!(
+            out.contains("my :: policies :: testing :: isolated"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn mistakes_are_errors_beside_the_unchanged_function() {
+        for (args, item) in [
+            ("", "fn t() {}"),
+            ("", "async fn t(x: u32) {}"),
+            (r#"flavor = "multi_thread""#, "async fn t() {}"),
+            ("crate = 1", "async fn t() {}"),
+            ("", "struct S;"),
+            ("flavor = ", "async fn t() {}"),
+        ] {
+            let out = expand_str(args, item);
+            assert!(out.contains("compile_error"), "{args} / {item}: {out}");
+            assert!(!out.contains("isolated"), "{args} / {item}: {out}");
+        }
+    }
+
+    proptest! {
+        /// Whatever the text, the macro returns tokens (an error or an item) without panicking.
+        #[test]
+        fn never_panics(
+            args in r#"(crate|flavor|start_paused|worker_threads|=|"x"|"multi_thread"|false|true|1|,| ){0,8}"#,
+            item in r#"(async|fn|t|\(|\)|\{|\}|x|:|u32|->|Result|<|>|,|#|!|\[|\]| ){0,16}"#,
+        ) {
+            let _ = expand_str(&args, &item);
+        }
+    }
+}
