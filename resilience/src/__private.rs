@@ -20,17 +20,26 @@ use crate::{
 };
 
 /// One annotated call site's policy, resolved from the registry on the site's first call.
+///
+/// With the `test-util` feature, a call inside `testing::isolated` resolves the site in that
+/// test's registry instead, leaving the `static` to the calls outside; without the feature, the
+/// call path is the `OnceLock` alone.
 pub struct Site<P>(OnceLock<Arc<P>>);
 
-impl<P> Site<P> {
+impl<P: Send + Sync + 'static> Site<P> {
     #[allow(clippy::new_without_default)]
     pub const fn new() -> Self {
         Site(OnceLock::new())
     }
 
-    /// The policy; `register` runs once per site, on its first call.
+    /// The policy; `register` runs once per site, on its first call (and, with `test-util`,
+    /// once per site and isolated registry).
     #[inline]
     pub fn get_or_init(&'static self, register: impl FnOnce() -> Arc<P>) -> &'static P {
+        #[cfg(feature = "test-util")]
+        if let Some(isolated) = crate::registry::isolation::current() {
+            return isolated.site(std::ptr::from_ref(self) as usize, "", register);
+        }
         self.0.get_or_init(register)
     }
 }
@@ -48,7 +57,7 @@ pub struct SelfSite<P: 'static> {
     others: RwLock<Vec<(&'static str, &'static P)>>,
 }
 
-impl<P> SelfSite<P> {
+impl<P: Send + Sync + 'static> SelfSite<P> {
     #[allow(clippy::new_without_default)]
     pub const fn new() -> Self {
         SelfSite {
@@ -64,6 +73,10 @@ impl<P> SelfSite<P> {
         self_type: &'static str,
         register: impl Fn() -> Arc<P>,
     ) -> &'static P {
+        #[cfg(feature = "test-util")]
+        if let Some(isolated) = crate::registry::isolation::current() {
+            return isolated.site(std::ptr::from_ref(self) as usize, self_type, register);
+        }
         let (first_type, first) = self.first.get_or_init(|| (self_type, register()));
         if same_type(first_type, self_type) {
             first

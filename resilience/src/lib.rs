@@ -141,6 +141,13 @@
 //! Policies use `tokio::time`, so `tokio::time::pause()` makes tests of annotated code exact
 //! and instant.
 //!
+//! # Testing
+//!
+//! The registry is global, so tests running in parallel share every policy by name. With the
+//! `test-util` feature, `#[resilience::test]` runs a test on paused time with a registry of its
+//! own, and `resilience::testing::isolated` does the same for any future: see the `testing`
+//! module.
+//!
 //! # Features
 //!
 //! | feature | what it adds |
@@ -148,6 +155,7 @@
 //! | `serde` | `Serialize` for snapshots, configurations and stats |
 //! | `tracing` | every [`Event`] also as a `tracing` event, target `resilience` |
 //! | `metrics` | counters and gauges through the `metrics` facade (`resilience_calls_total{kind,name,outcome}`, `resilience_circuit_state{name}`, …); `Registry::record_metrics` |
+//! | `test-util` | `resilience::testing` (a registry of its own per test) and `#[resilience::test]`; enables Tokio's `macros`, `rt` and `test-util`. For `[dev-dependencies]`: without it, a call site pays nothing for it |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
@@ -170,6 +178,8 @@ mod wall_time;
 
 #[doc(hidden)]
 pub mod __private;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadConfig, BulkheadPermit, BulkheadStats};
 pub use circuit_breaker::{
@@ -362,3 +372,44 @@ pub use resilience_macros::rate_limit;
 /// # }
 /// ```
 pub use resilience_macros::fallback;
+
+/// An `async fn` test on paused time with a registry of its own (feature `test-util`).
+///
+/// `#[resilience::test]` is `#[tokio::test(start_paused = true)]` with the body run in
+/// [`testing::isolated`]: every policy the test resolves is its own, so tests in parallel never
+/// share a breaker, and no test depends on which one registered a name first. It uses the
+/// `tokio` that `resilience` brings, so the test needs no `tokio` dependency of its own.
+///
+/// The function is an `async fn` without arguments, returning `()` or any type `#[test]`
+/// accepts (`Result<(), E>` included). Arguments of `tokio::test` pass through (`flavor`,
+/// `worker_threads`, `start_paused`, `unhandled_panic`), and `crate = "path"` names a renamed
+/// `resilience`. Paused time needs the current-thread runtime: for
+/// `flavor = "multi_thread"`, also write `start_paused = false` (the test then runs on the real
+/// clock, still isolated).
+///
+/// Like `tokio::test`, it is named `test`: a module that glob-imports the crate
+/// (`use resilience::*`) makes a plain `#[test]` ambiguous there. Import names one by one, or
+/// write `#[core::prelude::v1::test]`.
+///
+/// ```
+/// use resilience::{circuit_breaker, registry, CircuitState};
+/// use std::time::Duration;
+///
+/// #[circuit_breaker(name = "inventory", failure_threshold = 1, reset_timeout = "30s")]
+/// async fn stock(ok: bool) -> Result<u32, std::io::Error> {
+///     if ok { Ok(3) } else { Err(std::io::Error::other("down")) }
+/// }
+///
+/// #[resilience::test]
+/// async fn the_breaker_closes_after_its_reset_timeout() -> Result<(), std::io::Error> {
+///     let _ = stock(false).await;
+///     assert!(stock(true).await.is_err());
+///     tokio::time::sleep(Duration::from_secs(30)).await; // virtual: instant
+///     assert_eq!(stock(true).await?, 3);
+///     assert_eq!(registry().circuit_breaker("inventory").unwrap().state(), CircuitState::Closed);
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
+#[cfg(feature = "test-util")]
+pub use resilience_macros::test;

@@ -1,5 +1,7 @@
 //! The global registry: every policy by kind and name, for sharing and for inspection.
 
+#[cfg(feature = "test-util")]
+pub(crate) mod isolation;
 mod kind;
 mod registered;
 mod snapshot;
@@ -20,6 +22,9 @@ pub use snapshot::{PolicySnapshot, PolicyStats, RegistrySnapshot};
 
 /// The process-wide registry every annotated function registers its policies in.
 ///
+/// With the `test-util` feature, inside `resilience::testing::isolated` (and
+/// `#[resilience::test]`) it is that test's registry of its own instead.
+///
 /// ```
 /// use resilience::{registry, CircuitBreaker, CircuitState};
 ///
@@ -32,11 +37,16 @@ pub use snapshot::{PolicySnapshot, PolicyStats, RegistrySnapshot};
 /// println!("{}", registry().snapshot());
 /// ```
 pub fn registry() -> &'static Registry {
+    #[cfg(feature = "test-util")]
+    if let Some(isolated) = isolation::current() {
+        return isolated.registry();
+    }
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(Registry::default)
 }
 
-/// Policies by kind and name. Get the global one with [`registry()`].
+/// Policies by kind and name. Get the global one with [`registry()`] (or, with the `test-util`
+/// feature, a test's own: `resilience::testing::Isolation`).
 ///
 /// Lookups take a read lock; annotated call sites look their policy up once, on their first
 /// call, and keep it in a `static`, so the lock is never on a call's path.
