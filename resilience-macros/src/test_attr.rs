@@ -30,14 +30,18 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             return quote!(#err #item);
         }
     };
-    match parse_args(args, &function).and_then(|args| check(&function).map(|()| args)) {
-        Ok(args) => isolated_test(function, args),
-        Err(err) => {
-            // Keep the function beside the error, so the rest of the crate still sees it.
-            let err = err.into_compile_error();
-            quote!(#err #item)
+    // Every mistake at once: the arguments' and the function's.
+    let err = match (parse_args(args, &function), check(&function)) {
+        (Ok(args), Ok(())) => return isolated_test(function, args),
+        (Err(mut err), Err(more)) => {
+            err.combine(more);
+            err
         }
-    }
+        (Err(err), Ok(())) | (Ok(_), Err(err)) => err,
+    };
+    // Keep the function beside the errors, so the rest of the crate still sees it.
+    let err = err.into_compile_error();
+    quote!(#err #item)
 }
 
 fn parse_args(args: TokenStream, function: &ItemFn) -> syn::Result<TestArgs> {
@@ -241,6 +245,12 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn the_arguments_and_the_function_are_checked_together() {
+        let out = expand_str(r#"flavor = "multi_thread""#, "fn t(x: u32) {}");
+        assert_eq!(out.matches("compile_error").count(), 3, "{out}");
     }
 
     #[test]
