@@ -62,7 +62,10 @@ async fn a_breaker_row_shows_its_state_and_counters_as_they_change() {
     };
 
     let closed = row(PolicyKind::CircuitBreaker, "obs-breaker");
-    assert_eq!(closed.config(), "threshold=2 reset=10s half_open_timeout=10s");
+    assert_eq!(
+        closed.config(),
+        "threshold=2 reset=10s half_open_timeout=10s"
+    );
     assert!(closed.conflicts().is_empty());
     let s = stats(closed);
     assert_eq!(

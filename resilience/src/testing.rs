@@ -198,7 +198,7 @@ impl Isolation {
     pub fn scope<F: Future>(self, future: F) -> Isolated<F> {
         Isolated {
             isolation: self,
-            future,
+            future: Box::pin(future),
         }
     }
 }
@@ -219,14 +219,14 @@ impl fmt::Debug for Isolation {
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A future run in an [`Isolation`]: made by [`isolated`] and [`Isolation::scope`].
-    #[must_use = "futures do nothing unless awaited"]
-    pub struct Isolated<F> {
-        isolation: Isolation,
-        #[pin]
-        future: F,
-    }
+/// A future run in an [`Isolation`]: made by [`isolated`] and [`Isolation::scope`].
+///
+/// The future is boxed, once per test: pinning it in place would need `unsafe` projection,
+/// which this crate has none of.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Isolated<F> {
+    isolation: Isolation,
+    future: Pin<Box<F>>,
 }
 
 impl<F> Isolated<F> {
@@ -239,11 +239,10 @@ impl<F> Isolated<F> {
 impl<F: Future> Future for Isolated<F> {
     type Output = F::Output;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         // Restores the isolation that was current before, also if the poll panics.
-        let _entered = this.isolation.0.enter();
-        this.future.poll(cx)
+        let _entered = self.isolation.0.enter();
+        self.future.as_mut().poll(cx)
     }
 }
 

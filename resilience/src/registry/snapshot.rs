@@ -81,7 +81,7 @@ pub struct RegistrySnapshot {
 ///     .into_iter()
 ///     .find(|p| p.kind() == PolicyKind::CircuitBreaker && p.name() == "doc-policy-snapshot")
 ///     .unwrap();
-/// assert_eq!(row.config(), "threshold=5 reset=30s");
+/// assert_eq!(row.config(), "threshold=5 reset=30s half_open_timeout=30s");
 /// assert!(matches!(row.stats(), PolicyStats::CircuitBreaker(stats) if stats.calls == 0));
 /// assert!(row.conflicts().is_empty());
 /// ```
