@@ -139,6 +139,23 @@ pub fn register_circuit_breaker(builder: CircuitBreakerBuilder) -> Arc<CircuitBr
     register(builder)
 }
 
+/// A site that gives only a name: see [`Registry::strict_names`](crate::Registry::strict_names).
+/// Its builder has no settings, so the defaults always build.
+fn register_name_only<P: RegisteredPolicy>(builder: P::Builder) -> Arc<P> {
+    let name = Arc::clone(P::builder_name(&builder));
+    registry()
+        .register_name_only::<P>(builder)
+        .unwrap_or_else(|_| Arc::new(P::fallback(name)))
+}
+
+pub fn register_retry_name_only(builder: RetryBuilder) -> Arc<Retry> {
+    register_name_only(builder)
+}
+
+pub fn register_circuit_breaker_name_only(builder: CircuitBreakerBuilder) -> Arc<CircuitBreaker> {
+    register_name_only(builder)
+}
+
 pub fn register_timeout(builder: TimeoutBuilder) -> Arc<Timeout> {
     register(builder)
 }

@@ -101,6 +101,15 @@ pub enum Event {
         /// The keys whose explicit values differ from the registered policy's.
         keys: Vec<&'static str>,
     },
+    /// Under strict names, a site that gives only a name registered it with the defaults:
+    /// nothing had given that name settings ([`Registry::strict_names`](crate::Registry::strict_names)).
+    #[non_exhaustive]
+    PolicyMissing {
+        /// The policy's kind.
+        kind: PolicyKind,
+        /// The policy's name.
+        name: Arc<str>,
+    },
     /// A call site's settings could not be built, so the site runs with the kind's default
     /// settings instead, unregistered. The attributes check their settings at compile time
     /// against the same table the builders use, so this reports a bug rather than a typo.
@@ -142,7 +151,8 @@ impl Event {
             Event::CircuitTransition { .. } => PolicyKind::CircuitBreaker,
             Event::CallRejected { kind, .. }
             | Event::ConfigConflict { kind, .. }
-            | Event::SettingsRejected { kind, .. } => *kind,
+            | Event::SettingsRejected { kind, .. }
+            | Event::PolicyMissing { kind, .. } => *kind,
             Event::RetryAttempt { .. } | Event::RetriesExhausted { .. } => PolicyKind::Retry,
             Event::TimedOut { .. } => PolicyKind::Timeout,
         }
@@ -162,7 +172,8 @@ impl Event {
             | Event::RetriesExhausted { name, .. }
             | Event::TimedOut { name, .. }
             | Event::ConfigConflict { name, .. }
-            | Event::SettingsRejected { name, .. } => name,
+            | Event::SettingsRejected { name, .. }
+            | Event::PolicyMissing { name, .. } => name,
             Event::CallRejected { error, .. } => match error {
                 Error::CircuitOpen { name, .. }
                 | Error::Timeout { name, .. }
@@ -207,6 +218,10 @@ impl std::fmt::Display for Event {
                 f,
                 "{kind} `{name}` is configured differently at another site ({}); the first registration is in effect",
                 keys.join(", ")
+            ),
+            Event::PolicyMissing { kind, name } => write!(
+                f,
+                "{kind} `{name}` is named at a site that gives no settings, and nothing else gave any: it runs with the defaults"
             ),
             Event::SettingsRejected { kind, name, error } => write!(
                 f,
@@ -333,6 +348,9 @@ fn trace(event: &Event) {
         ),
         Event::ConfigConflict { kind, name, keys } => tracing::warn!(
             target: "resilience", policy = kind.as_str(), name = &**name, keys = ?keys, "{event}"
+        ),
+        Event::PolicyMissing { kind, name } => tracing::warn!(
+            target: "resilience", policy = kind.as_str(), name = &**name, "{event}"
         ),
         Event::SettingsRejected { kind, name, .. } => tracing::error!(
             target: "resilience", policy = kind.as_str(), name = &**name, "{event}"

@@ -122,7 +122,9 @@ mod enabled {
                 counter!(RETRIES_EXHAUSTED, "name" => name).increment(1);
             }
             Event::TimedOut { .. } => counter!(TIMEOUTS, "name" => name).increment(1),
-            Event::ConfigConflict { kind, .. } | Event::SettingsRejected { kind, .. } => {
+            Event::ConfigConflict { kind, .. }
+            | Event::SettingsRejected { kind, .. }
+            | Event::PolicyMissing { kind, .. } => {
                 counter!(CONFLICTS, "kind" => kind.as_str(), "name" => name).increment(1);
             }
         }

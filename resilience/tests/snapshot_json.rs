@@ -77,7 +77,7 @@ fn a_snapshot_serializes_to_the_documented_shape() {
     let breaker = row(&snapshot, "circuit_breaker", "json-breaker");
     assert_eq!(
         keys(&breaker),
-        ["config", "conflicts", "kind", "name", "stats"]
+        ["config", "conflicts", "kind", "missing", "name", "stats"]
     );
     assert_eq!(
         breaker["config"],

@@ -69,6 +69,29 @@ pub(super) fn resolve(
             false,
         ),
     };
+    // A site that gives a name and no settings expects them from elsewhere: strict names can
+    // report it (`Registry::strict_names`).
+    let name_only = given.is_some()
+        && match &layer.settings {
+            Settings::Retry(args) => {
+                args.max_attempts.is_none()
+                    && args.backoff.is_none()
+                    && args.max_delay.is_none()
+                    && args.jitter.is_none()
+                    && args.max_elapsed.is_none()
+                    && args.retry_on.is_none()
+            }
+            Settings::CircuitBreaker(args) => {
+                args.trip.is_none()
+                    && args.reset_timeout.is_none()
+                    && args.half_open_max_calls.is_none()
+                    && args.success_threshold.is_none()
+                    && args.slow_call.is_none()
+                    && args.half_open_timeout.is_none()
+            }
+            // Each of the others has a setting it cannot do without, or none to share.
+            _ => false,
+        };
     let (ty, register, builder) = match &layer.settings {
         Settings::Retry(args) => (
             quote!(#krate::Retry),
@@ -100,6 +123,11 @@ pub(super) fn resolve(
             quote!(register_fallback),
             quote!(#krate::Fallback::builder(#name)),
         ),
+    };
+    let register = if name_only {
+        format_ident!("{}_name_only", register.to_string())
+    } else {
+        format_ident!("{}", register.to_string())
     };
     let site = format_ident!("SITE", span = Span::mixed_site());
     if per_self {

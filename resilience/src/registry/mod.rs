@@ -7,6 +7,7 @@ mod registered;
 mod snapshot;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::events::{self, Event};
@@ -58,12 +59,17 @@ pub struct Registry {
     bulkheads: Shelf<Bulkhead>,
     rate_limiters: Shelf<RateLimiter>,
     fallbacks: Shelf<Fallback>,
+    /// See [`Registry::strict_names`].
+    strict_names: AtomicBool,
 }
 
-struct Entry<P> {
-    policy: Arc<P>,
+pub(crate) struct Entry<P> {
+    pub(crate) policy: Arc<P>,
     /// Keys another site set to a different value than this policy's configuration.
-    conflicts: Vec<&'static str>,
+    pub(crate) conflicts: Vec<&'static str>,
+    /// Registered, with the defaults, by a site that gave only the name while names were strict
+    /// and nothing had given the name settings: see [`Registry::strict_names`].
+    pub(crate) missing: bool,
 }
 
 pub(crate) struct Shelf<P>(RwLock<HashMap<Arc<str>, Entry<P>>>);
@@ -96,6 +102,30 @@ impl<P: RegisteredPolicy> Shelf<P> {
     /// The policy named by the builder, built and registered if there is none yet; otherwise
     /// the builder's explicit settings that differ from it are recorded as a conflict.
     fn get_or_register(&self, builder: P::Builder) -> Result<Arc<P>, ConfigError> {
+        self.get_or_insert(builder, false)
+    }
+
+    /// [`get_or_register`](Self::get_or_register) for a site that gives only the name: under
+    /// strict names, a name nothing has given settings is registered with the defaults, marked
+    /// missing, and reported.
+    fn get_or_register_name_only(
+        &self,
+        builder: P::Builder,
+        strict: bool,
+    ) -> Result<Arc<P>, ConfigError> {
+        if !strict || self.get(P::builder_name(&builder)).is_some() {
+            return self.get_or_register(builder);
+        }
+        let name = Arc::clone(P::builder_name(&builder));
+        let policy = self.get_or_insert(builder, true)?;
+        events::emit(|| Event::PolicyMissing {
+            kind: P::KIND,
+            name,
+        });
+        Ok(policy)
+    }
+
+    fn get_or_insert(&self, builder: P::Builder, missing: bool) -> Result<Arc<P>, ConfigError> {
         let name = Arc::clone(P::builder_name(&builder));
         if let Some(existing) = self.get(&name) {
             self.note_conflicts(&name, P::conflicts(&builder, &existing));
@@ -116,6 +146,7 @@ impl<P: RegisteredPolicy> Shelf<P> {
             Entry {
                 policy: Arc::clone(&policy),
                 conflicts: Vec::new(),
+                missing,
             },
         );
         Ok(policy)
@@ -146,7 +177,7 @@ impl<P: RegisteredPolicy> Shelf<P> {
     /// The snapshot of the policy named `name`, if there is one.
     fn snapshot_named(&self, name: &str, rows: &mut Vec<PolicySnapshot>) {
         if let Some((name, entry)) = self.read().get_key_value(name) {
-            rows.push(PolicySnapshot::of(name, &*entry.policy, &entry.conflicts));
+            rows.push(PolicySnapshot::of(name, entry));
         }
     }
 
@@ -154,7 +185,7 @@ impl<P: RegisteredPolicy> Shelf<P> {
         rows.extend(
             self.read()
                 .iter()
-                .map(|(name, entry)| PolicySnapshot::of(name, &*entry.policy, &entry.conflicts)),
+                .map(|(name, entry)| PolicySnapshot::of(name, entry)),
         );
     }
 }
@@ -261,6 +292,53 @@ impl Registry {
         builder: P::Builder,
     ) -> Result<Arc<P>, ConfigError> {
         P::shelf(self).get_or_register(builder)
+    }
+
+    /// Registers the policy of a site that gives only a name (the macros' path): see
+    /// [`strict_names`](Self::strict_names).
+    pub(crate) fn register_name_only<P: RegisteredPolicy>(
+        &self,
+        builder: P::Builder,
+    ) -> Result<Arc<P>, ConfigError> {
+        P::shelf(self).get_or_register_name_only(builder, self.is_strict_names())
+    }
+
+    /// Strict names: a site that gives only a `name` (`#[circuit_breaker(name = "payments")]`)
+    /// expects the name's settings from elsewhere, a site with settings or a registration at
+    /// startup. With strict names on, when nothing has given the name settings by that site's
+    /// first call, the policy it gets is registered with the defaults but marked missing: the
+    /// snapshot shows it (`PolicySnapshot::missing`, `MISSING` in the table) and
+    /// [`Event::PolicyMissing`] reports it, so a typo in a shared name, or a startup
+    /// registration that never ran, is seen instead of silently running on defaults. Off by
+    /// default.
+    ///
+    /// ```
+    /// use resilience::{circuit_breaker, registry};
+    ///
+    /// #[circuit_breaker(name = "doc-strict-paymnets")] // a typo of "doc-strict-payments"
+    /// async fn charge() -> Result<(), std::io::Error> {
+    ///     Ok(())
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// registry().strict_names(true);
+    /// charge().await.unwrap();
+    /// let row = registry()
+    ///     .policies()
+    ///     .into_iter()
+    ///     .find(|p| p.name() == "doc-strict-paymnets")
+    ///     .unwrap();
+    /// assert!(row.missing());
+    /// # }
+    /// ```
+    pub fn strict_names(&self, strict: bool) {
+        self.strict_names.store(strict, Ordering::Relaxed);
+    }
+
+    /// Whether [`strict_names`](Self::strict_names) is on.
+    pub fn is_strict_names(&self) -> bool {
+        self.strict_names.load(Ordering::Relaxed)
     }
 
     /// Subscribes to every policy's [`Event`]s from now on.

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{PolicyKind, RegisteredPolicy};
+use super::{Entry, PolicyKind, RegisteredPolicy};
 use crate::{
     BulkheadStats, CircuitBreakerStats, FallbackStats, RateLimiterStats, RetryStats, TimeoutStats,
 };
@@ -47,7 +47,8 @@ use crate::{
 ///         "last_failure": "2024-06-10T06:13:21.500Z",
 ///         "opened_at": "2024-06-10T06:13:21.500Z"
 ///       },
-///       "conflicts": ["failure_threshold"]
+///       "conflicts": ["failure_threshold"],
+///       "missing": false
 ///     }
 ///   ]
 /// }
@@ -99,6 +100,9 @@ pub struct PolicySnapshot {
     pub stats: PolicyStats,
     /// Keys that another site set to a different value; the configuration above is in effect.
     pub conflicts: Vec<&'static str>,
+    /// Registered with the defaults by a name-only site while names were strict and nothing had
+    /// given the name settings ([`Registry::strict_names`](crate::Registry::strict_names)).
+    pub missing: bool,
 }
 
 /// The live state and counters of one policy, by kind.
@@ -154,17 +158,20 @@ impl PolicySnapshot {
         &self.conflicts
     }
 
-    pub(super) fn of<P: RegisteredPolicy>(
-        name: &str,
-        policy: &P,
-        conflicts: &[&'static str],
-    ) -> Self {
+    /// Whether a name-only site registered the policy with the defaults while names were
+    /// strict: see [`Registry::strict_names`](crate::Registry::strict_names).
+    pub fn missing(&self) -> bool {
+        self.missing
+    }
+
+    pub(super) fn of<P: RegisteredPolicy>(name: &str, entry: &Entry<P>) -> Self {
         PolicySnapshot {
             kind: P::KIND,
             name: name.to_owned(),
-            config: policy.config_line(),
-            stats: policy.stats(),
-            conflicts: conflicts.to_vec(),
+            config: entry.policy.config_line(),
+            stats: entry.policy.stats(),
+            conflicts: entry.conflicts.clone(),
+            missing: entry.missing,
         }
     }
 
@@ -215,6 +222,9 @@ impl PolicySnapshot {
         };
         if !self.conflicts.is_empty() {
             text.push_str(&format!(" CONFLICT({})", self.conflicts.join(",")));
+        }
+        if self.missing {
+            text.push_str(" MISSING(no settings given for this name)");
         }
         text
     }
