@@ -83,31 +83,37 @@ pub(super) struct Ticket {
 #[derive(Debug)]
 #[must_use = "a permit dropped at once records nothing; report the call's outcome on it"]
 pub struct CallPermit<'a> {
-    // Three words and one byte, no more: the permit lives in the caller's future across the
-    // call, and every byte of it is copied on the way in.
+    // Three words, no more: the permit lives in the caller's future across the call, and every
+    // byte of it is copied on the way in (a fourth word for the body's state measured ~5 ns).
     breaker: &'a CircuitBreaker,
     /// The state word the call was admitted under; a half-open one means a probe slot is held.
     word: StateWord,
-    /// The breaker's clock at admission. Read when the breaker has a `slow_call` limit, and for a
-    /// half-open probe, whose slot it names; else zero, which keeps the clock off the closed path.
-    admitted_at: u64,
-    /// Where the call is, as far as a panic is concerned; see [`BodyPoll`].
-    body: BodyPoll,
+    /// The breaker's clock at admission in the low 62 bits (read when the breaker has a
+    /// `slow_call` limit, and for a half-open probe, whose slot it names; else zero, which keeps
+    /// the clock off the closed path), and in the top two bits where the body is, as far as a
+    /// panic is concerned: a [`BodyPoll`].
+    admitted_and_body: u64,
 }
 
-/// Whether a panic unwinding through a permit's drop is the call's own. A plain field, no
-/// atomic: only the task that owns the permit polls the body and drops the permit.
+/// Whether a panic unwinding through a permit's drop is the call's own. Two bits of the
+/// permit's last word, no atomic: only the task that owns the permit polls the body and drops
+/// the permit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BodyPoll {
     /// [`poll_body`](CallPermit::poll_body) was never used: the permit cannot tell, and takes a
     /// panic during its drop for the call's.
-    Unknown,
+    Unknown = 0,
     /// Inside `poll_body`'s poll of the body: a panic now is the body's. A poll that unwinds
     /// leaves the permit here.
-    Polling,
+    Polling = 1,
     /// Between polls of the body: a drop now, even during a panic, abandons the call.
-    Idle,
+    Idle = 2,
 }
+
+/// Where [`BodyPoll`] sits in the permit's last word.
+const BODY_SHIFT: u32 = 62;
+/// The admission time's bits: 2^62 ns is 146 years of the breaker's clock.
+const TIME_MASK: u64 = (1 << BODY_SHIFT) - 1;
 
 impl<'a> CallPermit<'a> {
     /// A permit admitted in a closed circuit.
@@ -130,8 +136,7 @@ impl<'a> CallPermit<'a> {
         CallPermit {
             breaker,
             word,
-            admitted_at,
-            body: BodyPoll::Unknown,
+            admitted_and_body: admitted_at.min(TIME_MASK) | Self::body_bits(BodyPoll::Unknown),
         }
     }
 
@@ -162,18 +167,42 @@ impl<'a> CallPermit<'a> {
         body: Pin<&mut F>,
         cx: &mut Context<'_>,
     ) -> Poll<F::Output> {
-        self.body = BodyPoll::Polling;
+        self.set_body(BodyPoll::Polling);
         let poll = body.poll(cx);
         // Not reached when the poll panics: the permit stays `Polling`, so that its drop during
         // that unwinding counts the panic as the call's.
-        self.body = BodyPoll::Idle;
+        self.set_body(BodyPoll::Idle);
         poll
+    }
+
+    #[inline(always)]
+    const fn body_bits(body: BodyPoll) -> u64 {
+        (body as u64) << BODY_SHIFT
+    }
+
+    #[inline(always)]
+    fn set_body(&mut self, body: BodyPoll) {
+        self.admitted_and_body = (self.admitted_and_body & TIME_MASK) | Self::body_bits(body);
+    }
+
+    fn body(&self) -> BodyPoll {
+        match self.admitted_and_body >> BODY_SHIFT {
+            0 => BodyPoll::Unknown,
+            1 => BodyPoll::Polling,
+            _ => BodyPoll::Idle,
+        }
+    }
+
+    /// The breaker's clock at admission.
+    fn admission_time(&self) -> u64 {
+        self.admitted_and_body & TIME_MASK
     }
 
     fn ticket(&self) -> Ticket {
         Ticket {
             word: self.word,
-            probe_admitted_at: (self.word.phase() == Phase::HalfOpen).then_some(self.admitted_at),
+            probe_admitted_at: (self.word.phase() == Phase::HalfOpen)
+                .then_some(self.admission_time()),
         }
     }
 
@@ -226,7 +255,7 @@ impl<'a> CallPermit<'a> {
 
     fn took_longer_than(&self, limit: Duration) -> bool {
         let now = self.breaker.clock(Instant::now());
-        Duration::from_nanos(now.saturating_sub(self.admitted_at)) > limit
+        Duration::from_nanos(now.saturating_sub(self.admission_time())) > limit
     }
 }
 
@@ -235,7 +264,7 @@ impl Drop for CallPermit<'_> {
         // Dropped without an outcome: the call panicked (a failure, and the unwinding goes on
         // once the outcome is recorded), or the caller gave up, perhaps because a future beside
         // the call panicked (neutral).
-        let panicked = self.body != BodyPoll::Idle && std::thread::panicking();
+        let panicked = self.body() != BodyPoll::Idle && std::thread::panicking();
         let outcome = if panicked {
             CallOutcome::Failure
         } else {
