@@ -83,6 +83,7 @@ pub(super) fn wrap(
             // inner block, before an expiry is reported.
             quote! {
                 match {
+                    #policy.count_call();
                     let mut #call = ::core::pin::pin!(async { #inner });
                     let mut #deadline = ::core::pin::pin!(::core::option::Option::None);
                     ::core::future::poll_fn(|#cx| {

@@ -68,14 +68,14 @@ pub struct Timeout {
 
 /// How a timeout's calls went, counted on the calling thread's stripe.
 ///
-/// A call is counted when its first poll returns, never before: one add when it finishes at
-/// once (the common case, which costs what counting it as started alone used to), a second one
-/// on the same stripe when a call that had to wait finishes in time. Calls started and calls
-/// finished in time are sums of these, so no counter has to be taken back when a call ends.
+/// A call is counted as started before its first poll (one add, the common case's only one),
+/// then on the same stripe when it has to wait and when, having waited, it finishes in time. A
+/// call that finished at its first poll is one that started and never waited, so no counter has
+/// to be taken back when a call ends, and a call still running is never counted in time.
 #[derive(Debug, Default)]
 struct CallCounts {
-    /// Calls that finished at their first poll, before any deadline was armed.
-    finished_at_once: AtomicU64,
+    /// Calls that started: counted before their first poll.
+    started: AtomicU64,
     /// Calls that had to wait: their deadline was armed.
     waited: AtomicU64,
     /// Calls that waited and finished before their deadline.
@@ -87,7 +87,8 @@ struct CallCounts {
 /// `calls` counts every call that started; `in_time` and `timeouts` count those that ended
 /// either way. The rest are still running, or were dropped by the caller (an outer timeout, a
 /// cancelled task) before either. Counts read while calls run are a moment's approximation;
-/// once they are done they are exact.
+/// once they are done they are exact, but for a call whose very first poll panicked, which
+/// counts as in time (the common case pays one counter add, made before that poll).
 ///
 /// ```
 /// use resilience::{Error, Timeout};
@@ -170,10 +171,14 @@ impl Timeout {
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> TimeoutStats {
-        let finished_at_once = self.counts.sum(|c| &c.finished_at_once);
+        // Calls running while this reads make it a moment's approximation: a call that started
+        // and has not yet been polled counts as in time until then.
+        let started = self.counts.sum(|c| &c.started);
+        let waited = self.counts.sum(|c| &c.waited);
         TimeoutStats {
-            calls: finished_at_once.saturating_add(self.counts.sum(|c| &c.waited)),
-            in_time: finished_at_once
+            calls: started.max(waited),
+            in_time: started
+                .saturating_sub(waited)
                 .saturating_add(self.counts.sum(|c| &c.finished_after_waiting)),
             timeouts: self.timeouts.load(Ordering::Relaxed),
         }
@@ -182,7 +187,7 @@ impl Timeout {
     /// Sets every counter back to zero.
     pub fn reset_stats(&self) {
         for counts in self.counts.iter() {
-            counts.finished_at_once.store(0, Ordering::Relaxed);
+            counts.started.store(0, Ordering::Relaxed);
             counts.waited.store(0, Ordering::Relaxed);
             counts.finished_after_waiting.store(0, Ordering::Relaxed);
         }
@@ -219,12 +224,21 @@ impl Timeout {
     /// The core both `call` and `run` go through: `fut`'s output, or the timeout's rejection.
     async fn limit<F: Future>(&self, fut: F) -> Result<F::Output, Error> {
         let finished = {
+            self.count_call();
             let mut fut = pin!(fut);
             let mut deadline = pin!(None::<Sleep>);
             poll_fn(|cx| self.poll_before_deadline(fut.as_mut(), deadline.as_mut(), cx)).await
             // `fut` is dropped here, before the rejection is reported.
         };
         finished.ok_or_else(|| self.expired())
+    }
+
+    /// The first step of a timed call in the macros' expansion, which takes the steps of
+    /// [`call`](Self::call) inline: counts the call as started, before its first poll.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn count_call(&self) {
+        self.counts.local().started.fetch_add(1, Ordering::Relaxed);
     }
 
     /// One poll of a timed call: `Ready(Some(output))` when the call finished, `Ready(None)`
@@ -240,14 +254,13 @@ impl Timeout {
     ) -> Poll<Option<F::Output>> {
         // The call goes first, so a result that is ready wins over an expired deadline.
         if let Poll::Ready(output) = fut.poll(cx) {
-            // No deadline yet means this is the first poll.
-            let counts = self.counts.local();
-            let finished = if deadline.is_none() {
-                &counts.finished_at_once
-            } else {
-                &counts.finished_after_waiting
-            };
-            finished.fetch_add(1, Ordering::Relaxed);
+            // No deadline yet means this is the first poll: `count_call` counted it already.
+            if deadline.is_some() {
+                let counts = self.counts.local();
+                counts
+                    .finished_after_waiting
+                    .fetch_add(1, Ordering::Relaxed);
+            }
             return Poll::Ready(Some(output));
         }
         // Armed only once the call has to wait: a call ready at its first poll costs no clock
