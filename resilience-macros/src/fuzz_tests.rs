@@ -10,12 +10,12 @@ use proptest::prelude::*;
 use proptest::sample::select;
 
 use crate::args::parse_args;
-use crate::attrs::{self, Kind};
+use crate::attrs::{self, Kind, KindExt};
 use crate::{duration, expand_attribute};
 
 /// Every key of every attribute, some near misses, and words that matter elsewhere in an item.
 fn words() -> Vec<&'static str> {
-    let keys = Kind::ALL.into_iter().flat_map(Kind::keys);
+    let keys = Kind::ALL.into_iter().flat_map(KindExt::key_names);
     keys.chain(OTHER_WORDS.iter().copied()).collect()
 }
 

@@ -452,7 +452,7 @@ proptest! {
             Ok(_) => return Err(TestCaseError::fail(format!("{key} = {value} accepted"))),
             Err(error) => error.to_string(),
         };
-        let allowed = kind.attribute().key(key).map_or("", |spec| spec.allowed);
+        let allowed = kind.key(key).map_or("", |spec| spec.allowed);
         prop_assert!(error.contains(allowed), "{}", error);
     }
 }
@@ -462,8 +462,7 @@ fn count_keys() -> Vec<(Kind, &'static str)> {
     Kind::ALL
         .into_iter()
         .flat_map(|kind| {
-            kind.attribute()
-                .keys()
+            kind.keys()
                 .iter()
                 .filter(|spec| {
                     matches!(
@@ -480,7 +479,7 @@ fn count_keys() -> Vec<(Kind, &'static str)> {
 fn context(kind: Kind, key: &str) -> String {
     let mut context = String::new();
     for (attribute, required) in [(Attribute::Bulkhead, "max"), (Attribute::RateLimit, "rate")] {
-        if kind.attribute() == attribute && key != required {
+        if kind == attribute && key != required {
             context.push_str(&format!("{required} = 1, "));
         }
     }

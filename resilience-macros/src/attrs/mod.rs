@@ -24,74 +24,36 @@ pub(crate) use rate_limit::RateLimitArgs;
 pub(crate) use retry::{BackoffArg, JitterArg, RetryArgs};
 pub(crate) use timeout::TimeoutArgs;
 
-/// The attributes this crate provides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Retry,
-    CircuitBreaker,
-    Timeout,
-    Bulkhead,
-    RateLimit,
-    Fallback,
-}
+/// The attributes this crate provides: the table's attributes, with what the macros add to them.
+pub(crate) use resilience_settings::Attribute as Kind;
 
-impl Kind {
-    pub(crate) const ALL: [Kind; 6] = [
-        Kind::Retry,
-        Kind::CircuitBreaker,
-        Kind::Timeout,
-        Kind::Bulkhead,
-        Kind::RateLimit,
-        Kind::Fallback,
-    ];
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Kind::Retry => "retry",
-            Kind::CircuitBreaker => "circuit_breaker",
-            Kind::Timeout => "timeout",
-            Kind::Bulkhead => "bulkhead",
-            Kind::RateLimit => "rate_limit",
-            Kind::Fallback => "fallback",
-        }
-    }
-
+/// What the expansion needs to know of an attribute beyond the table of settings.
+pub(crate) trait KindExt {
     /// Whether the policy can reject a call, so the function's error type needs
     /// `From<resilience::Error>`.
-    pub(crate) fn rejects(self) -> bool {
+    fn rejects(self) -> bool;
+    /// Whether the body may run more than once, or the arguments are used after it: owned
+    /// arguments are then cloned for the body, which borrows instead of moving.
+    fn reuses_arguments(self) -> bool;
+    /// The attribute's valid keys: the table's, and `crate`, which only the macros take.
+    fn key_names(self) -> Vec<&'static str>;
+}
+
+impl KindExt for Kind {
+    fn rejects(self) -> bool {
         !matches!(self, Kind::Retry | Kind::Fallback)
     }
 
-    /// Whether the body may run more than once, or the arguments are used after it: owned
-    /// arguments are then cloned for the body, which borrows instead of moving.
-    pub(crate) fn reuses_arguments(self) -> bool {
+    fn reuses_arguments(self) -> bool {
         matches!(self, Kind::Retry | Kind::Fallback)
     }
-    /// The attribute's entry in the table of settings.
-    pub(crate) fn attribute(self) -> Attribute {
-        match self {
-            Kind::Retry => Attribute::Retry,
-            Kind::CircuitBreaker => Attribute::CircuitBreaker,
-            Kind::Timeout => Attribute::Timeout,
-            Kind::Bulkhead => Attribute::Bulkhead,
-            Kind::RateLimit => Attribute::RateLimit,
-            Kind::Fallback => Attribute::Fallback,
-        }
-    }
 
-    /// The attribute's valid keys: the table's, and `crate`, which only the macros take.
-    pub(crate) fn keys(self) -> Vec<&'static str> {
-        self.attribute()
-            .keys()
+    fn key_names(self) -> Vec<&'static str> {
+        self.keys()
             .iter()
             .map(|spec| spec.key)
             .chain([CRATE])
             .collect()
-    }
-
-    /// Names other libraries give the attribute's keys, with ours.
-    pub(crate) fn renamed(self) -> &'static [(&'static str, &'static str)] {
-        self.attribute().renamed()
     }
 }
 
@@ -200,7 +162,7 @@ impl<'a> ArgSet<'a> {
     /// `syntax_errors` are those of the arguments that did not parse.
     fn new(kind: Kind, args: &'a [Arg], span: Span, syntax_errors: Errors) -> Self {
         let attr = kind.name();
-        let known = kind.keys();
+        let known = kind.key_names();
         // The names other libraries give a setting, for the "did you mean".
         let renamed = kind.renamed();
         let complete = syntax_errors.is_empty();
@@ -230,7 +192,7 @@ impl<'a> ArgSet<'a> {
         }
         ArgSet {
             attr,
-            attribute: kind.attribute(),
+            attribute: kind,
             by_key,
             span,
             complete,

@@ -16,6 +16,7 @@ use quote::{format_ident, quote};
 use syn::visit_mut::VisitMut;
 use syn::{ItemFn, ReturnType, Type};
 
+use crate::attrs::KindExt;
 use crate::attrs::Settings;
 use crate::item::{reused_bindings, Annotated, BoxedFuture};
 use layers::Below;
