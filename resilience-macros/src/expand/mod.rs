@@ -16,9 +16,8 @@ use quote::{format_ident, quote};
 use syn::visit_mut::VisitMut;
 use syn::{ItemFn, ReturnType, Type};
 
-use crate::attrs::KindExt;
-use crate::attrs::Settings;
-use crate::item::{reused_bindings, Annotated, BoxedFuture};
+use crate::attrs::{KindExt, PolicyAttr, Settings};
+use crate::item::{reused_bindings, Annotated, ArgBinding, BoxedFuture};
 use layers::Below;
 use resolve::DefaultName;
 
@@ -67,36 +66,7 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
         .map(|(layer, ident)| resolve::resolve(&krate, layer, ident, default_name))
         .collect();
 
-    // The body moves what it captures, unless a retry re-runs it or a fallback needs the
-    // arguments after it: then it takes the run's own copies into the block by value.
-    let body = if reused {
-        let taken = arguments::take_into_body(&bindings);
-        quote!(async { #(#taken)* #block })
-    } else {
-        quote!(async move #block)
-    };
-    let body = quote!(#krate::__private::anchor::<#anchor, _>(#body));
-    let body = if stack
-        .iter()
-        .any(|layer| matches!(layer.settings, Settings::CircuitBreaker(_)))
-    {
-        // The breaker's permit (bound by the breaker's layer around this) polls the body, so
-        // that it tells a panic of the body's own poll from a drop during another's panic.
-        let permit = layers::breaker_permit();
-        let pinned = format_ident!("__resilience_body", span = Span::mixed_site());
-        let cx = format_ident!("__resilience_cx", span = Span::mixed_site());
-        quote!({
-            let mut #pinned = ::core::pin::pin!(#body);
-            ::core::future::poll_fn(|#cx| #permit.poll_body(#pinned.as_mut(), #cx)).await
-        })
-    } else {
-        quote!(#body.await)
-    };
-    let body = if rejects {
-        quote!(#krate::__private::operation_result(#body))
-    } else {
-        body
-    };
+    let body = body(&krate, &block, &bindings, reused, &anchor, &stack, rejects);
     // One state machine for the whole stack: each layer is a synchronous admission and
     // bookkeeping around the expression of the layer below, and only the timeout (which must
     // race a timer) wraps a future. Every `.await` is the body's, a wait, or a sleep.
@@ -148,9 +118,53 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
     }
 }
 
+/// The innermost expression of the stack: the user's block as an `async` block, anchored to the
+/// declared return type, awaited (through the breaker's permit when the stack has a breaker), its
+/// error made a `Failure::Operation` when a layer can reject.
+fn body(
+    krate: &TokenStream,
+    block: &syn::Block,
+    bindings: &[ArgBinding],
+    reused: bool,
+    anchor: &Type,
+    stack: &[PolicyAttr],
+    rejects: bool,
+) -> TokenStream {
+    // The body moves what it captures, unless a retry re-runs it or a fallback needs the
+    // arguments after it: then it takes the run's own copies into the block by value.
+    let body = if reused {
+        let taken = arguments::take_into_body(bindings);
+        quote!(async { #(#taken)* #block })
+    } else {
+        quote!(async move #block)
+    };
+    let body = quote!(#krate::__private::anchor::<#anchor, _>(#body));
+    let body = if stack
+        .iter()
+        .any(|layer| matches!(layer.settings, Settings::CircuitBreaker(_)))
+    {
+        // The breaker's permit (bound by the breaker's layer around this) polls the body, so
+        // that it tells a panic of the body's own poll from a drop during another's panic.
+        let permit = layers::breaker_permit();
+        let pinned = format_ident!("__resilience_body", span = Span::mixed_site());
+        let cx = format_ident!("__resilience_cx", span = Span::mixed_site());
+        quote!({
+            let mut #pinned = ::core::pin::pin!(#body);
+            ::core::future::poll_fn(|#cx| #permit.poll_body(#pinned.as_mut(), #cx)).await
+        })
+    } else {
+        quote!(#body.await)
+    };
+    if rejects {
+        quote!(#krate::__private::operation_result(#body))
+    } else {
+        body
+    }
+}
+
 /// The path of the runtime crate: the stack's `crate = "..."` (checked to be one path while
 /// collecting), or `::resilience`.
-fn crate_path(stack: &[crate::attrs::PolicyAttr]) -> TokenStream {
+fn crate_path(stack: &[PolicyAttr]) -> TokenStream {
     match stack.iter().find_map(|layer| layer.krate.as_ref()) {
         Some(krate) => quote!(#krate),
         None => quote!(::resilience),
