@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use proc_macro2::Span;
+use syn::ItemFn;
 
 use resilience_settings::circuit_breaker::DEFAULT_RESET_TIMEOUT;
 use resilience_settings::retry::{
@@ -12,7 +13,9 @@ use resilience_settings::retry::{
 };
 
 use crate::args::Errors;
-use crate::attrs::{BackoffArg, JitterArg, PolicyAttr, RetryArgs, Settings};
+use crate::attrs::{
+    BackoffArg, FallbackArgs, FallbackFn, JitterArg, PolicyAttr, RetryArgs, Settings,
+};
 
 /// `stack` is outermost first; `spans[i]` is where `stack[i]` is written.
 pub(crate) fn check(stack: &[PolicyAttr], spans: &[Span], errors: &mut Errors) {
@@ -168,4 +171,48 @@ fn least_first_delay(retry: &RetryArgs) -> Option<Duration> {
         Some(JitterArg::Full) => Duration::ZERO,
     };
     (!least.is_zero()).then_some(least)
+}
+
+/// `#[fallback(self.method)]` calls a method of the receiver: the function must have one.
+pub(crate) fn check_method_fallback(function: &ItemFn, stack: &[PolicyAttr], errors: &mut Errors) {
+    if function.sig.receiver().is_some() {
+        return;
+    }
+    for layer in stack {
+        if let Settings::Fallback(FallbackArgs {
+            function: FallbackFn::Method { receiver, .. },
+            ..
+        }) = &layer.settings
+        {
+            errors.at(
+                receiver.span,
+                "`#[fallback(self.method)]` calls a method of `self`, and this function takes no `self`; name the fallback by its path instead: `#[fallback(Self::method)]` or `#[fallback(function)]`",
+            );
+        }
+    }
+}
+
+/// The stack's attributes that say `crate = ".."` must agree: the expansion reaches one runtime.
+pub(crate) fn check_one_crate(stack: &[PolicyAttr], spans: &[Span], errors: &mut Errors) {
+    let mut given = stack.iter().zip(spans).filter_map(|(layer, span)| {
+        layer
+            .krate
+            .as_ref()
+            .map(|krate| (crate::item::path_segments(krate), span))
+    });
+    let Some((first, _)) = given.next() else {
+        return;
+    };
+    for (other, span) in given {
+        if other != first {
+            errors.at(
+                *span,
+                format!(
+                    "the attributes of one stack reach one runtime crate, but this one says `crate = \"{}\"` and an attribute above it `crate = \"{}\"`; give `crate` once, on the top attribute",
+                    other.join("::"),
+                    first.join("::")
+                ),
+            );
+        }
+    }
 }

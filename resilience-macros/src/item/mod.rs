@@ -1,12 +1,18 @@
 //! The annotated function: finding every attribute of the stack on it, and what the expansion
 //! needs to know about its signature.
 
+mod bindings;
+mod boxed;
+
 use proc_macro2::{Span, TokenStream};
 use syn::spanned::Spanned;
-use syn::{Attribute, FnArg, Ident, ItemFn, Meta, Pat, ReturnType, Type};
+use syn::{Attribute, ItemFn, Meta, ReturnType, Type};
 
 use crate::args::Errors;
 use crate::attrs::{self, Kind, PolicyAttr};
+
+pub(crate) use bindings::{cfg_attrs, reused_bindings, ArgBinding, Passing};
+pub(crate) use boxed::BoxedFuture;
 
 /// Which of our attributes `attr` is, if any: `#[retry]`, `#[resilience::retry]`, or
 /// `#[facade::retry]` when the stack's top attribute says `crate = "facade"`.
@@ -27,7 +33,7 @@ fn policy_kind(attr: &Attribute, krate: Option<&syn::Path>) -> Option<Kind> {
     Kind::ALL.into_iter().find(|kind| kind.name() == last)
 }
 
-fn path_segments(path: &syn::Path) -> Vec<String> {
+pub(crate) fn path_segments(path: &syn::Path) -> Vec<String> {
     path.segments
         .iter()
         .map(|segment| segment.ident.to_string())
@@ -58,19 +64,6 @@ pub(crate) struct Annotated {
     /// Set when `#[async_trait]` already rewrote the `async fn` into a `fn` returning a boxed
     /// future: the policies then wrap the boxed `async` block.
     pub(crate) boxed: Option<BoxedFuture>,
-}
-
-/// What `#[async_trait]` makes of an `async fn`: `fn f(..) -> Pin<Box<dyn Future<Output = R> +
-/// Send + 'async_trait>> { Box::pin(async move { .. }) }`.
-pub(crate) struct BoxedFuture {
-    /// `R`, the original return type.
-    pub(crate) output: Type,
-    /// The boxing call's function, `Box::pin`.
-    pub(crate) pin: syn::Expr,
-    /// The statements before the boxing call (none, from `#[async_trait]` today).
-    pub(crate) before: Vec<syn::Stmt>,
-    /// The body of the boxed `async move` block: the original body with the arguments moved in.
-    pub(crate) body: syn::Block,
 }
 
 /// Collects the attribute being expanded (the topmost of the stack: the compiler expands
@@ -146,12 +139,12 @@ pub(crate) fn collect(
     if stack.len() == seen.len() {
         // Every attribute parsed: the combination can be judged.
         crate::stack::check(&stack, &spans, &mut errors);
-        check_one_crate(&stack, &spans, &mut errors);
+        crate::stack::check_one_crate(&stack, &spans, &mut errors);
     }
-    check_method_fallback(&function, &stack, &mut errors);
+    crate::stack::check_method_fallback(&function, &stack, &mut errors);
     check_foreign_attributes(kind, &kept, &mut errors);
     function.attrs = kept;
-    let boxed = boxed_future(&function);
+    let boxed = boxed::boxed_future(&function);
     if boxed.is_none() {
         check_signature(kind, &function, &mut errors);
     }
@@ -168,50 +161,6 @@ pub(crate) fn collect(
 /// Whether `item` is a method declared in a trait without a body.
 fn is_declaration(item: &TokenStream) -> bool {
     syn::parse2::<syn::TraitItemFn>(item.clone()).is_ok_and(|method| method.default.is_none())
-}
-
-/// `#[fallback(self.method)]` calls a method of the receiver: the function must have one.
-fn check_method_fallback(function: &ItemFn, stack: &[PolicyAttr], errors: &mut Errors) {
-    if function.sig.receiver().is_some() {
-        return;
-    }
-    for layer in stack {
-        if let attrs::Settings::Fallback(attrs::FallbackArgs {
-            function: attrs::FallbackFn::Method { receiver, .. },
-            ..
-        }) = &layer.settings
-        {
-            errors.at(
-                receiver.span,
-                "`#[fallback(self.method)]` calls a method of `self`, and this function takes no `self`; name the fallback by its path instead: `#[fallback(Self::method)]` or `#[fallback(function)]`",
-            );
-        }
-    }
-}
-
-/// The stack's attributes that say `crate = ".."` must agree: the expansion reaches one runtime.
-fn check_one_crate(stack: &[PolicyAttr], spans: &[Span], errors: &mut Errors) {
-    let mut given = stack.iter().zip(spans).filter_map(|(layer, span)| {
-        layer
-            .krate
-            .as_ref()
-            .map(|krate| (path_segments(krate), span))
-    });
-    let Some((first, _)) = given.next() else {
-        return;
-    };
-    for (other, span) in given {
-        if other != first {
-            errors.at(
-                *span,
-                format!(
-                    "the attributes of one stack reach one runtime crate, but this one says `crate = \"{}\"` and an attribute above it `crate = \"{}\"`; give `crate` once, on the top attribute",
-                    other.join("::"),
-                    first.join("::")
-                ),
-            );
-        }
-    }
 }
 
 /// Attributes the compiler itself reads, which change nothing about how the body runs.
@@ -290,84 +239,6 @@ fn is_stacked_marker_attr(attr: &Attribute) -> bool {
     }
 }
 
-/// Recognises a function that `#[async_trait]` has already rewritten.
-fn boxed_future(function: &ItemFn) -> Option<BoxedFuture> {
-    if function.sig.asyncness.is_some() {
-        return None;
-    }
-    let ReturnType::Type(_, ty) = &function.sig.output else {
-        return None;
-    };
-    let output = boxed_future_output(ty)?;
-    let (last, before) = function.block.stmts.split_last()?;
-    let syn::Stmt::Expr(syn::Expr::Call(call), None) = last else {
-        return None;
-    };
-    let syn::Expr::Path(callee) = &*call.func else {
-        return None;
-    };
-    if !callee
-        .path
-        .segments
-        .last()
-        .is_some_and(|s| s.ident == "pin")
-        || call.args.len() != 1
-    {
-        return None;
-    }
-    let Some(syn::Expr::Async(block)) = call.args.first() else {
-        return None;
-    };
-    Some(BoxedFuture {
-        output,
-        pin: (*call.func).clone(),
-        before: before.to_vec(),
-        body: block.block.clone(),
-    })
-}
-
-/// `R` of `Pin<Box<dyn Future<Output = R> + ..>>`.
-fn boxed_future_output(ty: &Type) -> Option<Type> {
-    let inner = single_generic(strip_groups(ty), "Pin")?;
-    let Type::TraitObject(object) = strip_groups(single_generic(inner, "Box")?) else {
-        return None;
-    };
-    object.bounds.iter().find_map(|bound| {
-        let syn::TypeParamBound::Trait(bound) = bound else {
-            return None;
-        };
-        let segment = bound.path.segments.last()?;
-        if segment.ident != "Future" {
-            return None;
-        }
-        let syn::PathArguments::AngleBracketed(args) = &segment.arguments else {
-            return None;
-        };
-        args.args.iter().find_map(|arg| match arg {
-            syn::GenericArgument::AssocType(assoc) if assoc.ident == "Output" => {
-                Some(assoc.ty.clone())
-            }
-            _ => None,
-        })
-    })
-}
-
-/// `T` of `Name<T>`, for a path type whose last segment is `Name`.
-fn single_generic<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
-    let Type::Path(path) = ty else { return None };
-    let segment = path.path.segments.last()?;
-    if segment.ident != name {
-        return None;
-    }
-    let syn::PathArguments::AngleBracketed(args) = &segment.arguments else {
-        return None;
-    };
-    args.args.iter().find_map(|arg| match arg {
-        syn::GenericArgument::Type(ty) => Some(ty),
-        _ => None,
-    })
-}
-
 /// The argument that marks an attribute as already expanded by the top of its stack.
 pub(crate) const STACKED_MARKER: &str = "__resilience_stacked";
 
@@ -422,108 +293,5 @@ fn strip_groups(ty: &Type) -> &Type {
         Type::Group(group) => strip_groups(&group.elem),
         Type::Paren(paren) => strip_groups(&paren.elem),
         other => other,
-    }
-}
-
-/// How an argument is passed, which decides what a body that runs again needs of it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Passing {
-    /// By value: each run of the body gets its own clone (the last run the original).
-    Owned,
-    /// `&T`: a `mut` binding is copied afresh for each run, so each starts where the caller left it.
-    Shared,
-    /// `&mut T`: a `mut` binding is reborrowed afresh for each run.
-    Exclusive,
-}
-
-/// A binding of an argument that a body run more than once (or followed by a fallback) must get
-/// afresh: every binding of an owned argument, and `mut` bindings of references.
-pub(crate) struct ArgBinding {
-    pub(crate) ident: Ident,
-    pub(crate) mutable: bool,
-    pub(crate) passing: Passing,
-    /// Where to point an error when the argument cannot be cloned.
-    pub(crate) span: Span,
-    /// Whether the argument's type is `impl Trait`, whose fix when it is not `Clone` is a bound.
-    pub(crate) impl_trait: bool,
-    /// The argument's own `#[cfg]` attributes: its bindings exist only where it does.
-    pub(crate) cfgs: Vec<Attribute>,
-}
-
-/// The bindings a body needs afresh for each run: see [`ArgBinding`].
-pub(crate) fn reused_bindings(function: &ItemFn) -> Vec<ArgBinding> {
-    let mut bindings = Vec::new();
-    for input in &function.sig.inputs {
-        let FnArg::Typed(arg) = input else { continue };
-        let cfgs = cfg_attrs(&arg.attrs);
-        match strip_groups(&arg.ty) {
-            Type::Reference(reference) => {
-                // A reference is `Copy` (or reborrowed): only a binding the body reassigns needs
-                // a fresh copy; patterns through a reference bind copies or references already.
-                if let Pat::Ident(binding) = &*arg.pat {
-                    if binding.mutability.is_some() && binding.by_ref.is_none() {
-                        bindings.push(ArgBinding {
-                            ident: binding.ident.clone(),
-                            mutable: true,
-                            passing: if reference.mutability.is_some() {
-                                Passing::Exclusive
-                            } else {
-                                Passing::Shared
-                            },
-                            span: arg.ty.span(),
-                            impl_trait: false,
-                            cfgs,
-                        });
-                    }
-                }
-            }
-            _ => {
-                let mut idents = Vec::new();
-                bindings_of(&arg.pat, &mut idents);
-                let impl_trait = matches!(strip_groups(&arg.ty), Type::ImplTrait(_));
-                bindings.extend(idents.into_iter().map(|(ident, mutable)| ArgBinding {
-                    ident,
-                    mutable,
-                    passing: Passing::Owned,
-                    span: arg.ty.span(),
-                    impl_trait,
-                    cfgs: cfgs.clone(),
-                }));
-            }
-        }
-    }
-    bindings
-}
-
-/// The `#[cfg(..)]` attributes among `attrs`.
-pub(crate) fn cfg_attrs(attrs: &[Attribute]) -> Vec<Attribute> {
-    attrs
-        .iter()
-        .filter(|attr| attr.path().is_ident("cfg"))
-        .cloned()
-        .collect()
-}
-
-/// The by-value bindings of a pattern, with whether each is `mut`.
-fn bindings_of(pat: &Pat, out: &mut Vec<(Ident, bool)>) {
-    match pat {
-        Pat::Ident(binding) => {
-            if binding.by_ref.is_none() {
-                out.push((binding.ident.clone(), binding.mutability.is_some()));
-            }
-            if let Some((_, sub)) = &binding.subpat {
-                bindings_of(sub, out);
-            }
-        }
-        Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| bindings_of(p, out)),
-        Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| bindings_of(p, out)),
-        Pat::Struct(strukt) => strukt
-            .fields
-            .iter()
-            .for_each(|field| bindings_of(&field.pat, out)),
-        Pat::Slice(slice) => slice.elems.iter().for_each(|p| bindings_of(p, out)),
-        Pat::Paren(paren) => bindings_of(&paren.pat, out),
-        Pat::Type(typed) => bindings_of(&typed.pat, out),
-        _ => {}
     }
 }
