@@ -136,6 +136,14 @@
 //! [`Retry::call_with`] and [`Retry::run_with`] take the attribute's `retry_if` and `on_retry`;
 //! [`Fallback::call`] and [`Fallback::call_if`] answer for a failure as `#[fallback]` does.
 //!
+//! # tower and axum
+//!
+//! With the `tower` feature, `resilience::tower` has a layer per policy kind
+//! (`CircuitBreakerLayer`, `BulkheadLayer`, `RateLimitLayer`, `TimeoutLayer`, `RetryLayer`),
+//! each resolving its policy by name from the same registry, so a route and an annotated
+//! function naming the same breaker share it. Their error is `tower::BoxError`; a rejection
+//! downcasts to [`Error`].
+//!
 //! # Time
 //!
 //! Policies use `tokio::time`, so `tokio::time::pause()` makes tests of annotated code exact
@@ -155,6 +163,7 @@
 //! | `serde` | `Serialize` for snapshots, configurations and stats |
 //! | `tracing` | every [`Event`] also as a `tracing` event, target `resilience` |
 //! | `metrics` | counters and gauges through the `metrics` facade (`resilience_calls_total{kind,name,outcome}`, `resilience_circuit_state{name}`, …); `Registry::record_metrics` |
+//! | `tower` | `resilience::tower`: a `tower` `Layer` per policy kind, resolving the policy by name from the same registry as the attributes (axum, tonic, hyper) |
 //! | `test-util` | `resilience::testing` (a registry of its own per test) and `#[resilience::test]`; enables Tokio's `macros`, `rt` and `test-util`. For `[dev-dependencies]`: without it, a call site pays nothing for it |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -174,6 +183,8 @@ mod retry;
 mod striped;
 mod sync;
 mod timeout;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod wall_time;
 
 #[doc(hidden)]
