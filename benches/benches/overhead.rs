@@ -451,6 +451,94 @@ fn success_paths(c: &mut Criterion, rt: &Runtime) {
     g.finish();
 }
 
+/// Awaits `service.ready()` then `call(i)`, `iters` times, as a tower user drives a service.
+fn bench_service<S>(g: &mut Group<'_>, rt: &Runtime, name: &str, mut service: S)
+where
+    S: Service<u64, Response = u64>,
+    S::Error: Into<tower::BoxError>,
+{
+    g.bench_loop(name, |iters| {
+        rt.block_on(async {
+            let start = Instant::now();
+            for i in 0..iters {
+                let result = async { service.ready().await?.call(black_box(i)).await }.await;
+                let _ = black_box(result.map_err(Into::into));
+            }
+            start.elapsed()
+        })
+    });
+}
+
+/// Each `resilience::tower` layer beside tower's own middleware for the same job, and beside
+/// the bare `service_fn` driven the same way, on the success path.
+fn tower_layers(c: &mut Criterion, rt: &Runtime) {
+    use resilience::tower::{
+        BulkheadLayer, CircuitBreakerLayer, RateLimitLayer, RetryLayer, TimeoutLayer,
+    };
+    use resilience::{RateLimiter, Retry, Timeout};
+    use tower::Layer;
+
+    let inner = || tower::service_fn(bare);
+    let mut g = group(c, "tower_bare");
+    bench_service(&mut g, rt, "service_fn", inner());
+    g.finish();
+
+    let mut g = group(c, "tower_circuit_breaker");
+    let layer = CircuitBreakerLayer::named("bench-tower-breaker").expect("a valid breaker");
+    bench_service(
+        &mut g,
+        rt,
+        "resilience CircuitBreakerLayer",
+        layer.layer(inner()),
+    );
+    g.finish();
+
+    let mut g = group(c, "tower_timeout");
+    let layer = TimeoutLayer::register(
+        Timeout::builder("bench-tower-timeout").duration(Duration::from_secs(60)),
+    )
+    .expect("a valid timeout");
+    bench_service(&mut g, rt, "resilience TimeoutLayer", layer.layer(inner()));
+    let tower_timeout = tower::timeout::Timeout::new(inner(), Duration::from_secs(60));
+    bench_service(&mut g, rt, "tower Timeout", tower_timeout);
+    g.finish();
+
+    let mut g = group(c, "tower_bulkhead");
+    let layer =
+        BulkheadLayer::register(Bulkhead::builder("bench-tower-bulkhead").max_concurrent(10))
+            .expect("a valid bulkhead");
+    bench_service(&mut g, rt, "resilience BulkheadLayer", layer.layer(inner()));
+    let limited = tower::limit::ConcurrencyLimit::new(inner(), 10);
+    bench_service(&mut g, rt, "tower ConcurrencyLimit", limited);
+    g.finish();
+
+    let mut g = group(c, "tower_rate_limit");
+    let layer = RateLimitLayer::register(
+        RateLimiter::builder("bench-tower-rate-limit").rate(1_000_000_000),
+    )
+    .expect("a valid limiter");
+    bench_service(
+        &mut g,
+        rt,
+        "resilience RateLimitLayer",
+        layer.layer(inner()),
+    );
+    let rate = tower::limit::rate::Rate::new(1_000_000_000, Duration::from_secs(1));
+    // tower's RateLimit makes its timer when built: inside the runtime.
+    let limited = {
+        let _entered = rt.enter();
+        tower::limit::RateLimit::new(inner(), rate)
+    };
+    bench_service(&mut g, rt, "tower RateLimit", limited);
+    g.finish();
+
+    let mut g = group(c, "tower_retry");
+    let layer = RetryLayer::register(Retry::builder("bench-tower-retry").max_attempts(3))
+        .expect("a valid retry");
+    bench_service(&mut g, rt, "resilience RetryLayer", layer.layer(inner()));
+    g.finish();
+}
+
 /// The call behind governor's `check()`, as `#[rate_limit]` puts it behind ours. `LOOP` gives
 /// each benchmark loop its own copy (see `with_breaker_2t`).
 fn governed<const LOOP: u8>(
@@ -618,6 +706,12 @@ fn print_table() {
         "bulkhead",
         "rate_limit",
         "all_four_stacked",
+        "tower_bare",
+        "tower_circuit_breaker",
+        "tower_timeout",
+        "tower_bulkhead",
+        "tower_rate_limit",
+        "tower_retry",
         "circuit_breaker_2_threads",
         "retry_2_threads",
         "bulkhead_2_threads",
@@ -716,6 +810,7 @@ fn main() {
     for round in 0..ROUNDS {
         ROUND.store(round, Ordering::Relaxed);
         success_paths(&mut c, &rt);
+        tower_layers(&mut c, &rt);
         contended_paths(&mut c);
         rejection_paths(&mut c, &rt);
     }
