@@ -481,6 +481,11 @@ fn tower_layers(c: &mut Criterion, rt: &Runtime) {
     let inner = || tower::service_fn(bare);
     let mut g = group(c, "tower_bare");
     bench_service(&mut g, rt, "service_fn", inner());
+    // What the layers' one allocation per request costs by itself: every `resilience::tower`
+    // service boxes its future (no unsafe pin projection in the runtime crate).
+    let boxed =
+        inner().map_future(|fut| -> Pin<Box<dyn Future<Output = Res> + Send>> { Box::pin(fut) });
+    bench_service(&mut g, rt, "service_fn, future boxed", boxed);
     g.finish();
 
     let mut g = group(c, "tower_circuit_breaker");
