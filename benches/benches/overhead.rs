@@ -496,6 +496,15 @@ fn tower_layers(c: &mut Criterion, rt: &Runtime) {
         "resilience CircuitBreakerLayer",
         layer.layer(inner()),
     );
+    let peer = tower_resilience::circuitbreaker::CircuitBreakerLayer::builder()
+        .build()
+        .expect("a valid tower-resilience breaker");
+    bench_service(
+        &mut g,
+        rt,
+        "tower-resilience CircuitBreaker",
+        peer.layer(inner()),
+    );
     g.finish();
 
     let mut g = group(c, "tower_timeout");
@@ -506,6 +515,16 @@ fn tower_layers(c: &mut Criterion, rt: &Runtime) {
     bench_service(&mut g, rt, "resilience TimeoutLayer", layer.layer(inner()));
     let tower_timeout = tower::timeout::Timeout::new(inner(), Duration::from_secs(60));
     bench_service(&mut g, rt, "tower Timeout", tower_timeout);
+    let peer = tower_resilience::timelimiter::TimeLimiterLayer::builder()
+        .timeout_duration(Duration::from_secs(60))
+        .cancel_running_future(true)
+        .build();
+    bench_service(
+        &mut g,
+        rt,
+        "tower-resilience TimeLimiter",
+        peer.layer(inner()),
+    );
     g.finish();
 
     let mut g = group(c, "tower_bulkhead");
@@ -515,6 +534,11 @@ fn tower_layers(c: &mut Criterion, rt: &Runtime) {
     bench_service(&mut g, rt, "resilience BulkheadLayer", layer.layer(inner()));
     let limited = tower::limit::ConcurrencyLimit::new(inner(), 10);
     bench_service(&mut g, rt, "tower ConcurrencyLimit", limited);
+    let peer = tower_resilience::bulkhead::BulkheadLayer::builder()
+        .max_concurrent_calls(10)
+        .build()
+        .expect("a valid tower-resilience bulkhead");
+    bench_service(&mut g, rt, "tower-resilience Bulkhead", peer.layer(inner()));
     g.finish();
 
     let mut g = group(c, "tower_rate_limit");
@@ -535,12 +559,29 @@ fn tower_layers(c: &mut Criterion, rt: &Runtime) {
         tower::limit::RateLimit::new(inner(), rate)
     };
     bench_service(&mut g, rt, "tower RateLimit", limited);
+    let peer = tower_resilience::ratelimiter::RateLimiterLayer::builder()
+        .limit_for_period(1_000_000_000)
+        .refresh_period(Duration::from_secs(1))
+        .timeout_duration(Duration::ZERO)
+        .build()
+        .expect("a valid tower-resilience limiter");
+    bench_service(
+        &mut g,
+        rt,
+        "tower-resilience RateLimiter",
+        peer.layer(inner()),
+    );
     g.finish();
 
     let mut g = group(c, "tower_retry");
     let layer = RetryLayer::register(Retry::builder("bench-tower-retry").max_attempts(3))
         .expect("a valid retry");
     bench_service(&mut g, rt, "resilience RetryLayer", layer.layer(inner()));
+    let peer = tower_resilience::retry::RetryLayer::<u64, u64, Error>::builder()
+        .max_attempts(3)
+        .exponential_backoff(Duration::from_millis(100))
+        .build();
+    bench_service(&mut g, rt, "tower-resilience Retry", peer.layer(inner()));
     g.finish();
 }
 
