@@ -107,7 +107,7 @@ async fn a_layer_and_an_annotated_function_share_one_named_breaker() {
     assert!(charge(false).await.is_err());
     let layer = CircuitBreakerLayer::named("tower-shared").unwrap();
     let shared = registry().circuit_breaker("tower-shared").unwrap();
-    assert!(Arc::ptr_eq(layer.breaker(), &shared));
+    assert!(Arc::ptr_eq(layer.policy(), &shared));
 
     let reached = Arc::new(AtomicU32::new(0));
     let router = Router::new().route_service(
@@ -146,7 +146,7 @@ async fn a_layer_and_an_annotated_function_share_one_named_breaker() {
 async fn a_full_bulkhead_rejects_with_503_and_gives_its_slot_back() {
     let layer =
         BulkheadLayer::register(Bulkhead::builder("tower-report").max_concurrent(1)).unwrap();
-    let bulkhead = Arc::clone(layer.bulkhead());
+    let bulkhead = Arc::clone(layer.policy());
     let router = Router::new().route(
         "/report",
         get(|| async {
@@ -183,7 +183,7 @@ async fn a_full_bulkhead_rejects_with_503_and_gives_its_slot_back() {
 async fn a_dropped_request_gives_its_bulkhead_slot_back() {
     let layer =
         BulkheadLayer::register(Bulkhead::builder("tower-dropped").max_concurrent(1)).unwrap();
-    let bulkhead = Arc::clone(layer.bulkhead());
+    let bulkhead = Arc::clone(layer.policy());
     let router = Router::new().route(
         "/slow",
         get(|| async {
@@ -375,7 +375,7 @@ async fn a_full_bulkhead_below_a_breaker_is_neutral() {
     .unwrap();
     let bulkhead =
         BulkheadLayer::register(Bulkhead::builder("tower-neutral").max_concurrent(1)).unwrap();
-    let held = Arc::clone(bulkhead.bulkhead());
+    let held = Arc::clone(bulkhead.policy());
     let _slot = held.try_acquire().unwrap();
     let router = Router::new().route(
         "/",
@@ -401,8 +401,8 @@ async fn a_panicking_request_is_a_breaker_failure_and_frees_its_slot() {
     let bulkhead =
         BulkheadLayer::register(Bulkhead::builder("tower-panic").max_concurrent(1)).unwrap();
     let (shared_breaker, shared_bulkhead) = (
-        Arc::clone(breaker.breaker()),
-        Arc::clone(bulkhead.bulkhead()),
+        Arc::clone(breaker.policy()),
+        Arc::clone(bulkhead.policy()),
     );
     let service = ServiceBuilder::new()
         .layer(breaker)

@@ -1,12 +1,11 @@
 //! [`BulkheadLayer`]: a [`Bulkhead`] around a tower service.
 
-use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use ::tower::{BoxError, Layer, Service};
+use ::tower::{BoxError, Service};
 
-use super::{take_ready, ResponseFuture};
+use super::{take_ready, PolicyLayer, PolicyService, ResponseFuture};
 use crate::{registry, Bulkhead, BulkheadBuilder, ConfigError};
 
 /// Caps the requests of the inner service in flight at once with a [`Bulkhead`]; see
@@ -31,23 +30,15 @@ use crate::{registry, Bulkhead, BulkheadBuilder, ConfigError};
 /// let service = layer.layer(service_fn(|n: u32| async move { Ok::<_, std::io::Error>(n * 2) }));
 /// assert_eq!(service.clone().oneshot(21).await.unwrap(), 42);
 ///
-/// let held = layer.bulkhead().try_acquire().unwrap(); // the one slot is busy
+/// let held = layer.policy().try_acquire().unwrap(); // the one slot is busy
 /// let err = service.oneshot(1).await.unwrap_err();
 /// assert!(matches!(err.downcast_ref::<Error>(), Some(Error::BulkheadFull { .. })));
 /// drop(held);
 /// # }
 /// ```
-#[derive(Clone)]
-pub struct BulkheadLayer {
-    bulkhead: Arc<Bulkhead>,
-}
+pub type BulkheadLayer = PolicyLayer<Bulkhead>;
 
-impl BulkheadLayer {
-    /// A layer admitting requests through `bulkhead`.
-    pub fn new(bulkhead: Arc<Bulkhead>) -> Self {
-        BulkheadLayer { bulkhead }
-    }
-
+impl PolicyLayer<Bulkhead> {
     /// A layer admitting requests through the bulkhead `builder` names: registered from
     /// `builder` if there is none yet, else the one registered, which `#[bulkhead(name = ..)]`
     /// sites of that name share (see
@@ -59,55 +50,10 @@ impl BulkheadLayer {
     pub fn register(builder: BulkheadBuilder) -> Result<Self, ConfigError> {
         registry().bulkhead_or_register(builder).map(Self::new)
     }
-
-    /// The bulkhead the layer's services share.
-    pub fn bulkhead(&self) -> &Arc<Bulkhead> {
-        &self.bulkhead
-    }
-}
-
-impl<S> Layer<S> for BulkheadLayer {
-    type Service = BulkheadService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        BulkheadService {
-            inner,
-            bulkhead: Arc::clone(&self.bulkhead),
-        }
-    }
-}
-
-impl fmt::Debug for BulkheadLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BulkheadLayer")
-            .field("bulkhead", &self.bulkhead.name())
-            .finish()
-    }
 }
 
 /// The service of a [`BulkheadLayer`].
-#[derive(Clone)]
-pub struct BulkheadService<S> {
-    inner: S,
-    bulkhead: Arc<Bulkhead>,
-}
-
-impl<S> BulkheadService<S> {
-    /// `inner` with its requests admitted through `bulkhead`.
-    pub fn new(inner: S, bulkhead: Arc<Bulkhead>) -> Self {
-        BulkheadService { inner, bulkhead }
-    }
-
-    /// The bulkhead.
-    pub fn bulkhead(&self) -> &Arc<Bulkhead> {
-        &self.bulkhead
-    }
-
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-}
+pub type BulkheadService<S> = PolicyService<S, Bulkhead>;
 
 impl<S, Req> Service<Req> for BulkheadService<S>
 where
@@ -127,19 +73,10 @@ where
 
     fn call(&mut self, request: Req) -> Self::Future {
         let mut inner = take_ready(&mut self.inner);
-        let bulkhead = Arc::clone(&self.bulkhead);
+        let bulkhead = Arc::clone(&self.policy);
         Box::pin(async move {
             let _slot = bulkhead.acquire().await?;
             inner.call(request).await.map_err(Into::into)
         })
-    }
-}
-
-impl<S: fmt::Debug> fmt::Debug for BulkheadService<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BulkheadService")
-            .field("inner", &self.inner)
-            .field("bulkhead", &self.bulkhead.name())
-            .finish()
     }
 }

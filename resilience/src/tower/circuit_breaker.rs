@@ -1,12 +1,11 @@
 //! [`CircuitBreakerLayer`]: a [`CircuitBreaker`] around a tower service.
 
-use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use ::tower::{BoxError, Layer, Service};
+use ::tower::{BoxError, Service};
 
-use super::{take_ready, view, ResponseFuture};
+use super::{take_ready, view, PolicyLayer, PolicyService, ResponseFuture};
 use crate::FailureRef;
 use crate::{registry, CallOutcome, CircuitBreaker, CircuitBreakerBuilder, ConfigError, Error};
 
@@ -45,17 +44,9 @@ use crate::{registry, CallOutcome, CircuitBreaker, CircuitBreakerBuilder, Config
 /// assert!(matches!(err.downcast_ref::<Error>(), Some(Error::CircuitOpen { .. })));
 /// # }
 /// ```
-#[derive(Clone)]
-pub struct CircuitBreakerLayer {
-    breaker: Arc<CircuitBreaker>,
-}
+pub type CircuitBreakerLayer = PolicyLayer<CircuitBreaker>;
 
-impl CircuitBreakerLayer {
-    /// A layer running requests through `breaker`.
-    pub fn new(breaker: Arc<CircuitBreaker>) -> Self {
-        CircuitBreakerLayer { breaker }
-    }
-
+impl PolicyLayer<CircuitBreaker> {
     /// A layer running requests through the breaker registered as `name`, registered with the
     /// defaults if there is none yet: what `#[circuit_breaker(name = "...")]` with no other
     /// setting joins (so [strict names](crate::Registry::strict_names) apply to it).
@@ -81,55 +72,10 @@ impl CircuitBreakerLayer {
             .circuit_breaker_or_register(builder)
             .map(Self::new)
     }
-
-    /// The breaker the layer's services share.
-    pub fn breaker(&self) -> &Arc<CircuitBreaker> {
-        &self.breaker
-    }
-}
-
-impl<S> Layer<S> for CircuitBreakerLayer {
-    type Service = CircuitBreakerService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        CircuitBreakerService {
-            inner,
-            breaker: Arc::clone(&self.breaker),
-        }
-    }
-}
-
-impl fmt::Debug for CircuitBreakerLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CircuitBreakerLayer")
-            .field("breaker", &self.breaker.name())
-            .finish()
-    }
 }
 
 /// The service of a [`CircuitBreakerLayer`].
-#[derive(Clone)]
-pub struct CircuitBreakerService<S> {
-    inner: S,
-    breaker: Arc<CircuitBreaker>,
-}
-
-impl<S> CircuitBreakerService<S> {
-    /// `inner` with its requests run through `breaker`.
-    pub fn new(inner: S, breaker: Arc<CircuitBreaker>) -> Self {
-        CircuitBreakerService { inner, breaker }
-    }
-
-    /// The breaker.
-    pub fn breaker(&self) -> &Arc<CircuitBreaker> {
-        &self.breaker
-    }
-
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-}
+pub type CircuitBreakerService<S> = PolicyService<S, CircuitBreaker>;
 
 impl<S, Req> Service<Req> for CircuitBreakerService<S>
 where
@@ -149,7 +95,7 @@ where
 
     fn call(&mut self, request: Req) -> Self::Future {
         let mut inner = take_ready(&mut self.inner);
-        let breaker = Arc::clone(&self.breaker);
+        let breaker = Arc::clone(&self.policy);
         Box::pin(async move {
             // Lazy: the inner service is called only once the breaker admitted the request.
             let call = async move { inner.call(request).await.map_err(Into::into) };
@@ -166,14 +112,5 @@ fn as_the_attribute_counts(error: &BoxError) -> CallOutcome {
             CallOutcome::Failure
         }
         FailureRef::Policy(_) => CallOutcome::Ignored,
-    }
-}
-
-impl<S: fmt::Debug> fmt::Debug for CircuitBreakerService<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CircuitBreakerService")
-            .field("inner", &self.inner)
-            .field("breaker", &self.breaker.name())
-            .finish()
     }
 }

@@ -78,6 +78,7 @@
 
 mod bulkhead;
 mod circuit_breaker;
+mod policy;
 mod rate_limit;
 mod retry;
 mod timeout;
@@ -89,6 +90,7 @@ use ::tower::BoxError;
 
 pub use bulkhead::{BulkheadLayer, BulkheadService};
 pub use circuit_breaker::{CircuitBreakerLayer, CircuitBreakerService};
+pub use policy::{NamedPolicy, PolicyLayer, PolicyService};
 pub use rate_limit::{RateLimitLayer, RateLimitService};
 pub use retry::{RetryLayer, RetryService};
 pub use timeout::{TimeoutLayer, TimeoutService};

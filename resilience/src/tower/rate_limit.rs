@@ -1,12 +1,11 @@
 //! [`RateLimitLayer`]: a [`RateLimiter`] in front of a tower service.
 
-use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use ::tower::{BoxError, Layer, Service};
+use ::tower::{BoxError, Service};
 
-use super::{take_ready, ResponseFuture};
+use super::{take_ready, PolicyLayer, PolicyService, ResponseFuture};
 use crate::{registry, ConfigError, RateLimiter, RateLimiterBuilder};
 
 /// Limits the rate of requests to the inner service with a [`RateLimiter`]; see
@@ -36,17 +35,9 @@ use crate::{registry, ConfigError, RateLimiter, RateLimiterBuilder};
 /// assert_eq!(rejection.retry_after(), Some(Duration::from_secs(1)));
 /// # }
 /// ```
-#[derive(Clone)]
-pub struct RateLimitLayer {
-    limiter: Arc<RateLimiter>,
-}
+pub type RateLimitLayer = PolicyLayer<RateLimiter>;
 
-impl RateLimitLayer {
-    /// A layer admitting requests through `limiter`.
-    pub fn new(limiter: Arc<RateLimiter>) -> Self {
-        RateLimitLayer { limiter }
-    }
-
+impl PolicyLayer<RateLimiter> {
     /// A layer admitting requests through the limiter `builder` names: registered from
     /// `builder` if there is none yet, else the one registered, which `#[rate_limit(name = ..)]`
     /// sites of that name share (see
@@ -58,55 +49,10 @@ impl RateLimitLayer {
     pub fn register(builder: RateLimiterBuilder) -> Result<Self, ConfigError> {
         registry().rate_limiter_or_register(builder).map(Self::new)
     }
-
-    /// The limiter the layer's services share.
-    pub fn limiter(&self) -> &Arc<RateLimiter> {
-        &self.limiter
-    }
-}
-
-impl<S> Layer<S> for RateLimitLayer {
-    type Service = RateLimitService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RateLimitService {
-            inner,
-            limiter: Arc::clone(&self.limiter),
-        }
-    }
-}
-
-impl fmt::Debug for RateLimitLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RateLimitLayer")
-            .field("limiter", &self.limiter.name())
-            .finish()
-    }
 }
 
 /// The service of a [`RateLimitLayer`].
-#[derive(Clone)]
-pub struct RateLimitService<S> {
-    inner: S,
-    limiter: Arc<RateLimiter>,
-}
-
-impl<S> RateLimitService<S> {
-    /// `inner` with its requests admitted through `limiter`.
-    pub fn new(inner: S, limiter: Arc<RateLimiter>) -> Self {
-        RateLimitService { inner, limiter }
-    }
-
-    /// The limiter.
-    pub fn limiter(&self) -> &Arc<RateLimiter> {
-        &self.limiter
-    }
-
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-}
+pub type RateLimitService<S> = PolicyService<S, RateLimiter>;
 
 impl<S, Req> Service<Req> for RateLimitService<S>
 where
@@ -126,19 +72,10 @@ where
 
     fn call(&mut self, request: Req) -> Self::Future {
         let mut inner = take_ready(&mut self.inner);
-        let limiter = Arc::clone(&self.limiter);
+        let limiter = Arc::clone(&self.policy);
         Box::pin(async move {
             limiter.acquire().await?;
             inner.call(request).await.map_err(Into::into)
         })
-    }
-}
-
-impl<S: fmt::Debug> fmt::Debug for RateLimitService<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RateLimitService")
-            .field("inner", &self.inner)
-            .field("limiter", &self.limiter.name())
-            .finish()
     }
 }

@@ -115,7 +115,7 @@ impl RetryLayer {
     }
 
     /// The retry policy the layer's services share.
-    pub fn retry(&self) -> &Arc<Retry> {
+    pub fn policy(&self) -> &Arc<Retry> {
         &self.retry
     }
 }
@@ -160,7 +160,7 @@ impl<S> RetryService<S> {
     }
 
     /// The retry policy.
-    pub fn retry(&self) -> &Arc<Retry> {
+    pub fn policy(&self) -> &Arc<Retry> {
         &self.retry
     }
 

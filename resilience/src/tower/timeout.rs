@@ -1,12 +1,11 @@
 //! [`TimeoutLayer`]: a [`Timeout`] on each request of a tower service.
 
-use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use ::tower::{BoxError, Layer, Service};
+use ::tower::{BoxError, Service};
 
-use super::ResponseFuture;
+use super::{PolicyLayer, PolicyService, ResponseFuture};
 use crate::{registry, ConfigError, Timeout, TimeoutBuilder};
 
 /// Bounds each request's duration with a [`Timeout`]; see [the module](crate::tower) for
@@ -39,17 +38,9 @@ use crate::{registry, ConfigError, Timeout, TimeoutBuilder};
 /// assert!(matches!(err.downcast_ref::<Error>(), Some(Error::Timeout { .. })));
 /// # }
 /// ```
-#[derive(Clone)]
-pub struct TimeoutLayer {
-    timeout: Arc<Timeout>,
-}
+pub type TimeoutLayer = PolicyLayer<Timeout>;
 
-impl TimeoutLayer {
-    /// A layer bounding requests with `timeout`.
-    pub fn new(timeout: Arc<Timeout>) -> Self {
-        TimeoutLayer { timeout }
-    }
-
+impl PolicyLayer<Timeout> {
     /// A layer bounding requests with the timeout `builder` names: registered from `builder` if
     /// there is none yet, else the one registered (see
     /// [`Registry::timeout_or_register`](crate::Registry::timeout_or_register)).
@@ -60,55 +51,10 @@ impl TimeoutLayer {
     pub fn register(builder: TimeoutBuilder) -> Result<Self, ConfigError> {
         registry().timeout_or_register(builder).map(Self::new)
     }
-
-    /// The timeout the layer's services share.
-    pub fn timeout(&self) -> &Arc<Timeout> {
-        &self.timeout
-    }
-}
-
-impl<S> Layer<S> for TimeoutLayer {
-    type Service = TimeoutService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        TimeoutService {
-            inner,
-            timeout: Arc::clone(&self.timeout),
-        }
-    }
-}
-
-impl fmt::Debug for TimeoutLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TimeoutLayer")
-            .field("timeout", &self.timeout.name())
-            .finish()
-    }
 }
 
 /// The service of a [`TimeoutLayer`].
-#[derive(Clone)]
-pub struct TimeoutService<S> {
-    inner: S,
-    timeout: Arc<Timeout>,
-}
-
-impl<S> TimeoutService<S> {
-    /// `inner` with its requests bounded by `timeout`.
-    pub fn new(inner: S, timeout: Arc<Timeout>) -> Self {
-        TimeoutService { inner, timeout }
-    }
-
-    /// The timeout.
-    pub fn timeout(&self) -> &Arc<Timeout> {
-        &self.timeout
-    }
-
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-}
+pub type TimeoutService<S> = PolicyService<S, Timeout>;
 
 impl<S, Req> Service<Req> for TimeoutService<S>
 where
@@ -127,19 +73,10 @@ where
 
     fn call(&mut self, request: Req) -> Self::Future {
         let response = self.inner.call(request);
-        let timeout = Arc::clone(&self.timeout);
+        let timeout = Arc::clone(&self.policy);
         Box::pin(async move {
             let response = async move { response.await.map_err(Into::into) };
             timeout.call(response).await
         })
-    }
-}
-
-impl<S: fmt::Debug> fmt::Debug for TimeoutService<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TimeoutService")
-            .field("inner", &self.inner)
-            .field("timeout", &self.timeout.name())
-            .finish()
     }
 }
