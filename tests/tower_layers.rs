@@ -400,10 +400,8 @@ async fn a_panicking_request_is_a_breaker_failure_and_frees_its_slot() {
     let breaker = CircuitBreakerLayer::register(CircuitBreaker::builder("tower-panic")).unwrap();
     let bulkhead =
         BulkheadLayer::register(Bulkhead::builder("tower-panic").max_concurrent(1)).unwrap();
-    let (shared_breaker, shared_bulkhead) = (
-        Arc::clone(breaker.policy()),
-        Arc::clone(bulkhead.policy()),
-    );
+    let (shared_breaker, shared_bulkhead) =
+        (Arc::clone(breaker.policy()), Arc::clone(bulkhead.policy()));
     let service = ServiceBuilder::new()
         .layer(breaker)
         .layer(bulkhead)
