@@ -121,7 +121,21 @@ fn same_type(a: &'static str, b: &'static str) -> bool {
 /// the `tracing` feature).
 fn register<P: RegisteredPolicy>(builder: P::Builder) -> Arc<P> {
     let name = Arc::clone(P::builder_name(&builder));
-    registry().register::<P>(builder).unwrap_or_else(|error| {
+    resolved(name, registry().register::<P>(builder))
+}
+
+/// A site that gives only a name: see [`Registry::strict_names`](crate::Registry::strict_names).
+fn register_name_only<P: RegisteredPolicy>(builder: P::Builder) -> Arc<P> {
+    let name = Arc::clone(P::builder_name(&builder));
+    resolved(name, registry().register_name_only::<P>(builder))
+}
+
+/// The registered policy, or, when the builder was refused, the defaults and the report.
+fn resolved<P: RegisteredPolicy>(
+    name: Arc<str>,
+    registered: Result<Arc<P>, crate::ConfigError>,
+) -> Arc<P> {
+    registered.unwrap_or_else(|error| {
         crate::events::emit(|| crate::Event::SettingsRejected {
             kind: P::KIND,
             name: Arc::clone(&name),
@@ -137,15 +151,6 @@ pub fn register_retry(builder: RetryBuilder) -> Arc<Retry> {
 
 pub fn register_circuit_breaker(builder: CircuitBreakerBuilder) -> Arc<CircuitBreaker> {
     register(builder)
-}
-
-/// A site that gives only a name: see [`Registry::strict_names`](crate::Registry::strict_names).
-/// Its builder has no settings, so the defaults always build.
-fn register_name_only<P: RegisteredPolicy>(builder: P::Builder) -> Arc<P> {
-    let name = Arc::clone(P::builder_name(&builder));
-    registry()
-        .register_name_only::<P>(builder)
-        .unwrap_or_else(|_| Arc::new(P::fallback(name)))
 }
 
 pub fn register_retry_name_only(builder: RetryBuilder) -> Arc<Retry> {

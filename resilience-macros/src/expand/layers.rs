@@ -235,6 +235,8 @@ fn retry_loop(
     let error = format_ident!("__resilience_error", span = Span::mixed_site());
     let last = format_ident!("__resilience_last", span = Span::mixed_site());
     let (slots, takes) = arguments::retry_slots(krate, bindings, &last);
+    // Only an owned argument needs to know whether its attempt is the last.
+    let is_last = (!takes.is_empty()).then(|| quote!(let #last = #run.is_last_attempt();));
     let view = if rejects {
         quote!(#krate::Failure::as_ref)
     } else {
@@ -254,7 +256,7 @@ fn retry_loop(
             let mut #run = #policy.begin();
             #(#slots)*
             loop {
-                let #last = #run.is_last_attempt();
+                #is_last
                 #(#takes)*
                 // Taken apart and built again, so that a success leaves with its value alone
                 // rather than with a copy of the whole result out of the call's future.
