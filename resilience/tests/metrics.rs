@@ -23,6 +23,14 @@ fn snapshotter() -> &'static Snapshotter {
     })
 }
 
+/// The recorder and the registry are process-wide, and `record_metrics` exports every registered
+/// policy: a test exporting while another one moves its breaker could write a stale gauge over
+/// the other's. The tests of this file therefore run one at a time.
+async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}
+
 /// The value of the metric with exactly these labels, if it was recorded.
 fn value(name: &str, labels: &[(&str, &str)]) -> Option<DebugValue> {
     snapshotter()
@@ -64,6 +72,7 @@ async fn fail() -> Result<(), Error> {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn breaker_transitions_and_rejections_are_counted_as_they_happen() {
+    let _serial = one_at_a_time().await;
     snapshotter();
     let name = "metrics-breaker";
     let breaker = registry()
@@ -95,6 +104,7 @@ async fn breaker_transitions_and_rejections_are_counted_as_they_happen() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn retries_exhaustion_and_timeouts_are_counted() {
+    let _serial = one_at_a_time().await;
     snapshotter();
     let retry = registry()
         .retry_or_register(Retry::builder("metrics-retry").max_attempts(3).no_backoff())
@@ -130,6 +140,7 @@ async fn retries_exhaustion_and_timeouts_are_counted() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn record_metrics_exports_success_counts_and_live_gauges() {
+    let _serial = one_at_a_time().await;
     snapshotter();
     let breaker = registry()
         .circuit_breaker_or_register(CircuitBreaker::builder("metrics-record"))
@@ -182,6 +193,7 @@ async fn record_metrics_exports_success_counts_and_live_gauges() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn successful_calls_do_not_reach_the_recorder() {
+    let _serial = one_at_a_time().await;
     snapshotter();
     // Not registered: the other tests' `record_metrics` (running in parallel) export every
     // registered policy, and would put its name in the recorder.
@@ -230,6 +242,7 @@ async fn spawn_call(
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn calls_that_all_time_out_export_no_in_time() {
+    let _serial = one_at_a_time().await;
     snapshotter();
     let name = "metrics-timeout-all-late";
     let timeout = registry()
@@ -260,6 +273,7 @@ async fn calls_that_all_time_out_export_no_in_time() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn calls_in_time_and_timed_out_export_exactly_that() {
+    let _serial = one_at_a_time().await;
     snapshotter();
     let name = "metrics-timeout-mixed";
     let timeout = registry()
@@ -303,6 +317,7 @@ async fn calls_in_time_and_timed_out_export_exactly_that() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn repeated_record_metrics_never_count_twice() {
+    let _serial = one_at_a_time().await;
     snapshotter();
     let name = "metrics-timeout-repeat";
     let timeout = registry()
@@ -331,6 +346,7 @@ async fn repeated_record_metrics_never_count_twice() {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_registry_reset_loses_no_count_and_counts_none_twice() {
+    let _serial = one_at_a_time().await;
     snapshotter();
     let name = "metrics-timeout-reset";
     let timeout = registry()
