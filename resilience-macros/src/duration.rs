@@ -2,17 +2,10 @@
 
 use std::time::Duration;
 
-/// Parses `"250ms"`, `"5s"`, `"1m30s"`, `"1h"`: a sequence of numbers with units.
+/// Parses `"250ms"`, `"5s"`, `"1m30s"`, `"1h"`: the table crate's parser, which the configuration
+/// loader uses too.
 pub(crate) fn parse(text: &str) -> Result<Duration, String> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Err("the duration is empty".to_owned());
-    }
-    if trimmed.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!("\"{trimmed}\" has no unit"));
-    }
-    humantime::parse_duration(trimmed)
-        .map_err(|err| format!("\"{trimmed}\" is not a duration ({err})"))
+    resilience_settings::parse_duration(text)
 }
 
 #[cfg(test)]

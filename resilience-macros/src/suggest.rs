@@ -1,14 +1,6 @@
 //! "Did you mean" suggestions for misspelled keys and values.
 
-/// The known word closest to `unknown`, if it is close enough to be a likely typo.
-pub(crate) fn closest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|candidate| (strsim::damerau_levenshtein(unknown, candidate), *candidate))
-        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(1))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
+pub(crate) use resilience_settings::closest;
 
 /// The message for an unknown key, with what it might have been, and every valid key.
 ///
@@ -61,14 +53,6 @@ pub(crate) fn unknown_value(key: &str, value: &str, known: &[&str], also: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn suggests_near_misses_only() {
-        let keys = ["max_attempts", "backoff", "delay", "jitter"];
-        assert_eq!(closest("max_atempts", &keys), Some("max_attempts"));
-        assert_eq!(closest("jiter", &keys), Some("jitter"));
-        assert_eq!(closest("colour", &keys), None);
-    }
 
     #[test]
     fn renamed_keys_point_to_ours() {

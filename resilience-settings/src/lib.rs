@@ -27,7 +27,8 @@
 //! assert_eq!(problem.allowed(), "`burst` × `per` / `rate` at most 100 years");
 //! ```
 //!
-//! Most users want the `resilience` crate; this one has no dependencies and no `unsafe`.
+//! Most users want the `resilience` crate; this one has no `unsafe`, and depends only on
+//! `humantime` (durations) and `strsim` (did-you-mean).
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
@@ -38,10 +39,12 @@ mod problem;
 pub mod rate_limit;
 pub mod retry;
 mod spec;
+mod text;
 pub mod timeout;
 
 pub use problem::{Problem, Rule};
 pub use spec::{Exclusion, KeySpec, NumberRange, ValueKind};
+pub use text::{closest, parse_duration};
 
 use spec::FROM_ONE;
 
