@@ -1,5 +1,6 @@
 //! The synchronization primitives of the policies' concurrent state machines (the breaker's
-//! state word, failure streak and lock; the bulkhead's occupancy word and queue lock).
+//! state word, failure streak, lock-free settings and lock; the bulkhead's occupancy word and
+//! queue lock).
 //!
 //! Normally `std`'s. In the crate's unit tests under `--cfg resilience_loom` they are `loom`'s
 //! (loom is a dev-dependency, so only the test build can have it), so that the loom models
@@ -8,11 +9,11 @@
 //! construct stay on `std`: they decide nothing.
 
 #[cfg(not(all(test, resilience_loom)))]
-pub(crate) use std::sync::atomic::AtomicU64;
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 #[cfg(not(all(test, resilience_loom)))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
 #[cfg(all(test, resilience_loom))]
-pub(crate) use loom::sync::atomic::AtomicU64;
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 #[cfg(all(test, resilience_loom))]
 pub(crate) use loom::sync::{Mutex, MutexGuard};

@@ -29,7 +29,7 @@ pub(super) const DEFAULT_TIME_WINDOW_MIN_CALLS: u32 = settings::DEFAULT_TIME_WIN
 /// config.trip = TripRule::FailureRate { rate: 0.5, window: Window::Calls(20), min_calls: 10 };
 /// config.reset_timeout = Duration::from_secs(10);
 /// let breaker = CircuitBreaker::new("doc-config", config.clone()).unwrap();
-/// assert_eq!(breaker.config(), &config);
+/// assert_eq!(breaker.config(), config);
 /// // The half-open timeout was left to its default: the reset timeout.
 /// assert_eq!(config.effective_half_open_timeout(), Duration::from_secs(10));
 /// assert_eq!(
@@ -98,6 +98,11 @@ impl CircuitBreakerConfig {
     /// Checks every value, naming the offending key as the attribute spells it: the checks
     /// `#[circuit_breaker]` runs at compile time.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        self.settings().check().map_err(ConfigError::from_problem)
+    }
+
+    /// The configuration by key, as the shared checks see it.
+    fn settings(&self) -> BreakerSettings {
         let (failure_threshold, failure_rate, window, min_calls) = match self.trip {
             TripRule::ConsecutiveFailures(threshold) => (Some(threshold), None, None, None),
             TripRule::FailureRate {
@@ -117,8 +122,48 @@ impl CircuitBreakerConfig {
             slow_call: self.slow_call,
             half_open_timeout: self.half_open_timeout,
         }
-        .check()
-        .map_err(ConfigError::from_problem)
+    }
+
+    /// The keys, spelled as the attribute spells them and in its order, whose values in effect
+    /// differ between `self` and `other`; empty when the two behave alike. A change of trip rule
+    /// lists the keys of both rules (`failure_threshold` is set in one and not the other).
+    /// `half_open_timeout` is compared by its [effective](Self::effective_half_open_timeout) value:
+    /// left to its default, it changes with the `reset_timeout`; set to what it was in effect, it
+    /// does not change.
+    pub(super) fn changed_keys(&self, other: &Self) -> Vec<&'static str> {
+        let (old, new) = (self.settings(), other.settings());
+        [
+            (
+                old.failure_threshold != new.failure_threshold,
+                &settings::FAILURE_THRESHOLD,
+            ),
+            (
+                old.failure_rate != new.failure_rate,
+                &settings::FAILURE_RATE,
+            ),
+            (old.window != new.window, &settings::WINDOW),
+            (old.min_calls != new.min_calls, &settings::MIN_CALLS),
+            (
+                old.reset_timeout != new.reset_timeout,
+                &settings::RESET_TIMEOUT,
+            ),
+            (
+                old.half_open_max_calls != new.half_open_max_calls,
+                &settings::HALF_OPEN_MAX_CALLS,
+            ),
+            (
+                old.success_threshold != new.success_threshold,
+                &settings::SUCCESS_THRESHOLD,
+            ),
+            (old.slow_call != new.slow_call, &settings::SLOW_CALL),
+            (
+                self.effective_half_open_timeout() != other.effective_half_open_timeout(),
+                &settings::HALF_OPEN_TIMEOUT,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(changed, key)| changed.then_some(key.setting))
+        .collect()
     }
 }
 

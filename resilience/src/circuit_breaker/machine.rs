@@ -1,9 +1,10 @@
 //! The state machine: admitting calls, recording their outcomes, changing state.
 //!
-//! Closed-state admission and the consecutive-failure rule run on atomics alone. Everything else
-//! that changes state (every transition, half-open probe slots, the failure-rate window) happens
-//! under the breaker's one lock, which also makes each transition a single step: the fresh counts
-//! are in place before the new state word is published.
+//! Closed-state admission and the consecutive-failure rule run on atomics alone, settings
+//! included (`atomic_settings.rs`). Everything else that changes state (every transition,
+//! half-open probe slots, the failure-rate window, a new configuration) happens under the
+//! breaker's one lock, which also makes each transition a single step: the fresh counts are in
+//! place before the new state word is published.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -15,7 +16,9 @@ use tokio::time::Instant;
 use super::permit::{CallPermit, Ticket};
 use super::state_word::{Phase, StateWord};
 use super::window::FailureWindow;
-use super::{CallOutcome, CircuitBreaker, CircuitState, TransitionCause, TripRule};
+use super::{
+    CallOutcome, CircuitBreaker, CircuitBreakerConfig, CircuitState, TransitionCause, TripRule,
+};
 use crate::events::{self, Event};
 use crate::registry::PolicyKind;
 use crate::sync::MutexGuard;
@@ -24,11 +27,17 @@ use crate::Error;
 /// What the breaker keeps under its lock.
 #[derive(Debug)]
 pub(super) struct Machine {
+    /// The configuration in force. The settings the lock-free paths read are copied into the
+    /// breaker's `AtomicSettings`; the others (probe limits, the half-open timeout, the rate
+    /// rule's parameters) are read here, on paths that hold the lock anyway.
+    config: CircuitBreakerConfig,
     /// When each probe admitted and not yet finished in the current half-open period was
     /// admitted, on the breaker's clock, oldest first (admissions happen under the lock, in
     /// time order): its length is the probe slots taken, its front the probe nearest its
-    /// `half_open_timeout`. At most `half_open_max_calls` long; its buffer is kept across
-    /// periods, so it allocates only when a breaker first has that many probes at once.
+    /// `half_open_timeout`. At most `half_open_max_calls` long, except after a reconfiguration
+    /// lowered that limit under probes in flight (no probe is admitted until they are fewer);
+    /// its buffer is kept across periods, so it allocates only when a breaker first has that
+    /// many probes at once.
     probes: VecDeque<u64>,
     /// Probe successes in the current half-open period.
     probe_successes: u32,
@@ -37,15 +46,36 @@ pub(super) struct Machine {
 }
 
 impl Machine {
-    pub(super) fn new(trip: TripRule) -> Self {
+    pub(super) fn new(config: CircuitBreakerConfig) -> Self {
         Machine {
             probes: VecDeque::new(),
             probe_successes: 0,
-            window: match trip {
-                TripRule::ConsecutiveFailures(_) => None,
-                TripRule::FailureRate { window, .. } => Some(FailureWindow::new(window)),
-            },
+            window: Self::window_for(config.trip),
+            config,
         }
+    }
+
+    /// A fresh window for `trip`'s rule; `None` for the consecutive-failure rule, which needs
+    /// none.
+    fn window_for(trip: TripRule) -> Option<FailureWindow> {
+        match trip {
+            TripRule::ConsecutiveFailures(_) => None,
+            TripRule::FailureRate { window, .. } => Some(FailureWindow::new(window)),
+        }
+    }
+
+    /// The configuration in force.
+    pub(super) fn config(&self) -> &CircuitBreakerConfig {
+        &self.config
+    }
+
+    /// Puts `config` in force; with `fresh_window`, its rule's window starts empty, else the
+    /// current one is kept (the rule is the same).
+    pub(super) fn set_config(&mut self, config: CircuitBreakerConfig, fresh_window: bool) {
+        if fresh_window {
+            self.window = Self::window_for(config.trip);
+        }
+        self.config = config;
     }
 
     /// Gives back the probe slot of the probe admitted at `admitted_at`.
@@ -71,7 +101,7 @@ impl CircuitBreaker {
         StateWord::from_bits(self.state.load(Acquire))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Machine> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Machine> {
         // Nothing panics while the lock is held; should something, the machine is still whole.
         self.machine.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -84,11 +114,12 @@ impl CircuitBreaker {
 
     /// Time until an open circuit lets a probe through, at `now` on the breaker's clock; zero
     /// once `reset_timeout` has elapsed (which a rejection never advertises: the call is
-    /// admitted instead).
+    /// admitted instead). The `reset_timeout` in force now counts from the moment the circuit
+    /// opened, also when a reconfiguration changed it since.
     fn open_time_left(&self, now: u64) -> Duration {
         let open_for = now.saturating_sub(self.opened_at.load(Relaxed));
-        self.config
-            .reset_timeout
+        self.settings
+            .reset_timeout()
             .saturating_sub(Duration::from_nanos(open_for))
     }
 
@@ -148,7 +179,7 @@ impl CircuitBreaker {
                 }
             }
             Phase::HalfOpen => {
-                let max = usize::try_from(self.config.half_open_max_calls).unwrap_or(usize::MAX);
+                let max = usize::try_from(machine.config.half_open_max_calls).unwrap_or(usize::MAX);
                 if machine.probes.len() < max {
                     machine.probes.push_back(now);
                     Ok(word)
@@ -183,7 +214,7 @@ impl CircuitBreaker {
         }
         let oldest = *machine.probes.front()?;
         let running_for = Duration::from_nanos(now.saturating_sub(oldest));
-        if running_for < self.config.effective_half_open_timeout() {
+        if running_for < machine.config.effective_half_open_timeout() {
             return None;
         }
         let cause = TransitionCause::ProbeTimedOut;
@@ -215,7 +246,7 @@ impl CircuitBreaker {
     /// rule applies and no `slow_call` limit needs the clock.
     #[inline(always)]
     pub(super) fn closed_success_is_quick(&self, word: StateWord) -> bool {
-        self.quick_successes && word.phase() == Phase::Closed
+        self.settings.quick_successes() && word.phase() == Phase::Closed
     }
 
     /// A success counted, and the failure streak of `word`'s generation (usually already zero,
@@ -234,9 +265,7 @@ impl CircuitBreaker {
         if outcome == CallOutcome::Success {
             self.count_success(ticket.word);
             // A closed circuit's success under the consecutive rule has nothing more to do.
-            if ticket.word.phase() == Phase::Closed
-                && matches!(self.config.trip, TripRule::ConsecutiveFailures(_))
-            {
+            if ticket.word.phase() == Phase::Closed && self.settings.failure_threshold().is_some() {
                 return;
             }
         } else {
@@ -256,22 +285,18 @@ impl CircuitBreaker {
             None
         };
         match ticket.word.phase() {
-            Phase::Closed => match self.config.trip {
-                TripRule::ConsecutiveFailures(threshold) => {
+            // A reconfiguration that changes the rule of a closed circuit starts a new generation:
+            // an outcome admitted before it finds its streak or window gone, whichever rule it
+            // reads here.
+            Phase::Closed => match self.settings.failure_threshold() {
+                Some(threshold) => {
                     if streak.is_some_and(|failures| failures >= threshold) {
                         self.trip(ticket.word, TransitionCause::FailureThreshold);
                     }
                 }
-                TripRule::FailureRate {
-                    rate, min_calls, ..
-                } => {
+                None => {
                     if outcome != CallOutcome::Ignored {
-                        self.judge_rate(
-                            ticket.word,
-                            outcome == CallOutcome::Failure,
-                            rate,
-                            min_calls,
-                        );
+                        self.judge_rate(ticket.word, outcome == CallOutcome::Failure);
                     }
                 }
             },
@@ -283,11 +308,17 @@ impl CircuitBreaker {
     }
 
     /// Adds a closed-state outcome to the failure-rate window and trips when the rate is reached.
-    fn judge_rate(&self, admitted: StateWord, failed: bool, rate: f64, min_calls: u32) {
+    fn judge_rate(&self, admitted: StateWord, failed: bool) {
         let mut machine = self.lock();
         if self.load_state() != admitted {
             return;
         }
+        let TripRule::FailureRate {
+            rate, min_calls, ..
+        } = machine.config.trip
+        else {
+            return;
+        };
         let Some(window) = machine.window.as_mut() else {
             return;
         };
@@ -331,7 +362,7 @@ impl CircuitBreaker {
         let change = match outcome {
             CallOutcome::Success => {
                 machine.probe_successes = machine.probe_successes.saturating_add(1);
-                (machine.probe_successes >= self.config.success_threshold).then(|| {
+                (machine.probe_successes >= machine.config.success_threshold).then(|| {
                     let cause = TransitionCause::ProbesSucceeded;
                     self.transition(&mut machine, word, Phase::Closed, cause).1
                 })
@@ -421,9 +452,9 @@ impl CircuitBreaker {
 
     /// The failure rate of the failure-rate rule's current window.
     pub(super) fn window_failure_rate(&self) -> Option<f64> {
-        let TripRule::FailureRate { .. } = self.config.trip else {
+        if self.settings.failure_threshold().is_some() {
             return None;
-        };
+        }
         let mut machine = self.lock();
         let now = || self.clock(Instant::now());
         machine.window.as_mut()?.tally(now).failure_rate()

@@ -5,8 +5,10 @@
 //! Acquire load of the packed state word (`state_word.rs`); the success is one relaxed load of
 //! the failure streak (`streak.rs`), which writes nothing while no failure is pending, and one
 //! relaxed add on the calling thread's stripe of the outcome counters (`counters.rs`). The rest
-//! (transitions, probes, the failure-rate window) is in `machine.rs`.
+//! (transitions, probes, the failure-rate window) is in `machine.rs`; taking a new configuration
+//! in place, in `reconfigure.rs`.
 
+mod atomic_settings;
 mod builder;
 mod config;
 mod counters;
@@ -14,6 +16,7 @@ mod counters;
 mod loom_tests;
 mod machine;
 mod permit;
+mod reconfigure;
 mod state;
 mod state_word;
 mod stats;
@@ -35,6 +38,7 @@ pub use permit::{CallOutcome, CallPermit};
 pub use state::{CircuitState, TransitionCause};
 pub use stats::CircuitBreakerStats;
 
+use atomic_settings::AtomicSettings;
 use counters::OutcomeCounters;
 use machine::Machine;
 use state_word::{Phase, StateWord};
@@ -130,10 +134,8 @@ use crate::{ConfigError, Error, Failure};
 /// ```
 pub struct CircuitBreaker {
     name: Arc<str>,
-    config: CircuitBreakerConfig,
-    /// No `slow_call` limit and the consecutive-failure rule: a closed circuit's success only
-    /// counts (see `count_success`).
-    quick_successes: bool,
+    /// The settings the lock-free paths read; the whole configuration is in the `machine`.
+    settings: AtomicSettings,
     /// The [`StateWord`]: read on every admission, written only by transitions.
     state: AtomicU64,
     /// Consecutive failures of the current generation.
@@ -182,17 +184,15 @@ impl CircuitBreaker {
     fn with_valid_config(name: Arc<str>, config: CircuitBreakerConfig) -> Self {
         CircuitBreaker {
             name,
-            quick_successes: config.slow_call.is_none()
-                && matches!(config.trip, TripRule::ConsecutiveFailures(_)),
+            settings: AtomicSettings::new(&config),
             state: AtomicU64::new(StateWord::INITIAL.bits()),
             streak: FailureStreak::default(),
             opened_at: AtomicU64::new(0),
             clock_origin: Instant::now(),
-            machine: Mutex::new(Machine::new(config.trip)),
+            machine: Mutex::new(Machine::new(config)),
             counters: OutcomeCounters::default(),
             successes_at_break: AtomicU64::new(0),
             marks: WallClockMarks::default(),
-            config,
         }
     }
 
@@ -206,9 +206,18 @@ impl CircuitBreaker {
         &self.name
     }
 
-    /// The settings the breaker runs with.
-    pub fn config(&self) -> &CircuitBreakerConfig {
-        &self.config
+    /// The settings the breaker runs with now: a copy, since a configuration reload may replace
+    /// them in place (the registry's breakers live as long as the program, and take new
+    /// settings without a new breaker).
+    ///
+    /// ```
+    /// use resilience::{CircuitBreaker, TripRule};
+    ///
+    /// let breaker = CircuitBreaker::builder("doc-config-copy").failure_threshold(3).build().unwrap();
+    /// assert_eq!(breaker.config().trip, TripRule::ConsecutiveFailures(3));
+    /// ```
+    pub fn config(&self) -> CircuitBreakerConfig {
+        self.lock().config().clone()
     }
 
     /// The circuit's state. An open circuit whose `reset_timeout` has elapsed reports open until a
@@ -380,7 +389,7 @@ impl std::fmt::Debug for CircuitBreaker {
         f.debug_struct("CircuitBreaker")
             .field("name", &self.name)
             .field("state", &self.state())
-            .field("config", &self.config)
+            .field("config", &self.config())
             .finish_non_exhaustive()
     }
 }

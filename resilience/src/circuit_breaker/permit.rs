@@ -89,9 +89,9 @@ pub struct CallPermit<'a> {
     /// The state word the call was admitted under; a half-open one means a probe slot is held.
     word: StateWord,
     /// The breaker's clock at admission in the low 62 bits (read when the breaker has a
-    /// `slow_call` limit, and for a half-open probe, whose slot it names; else zero, which keeps
-    /// the clock off the closed path), and in the top two bits where the body is, as far as a
-    /// panic is concerned: a [`BodyPoll`].
+    /// `slow_call` limit, and for a half-open probe, whose slot it names; else [`UNTIMED`], which
+    /// keeps the clock off the closed path), and in the top two bits where the body is, as far as
+    /// a panic is concerned: a [`BodyPoll`].
     admitted_and_body: u64,
 }
 
@@ -114,16 +114,23 @@ enum BodyPoll {
 const BODY_SHIFT: u32 = 62;
 /// The admission time's bits: 2^62 ns is 146 years of the breaker's clock.
 const TIME_MASK: u64 = (1 << BODY_SHIFT) - 1;
+/// The admission time of a call admitted with no clock reading: a closed call while the breaker
+/// had no `slow_call` limit. Should a reconfiguration add a limit before the call ends, the call
+/// cannot be judged slow (there is no time to measure from), rather than judged slow from time 0.
+const UNTIMED: u64 = TIME_MASK;
+/// The latest admission time a permit holds; later ones are clamped to it.
+const LATEST_TIME: u64 = TIME_MASK - 1;
 
 impl<'a> CallPermit<'a> {
     /// A permit admitted in a closed circuit.
     #[inline]
     pub(super) fn new(breaker: &'a CircuitBreaker, word: StateWord) -> Self {
-        let admitted_at = match breaker.config().slow_call {
-            Some(_) => breaker.clock(Instant::now()),
-            None => 0,
+        let time = if breaker.settings.times_calls() {
+            breaker.clock(Instant::now()).min(LATEST_TIME)
+        } else {
+            UNTIMED
         };
-        Self::admitted_at(breaker, word, admitted_at)
+        Self::with_time(breaker, word, time)
     }
 
     /// A permit admitted under `word` at `admitted_at` on the breaker's clock.
@@ -133,10 +140,16 @@ impl<'a> CallPermit<'a> {
         word: StateWord,
         admitted_at: u64,
     ) -> Self {
+        Self::with_time(breaker, word, admitted_at.min(LATEST_TIME))
+    }
+
+    /// A permit whose time bits are `time`: an admission time or [`UNTIMED`].
+    #[inline(always)]
+    fn with_time(breaker: &'a CircuitBreaker, word: StateWord, time: u64) -> Self {
         CallPermit {
             breaker,
             word,
-            admitted_and_body: admitted_at.min(TIME_MASK) | Self::body_bits(BodyPoll::Unknown),
+            admitted_and_body: time | Self::body_bits(BodyPoll::Unknown),
         }
     }
 
@@ -193,7 +206,7 @@ impl<'a> CallPermit<'a> {
         }
     }
 
-    /// The breaker's clock at admission.
+    /// The breaker's clock at admission, or [`UNTIMED`].
     fn admission_time(&self) -> u64 {
         self.admitted_and_body & TIME_MASK
     }
@@ -240,7 +253,7 @@ impl<'a> CallPermit<'a> {
 
     #[inline(never)]
     fn record_rest(self, outcome: CallOutcome) {
-        let outcome = match (outcome, self.breaker.config().slow_call) {
+        let outcome = match (outcome, self.breaker.settings.slow_call()) {
             (CallOutcome::Success, Some(limit)) if self.took_longer_than(limit) => {
                 CallOutcome::Failure
             }
@@ -253,9 +266,14 @@ impl<'a> CallPermit<'a> {
         breaker.settle(ticket, outcome);
     }
 
+    /// Whether the call ran longer than `limit`; never for a call admitted untimed.
     fn took_longer_than(&self, limit: Duration) -> bool {
+        let admitted = self.admission_time();
+        if admitted == UNTIMED {
+            return false;
+        }
         let now = self.breaker.clock(Instant::now());
-        Duration::from_nanos(now.saturating_sub(self.admission_time())) > limit
+        Duration::from_nanos(now.saturating_sub(admitted)) > limit
     }
 }
 

@@ -16,10 +16,10 @@ fn defaults_are_five_failures_and_thirty_seconds() {
     let breaker = CircuitBreaker::builder("defaults")
         .build()
         .expect("defaults are valid");
-    assert_eq!(breaker.config(), &CircuitBreakerConfig::default());
+    assert_eq!(breaker.config(), CircuitBreakerConfig::default());
     assert_eq!(
         breaker.config(),
-        &CircuitBreakerConfig {
+        CircuitBreakerConfig {
             trip: TripRule::ConsecutiveFailures(5),
             reset_timeout: Duration::from_secs(30),
             half_open_timeout: None,
