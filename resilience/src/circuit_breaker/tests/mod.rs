@@ -5,6 +5,7 @@ mod config;
 mod half_open;
 mod observe;
 mod rate;
+mod reconfigure;
 
 use std::time::Duration;
 
