@@ -1,5 +1,6 @@
 //! Loom models of the breaker's concurrent state machine: every interleaving (up to a preemption
-//! bound) of a few callers admitting calls and settling their outcomes.
+//! bound) of a few callers admitting calls and settling their outcomes, and of a configuration
+//! reload racing them.
 //!
 //! Run with `RUSTFLAGS="--cfg resilience_loom" cargo test -p resilience --lib loom_tests`
 //! (`.ci/run` does). The clock is never what decides a branch here: a `reset_timeout` of zero has
@@ -255,5 +256,99 @@ fn a_failure_rate_window_filled_concurrently_trips_once() {
         // Both outcomes were admitted while closed and both reach the window: 1 of 2 failed.
         assert_eq!(breaker.state(), CircuitState::Open);
         assert_eq!(generation(&breaker), 1);
+    });
+}
+
+/// A thread that puts `builder`'s settings in force on `breaker` (the configuration a reload
+/// would bring).
+fn spawn_reconfigure(
+    breaker: &Arc<CircuitBreaker>,
+    builder: CircuitBreakerBuilder,
+) -> thread::JoinHandle<()> {
+    let breaker = Arc::clone(breaker);
+    let config = builder
+        .build()
+        .expect("the model's settings are valid")
+        .config();
+    thread::spawn(move || {
+        breaker.reconfigure(config);
+    })
+}
+
+#[test]
+fn a_reconfiguration_racing_a_probe_neither_loses_nor_leaks_its_slot() {
+    model(|| {
+        let breaker = build(
+            CircuitBreaker::builder("loom-retune-probe")
+                .failure_threshold(1)
+                .reset_timeout(Duration::ZERO),
+        );
+        breaker.record_failure();
+        let probe = spawn_call(&breaker, CallOutcome::Success);
+        let retune = spawn_reconfigure(
+            &breaker,
+            CircuitBreaker::builder("loom-retune-probe")
+                .failure_threshold(1)
+                .reset_timeout(Duration::ZERO)
+                .half_open_max_calls(2)
+                .success_threshold(2),
+        );
+        retune.join().expect("reconfigure panicked");
+        assert!(
+            probe.join().expect("caller panicked"),
+            "the circuit was open"
+        );
+        // The probe's success closed the circuit under the old threshold, or counted one of the
+        // new two.
+        let expected = if generation(&breaker) == 3 {
+            CircuitState::Closed
+        } else {
+            CircuitState::HalfOpen
+        };
+        assert_eq!(breaker.state(), expected);
+        assert_eq!(breaker.probes_in_flight(), 0);
+        // Never stuck: the new limit admits two probes at once.
+        let first = breaker.try_acquire().expect("a slot is free");
+        if expected == CircuitState::HalfOpen {
+            let second = breaker.try_acquire().expect("the new second slot");
+            drop(second);
+        }
+        drop(first);
+    });
+}
+
+#[test]
+fn a_failure_racing_a_new_threshold_counts_under_one_rule_only() {
+    model(|| {
+        let breaker = build(
+            CircuitBreaker::builder("loom-retune-streak")
+                .failure_threshold(2)
+                .reset_timeout(NEVER),
+        );
+        breaker.record_failure();
+        let failing = spawn_call(&breaker, CallOutcome::Failure);
+        let retune = spawn_reconfigure(
+            &breaker,
+            CircuitBreaker::builder("loom-retune-streak")
+                .failure_threshold(3)
+                .reset_timeout(NEVER),
+        );
+        retune.join().expect("reconfigure panicked");
+        assert!(
+            failing.join().expect("caller panicked"),
+            "the circuit was closed"
+        );
+        // Either the second failure of the old rule opened the circuit (and the new rule waits
+        // for it to close), or the new rule restarted the streak: a failure admitted before
+        // that counts for nothing, one admitted after is the first of three.
+        let stats = breaker.stats();
+        match breaker.state() {
+            CircuitState::Open => assert_eq!(stats.consecutive_failures, 0),
+            CircuitState::Closed => assert!(stats.consecutive_failures <= 1),
+            CircuitState::HalfOpen => panic!("nothing should move the circuit to half-open"),
+        }
+        // One generation step either way: the trip, or the new rule's fresh streak.
+        assert_eq!(generation(&breaker), 1);
+        assert_eq!(stats.failures, 2);
     });
 }
