@@ -176,6 +176,7 @@ mod error;
 mod events;
 mod failure;
 mod fallback;
+mod live_config;
 mod metrics;
 mod rate_limiter;
 mod registry;

@@ -1,6 +1,6 @@
 //! The synchronization primitives of the policies' concurrent state machines (the breaker's
-//! state word, failure streak, lock-free settings and lock; the bulkhead's occupancy word and
-//! queue lock).
+//! state word, failure streak, lock-free settings and lock; the bulkhead's occupancy word, limits
+//! and queue lock).
 //!
 //! Normally `std`'s. In the crate's unit tests under `--cfg resilience_loom` they are `loom`'s
 //! (loom is a dev-dependency, so only the test build can have it), so that the loom models

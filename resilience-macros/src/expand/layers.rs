@@ -114,10 +114,10 @@ pub(super) fn wrap(
         },
         Settings::Bulkhead(_) => quote! {
             // Without a queue the bulkhead decides at once; a queue makes the wait a real await.
-            match if #policy.config().queue == 0 {
-                #policy.try_acquire()
-            } else {
+            match if #policy.has_queue() {
                 #policy.acquire().await
+            } else {
+                #policy.try_acquire()
             } {
                 ::core::result::Result::Err(#rejection) => {
                     ::core::result::Result::Err(#krate::Failure::Policy(#rejection))

@@ -38,6 +38,23 @@ pub struct BulkheadConfig {
     pub queue_timeout: Duration,
 }
 
+impl BulkheadConfig {
+    /// The keys, spelled as in `#[bulkhead]`, whose values differ in `other`.
+    pub(crate) fn changed_keys(&self, other: &BulkheadConfig) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        if self.max_concurrent != other.max_concurrent {
+            keys.push(settings::MAX.setting);
+        }
+        if self.queue != other.queue {
+            keys.push(settings::QUEUE.setting);
+        }
+        if self.queue_timeout != other.queue_timeout {
+            keys.push(settings::QUEUE_TIMEOUT.setting);
+        }
+        keys
+    }
+}
+
 /// A compact one-line summary, as the registry's table shows it: `max=10 queue=0`, with the
 /// queue timeout added when there is a queue.
 impl fmt::Display for BulkheadConfig {

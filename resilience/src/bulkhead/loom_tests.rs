@@ -1,5 +1,6 @@
 //! Loom models of the bulkhead's slot accounting: every interleaving (up to a preemption bound)
-//! of callers claiming, queueing for, handing over and abandoning slots.
+//! of callers claiming, queueing for, handing over and abandoning slots, and of a reload resizing
+//! them meanwhile.
 //!
 //! Run with `RUSTFLAGS="--cfg resilience_loom" cargo test -p resilience --lib loom_tests`
 //! (`.ci/run` does). Waiting on tokio's timer is out of loom's reach, so a queued caller here
@@ -163,5 +164,71 @@ fn concurrent_claims_and_queueing_respect_max() {
             caller.join().expect("caller panicked");
         }
         assert_empty(&slots);
+    });
+}
+
+/// A caller that takes what it is given: a slot at once, or, once queued, a slot handed over
+/// before it leaves.
+fn call_once(slots: &Slots, occupants: &Occupants) {
+    match slots.claim_or_queue() {
+        Admission::Admitted => occupants.run_and_release(slots),
+        Admission::Queued(mut ticket) => {
+            if ticket.leave() {
+                occupants.run_and_release(slots);
+            }
+        }
+        Admission::Full => {}
+    }
+}
+
+#[test]
+fn growing_while_a_caller_queues_and_a_holder_releases_strands_no_slot() {
+    model(|| {
+        let slots = Arc::new(Slots::new(1, 1));
+        // Checked against the larger max: a call may run on either side of the resize.
+        let occupants = Occupants::new(2);
+        assert!(slots.try_claim());
+        let holder = {
+            let slots = Arc::clone(&slots);
+            thread::spawn(move || slots.release())
+        };
+        let caller = {
+            let (slots, occupants) = (Arc::clone(&slots), Arc::clone(&occupants));
+            thread::spawn(move || call_once(&slots, &occupants))
+        };
+        let reload = {
+            let slots = Arc::clone(&slots);
+            thread::spawn(move || slots.resize(2, 1))
+        };
+        holder.join().expect("holder panicked");
+        caller.join().expect("caller panicked");
+        reload.join().expect("reload panicked");
+        assert_empty(&slots);
+        assert_eq!(slots.max_concurrent(), 2);
+    });
+}
+
+#[test]
+fn shrinking_while_a_holder_releases_and_a_caller_queues_strands_no_slot() {
+    model(|| {
+        let slots = Arc::new(Slots::new(2, 1));
+        let occupants = Occupants::new(2);
+        assert!(slots.try_claim());
+        assert!(slots.try_claim());
+        let holder = {
+            let slots = Arc::clone(&slots);
+            thread::spawn(move || slots.release())
+        };
+        let caller = {
+            let (slots, occupants) = (Arc::clone(&slots), Arc::clone(&occupants));
+            thread::spawn(move || call_once(&slots, &occupants))
+        };
+        // The reload, then the other holder's release: over the new max, or handed over.
+        slots.resize(1, 1);
+        slots.release();
+        holder.join().expect("holder panicked");
+        caller.join().expect("caller panicked");
+        assert_empty(&slots);
+        assert_eq!(slots.max_concurrent(), 1);
     });
 }

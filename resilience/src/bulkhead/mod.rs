@@ -3,6 +3,8 @@
 mod config;
 #[cfg(all(test, resilience_loom))]
 mod loom_tests;
+#[cfg(test)]
+mod reconfigure_tests;
 mod slots;
 #[cfg(test)]
 mod tests;
@@ -16,6 +18,7 @@ pub use config::{BulkheadBuilder, BulkheadConfig};
 
 use self::slots::{Admission, Slots};
 use crate::events::{self, Event};
+use crate::live_config::LiveConfig;
 use crate::registry::PolicyKind;
 use crate::{ConfigError, Error, Failure};
 
@@ -39,6 +42,15 @@ use crate::{ConfigError, Error, Failure};
 /// **Cost.** When a slot is free and nobody waits, taking it is one compare-exchange on an
 /// atomic word and giving it back is another; only waiting takes a lock and allocates.
 ///
+/// **Reconfiguration.** A configuration reload changes a registered bulkhead in place (call
+/// sites keep it for good). A new `max` applies at once: a larger one admits queued callers
+/// straight away, oldest first, up to it; a smaller one lets the calls in flight over it finish,
+/// while new callers queue or are rejected until enough have finished. A new `queue` limit
+/// applies to callers arriving after it; callers already queued keep their place, even beyond a
+/// smaller limit, and keep the `queue_timeout` they started waiting with. No slot is leaked or
+/// counted twice across a change: once every call has ended, `available` is the new `max`. A
+/// call that races the change may still be admitted against the old `max`.
+///
 /// ```
 /// use resilience::{Bulkhead, Error};
 ///
@@ -61,7 +73,9 @@ use crate::{ConfigError, Error, Failure};
 /// ```
 pub struct Bulkhead {
     name: Arc<str>,
-    config: BulkheadConfig,
+    /// The whole configuration, for `config()` and a queued caller's timeout; `max` and `queue`
+    /// are read by calls from `slots`.
+    config: LiveConfig<BulkheadConfig>,
     slots: Slots,
     rejected: AtomicU64,
 }
@@ -127,7 +141,7 @@ impl Bulkhead {
         Bulkhead {
             slots: Slots::new(config.max_concurrent, config.queue),
             name,
-            config,
+            config: LiveConfig::new(config),
             rejected: AtomicU64::new(0),
         }
     }
@@ -142,24 +156,48 @@ impl Bulkhead {
         &self.name
     }
 
-    /// The settings this bulkhead was built with.
-    pub fn config(&self) -> &BulkheadConfig {
-        &self.config
+    /// The settings this bulkhead runs with now: those it was built with, or the latest a
+    /// configuration reload gave it.
+    pub fn config(&self) -> BulkheadConfig {
+        self.config.get()
+    }
+
+    /// Takes `config` in place of the current settings, while calls run, and returns the keys
+    /// whose values changed (`"max"`, `"queue"`, `"queue_timeout"`), empty when none did.
+    /// `config` was validated by whoever built it. See the type's docs for what a change does
+    /// to calls in flight and queued.
+    // Called by the registry's configuration reload.
+    #[allow(dead_code)]
+    pub(crate) fn reconfigure(&self, config: BulkheadConfig) -> Vec<&'static str> {
+        let mut current = self.config.write();
+        let changed = current.changed_keys(&config);
+        if !changed.is_empty() {
+            *current = config;
+            // Under the write guard, so two reconfigures resize in the order they took effect.
+            self.slots.resize(config.max_concurrent, config.queue);
+        }
+        changed
     }
 
     /// A snapshot of the occupancy and counters.
     pub fn stats(&self) -> BulkheadStats {
         let occupancy = self.slots.occupancy();
+        let max_concurrent = self.slots.max_concurrent();
         BulkheadStats {
-            max_concurrent: self.config.max_concurrent,
+            max_concurrent,
             in_flight: occupancy.in_flight(),
             queued: occupancy.queued(),
-            available: self
-                .config
-                .max_concurrent
-                .saturating_sub(occupancy.in_flight()),
+            available: max_concurrent.saturating_sub(occupancy.in_flight()),
             rejected: self.rejected.load(Ordering::Relaxed),
         }
+    }
+
+    /// Whether callers may queue for a slot (`queue` is not 0): the macros' expansion takes the
+    /// lock-free [`try_acquire`](Self::try_acquire) when they may not.
+    #[doc(hidden)]
+    #[inline]
+    pub fn has_queue(&self) -> bool {
+        self.slots.queue_limit() != 0
     }
 
     /// Sets the counters back to zero; the occupancy is live state and stays.
@@ -193,7 +231,10 @@ impl Bulkhead {
             Admission::Full => false,
             // Boxed so the timer of a wait that rarely happens does not make every call's
             // future larger (296 bytes instead of 112 for `run`); queueing allocates anyway.
-            Admission::Queued(ticket) => Box::pin(ticket.wait(self.config.queue_timeout)).await,
+            Admission::Queued(ticket) => {
+                let patience = self.config.get().queue_timeout;
+                Box::pin(ticket.wait(patience)).await
+            }
         };
         if admitted {
             Ok(BulkheadPermit { bulkhead: self })
@@ -234,7 +275,7 @@ impl Bulkhead {
         self.rejected.fetch_add(1, Ordering::Relaxed);
         let error = Error::BulkheadFull {
             name: Arc::clone(&self.name),
-            max_concurrent: self.config.max_concurrent,
+            max_concurrent: self.slots.max_concurrent(),
         };
         events::emit(|| Event::CallRejected {
             kind: PolicyKind::Bulkhead,
@@ -248,7 +289,7 @@ impl fmt::Debug for Bulkhead {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Bulkhead")
             .field("name", &self.name)
-            .field("config", &self.config)
+            .field("config", &self.config())
             .field("stats", &self.stats())
             .finish()
     }

@@ -396,7 +396,7 @@ fn reset_stats_zeroes_the_counters_but_not_the_occupancy() {
 
 #[test]
 fn build_validates_and_fills_in_defaults() {
-    let config = *bulkhead("bh-defaults", 4, 0).config();
+    let config = bulkhead("bh-defaults", 4, 0).config();
     assert_eq!(
         config,
         BulkheadConfig {
