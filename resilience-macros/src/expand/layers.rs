@@ -101,10 +101,10 @@ pub(super) fn wrap(
         Settings::Fallback(args) => fallback(args, policy, inner, below),
         Settings::RateLimit(_) => quote! {
             // Without a wait the limiter decides at once; a wait makes it a real await.
-            match if #policy.config().wait.is_zero() {
-                #policy.try_acquire()
-            } else {
+            match if #policy.has_wait() {
                 #policy.acquire().await
+            } else {
+                #policy.try_acquire()
             } {
                 ::core::result::Result::Err(#rejection) => {
                     ::core::result::Result::Err(#krate::Failure::Policy(#rejection))

@@ -4,13 +4,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use resilience_settings::rate_limit::RateLimitSettings;
+use resilience_settings::rate_limit::{self as settings, RateLimitSettings};
 
 use super::RateLimiter;
 use crate::ConfigError;
 
 /// The period `rate` counts over when no `per` is given.
-pub(super) const DEFAULT_PER: Duration = resilience_settings::rate_limit::DEFAULT_PER;
+pub(super) const DEFAULT_PER: Duration = settings::DEFAULT_PER;
 
 /// The settings of a [`RateLimiter`]: `rate` cells per `per`, at most `burst` at once, and how
 /// long a caller may `wait` for one.
@@ -48,12 +48,30 @@ impl RateLimiterConfig {
     pub fn interval(&self) -> Duration {
         Duration::from_nanos(interval_nanos(self.per, self.rate))
     }
+
+    /// The keys, spelled as in `#[rate_limit]`, whose values differ in `other`.
+    pub(crate) fn changed_keys(&self, other: &RateLimiterConfig) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        if self.rate != other.rate {
+            keys.push(settings::RATE.setting);
+        }
+        if self.per != other.per {
+            keys.push(settings::PER.setting);
+        }
+        if self.burst != other.burst {
+            keys.push(settings::BURST.setting);
+        }
+        if self.wait != other.wait {
+            keys.push(settings::WAIT.setting);
+        }
+        keys
+    }
 }
 
 /// `per / rate` in nanoseconds, rounded up; `u64::MAX` when it does not fit.
 pub(super) fn interval_nanos(per: Duration, rate: u32) -> u64 {
     // The same rounding the builder's refill check uses.
-    let nanos = resilience_settings::rate_limit::interval_nanos(per, rate);
+    let nanos = settings::interval_nanos(per, rate);
     u64::try_from(nanos).unwrap_or(u64::MAX)
 }
 

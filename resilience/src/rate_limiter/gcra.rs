@@ -15,6 +15,12 @@
 //! went through that compare-exchange with its condition holding, so however many threads
 //! race, the cells taken in any interval of length `t` never exceed `burst + t / interval`.
 //! Nothing else is published through the word, so every access is `Relaxed`.
+//!
+//! `interval` and `span` are relaxed atomics too, so that a reload can reshape the bucket while
+//! calls run ([`Gcra::reshape`]). The bucket keeps its level across a reshape: the cells taken
+//! and not yet refilled stay taken, re-timed at the new interval, and at most a whole new bucket
+//! is owed. A call that races the reshape reads the two values separately and may be judged by
+//! one old and one new: a one-off, for calls that were already deciding.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -33,9 +39,9 @@ pub(super) struct Gcra {
     /// Theoretical arrival time, in nanoseconds since `origin`: when the bucket is full again.
     tat: AtomicU64,
     /// Nanoseconds between two cells; at least 1.
-    interval: u64,
+    interval: AtomicU64,
     /// Nanoseconds a bucket takes to fill from empty: `burst × interval`.
-    span: u64,
+    span: AtomicU64,
 }
 
 impl Gcra {
@@ -45,9 +51,34 @@ impl Gcra {
         Gcra {
             origin: Instant::now(),
             tat: AtomicU64::new(0),
-            interval,
-            span: interval.saturating_mul(u64::from(burst)),
+            interval: AtomicU64::new(interval),
+            span: AtomicU64::new(interval.saturating_mul(u64::from(burst))),
         }
+    }
+
+    /// Gives the bucket a new `interval` and `burst` (checked as for [`new`](Self::new)) at
+    /// `now`, keeping its level: the time still owed, `tat - now`, is re-timed from the old
+    /// interval to the new one (the same number of cells are missing) and capped at the new
+    /// span (a bucket cannot be emptier than empty). A full bucket stays full.
+    ///
+    /// So a higher rate lets the next calls through at the new pace, instead of after the debt
+    /// run up at the old one, and a lower one does not forgive the calls just made.
+    pub(super) fn reshape(&self, interval: u64, burst: u32, now: u64) {
+        let span = interval.saturating_mul(u64::from(burst));
+        let old_interval = self.interval.swap(interval, Ordering::Relaxed).max(1);
+        self.span.store(span, Ordering::Relaxed);
+        let retime = |tat: u64| {
+            let owed = tat.checked_sub(now).filter(|&owed| owed > 0)?;
+            // Rounded up, so a reshape never hands out a fraction of a cell.
+            let cells_in_nanos = u128::from(owed) * u128::from(interval);
+            let retimed = cells_in_nanos.div_ceil(u128::from(old_interval));
+            let owed = u64::try_from(retimed).unwrap_or(u64::MAX).min(span);
+            Some(now.saturating_add(owed))
+        };
+        // `Err` means nothing was owed: the tat stays in the past.
+        let _ = self
+            .tat
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, retime);
     }
 
     /// Now, in nanoseconds since `origin`. A clock behind `origin` (another runtime's paused
@@ -76,11 +107,15 @@ impl Gcra {
     /// there: `Err(at)`, with `at > now`, in nanoseconds since `origin`.
     #[inline]
     pub(super) fn try_take(&self, now: u64) -> Result<(), u64> {
+        let (interval, span) = (
+            self.interval.load(Ordering::Relaxed),
+            self.span.load(Ordering::Relaxed),
+        );
         let mut tat = self.tat.load(Ordering::Relaxed);
         loop {
-            let next = tat.max(now).saturating_add(self.interval);
+            let next = tat.max(now).saturating_add(interval);
             // The first moment at which `next <= moment + span`.
-            let earliest = next.saturating_sub(self.span);
+            let earliest = next.saturating_sub(span);
             if earliest > now {
                 return Err(earliest);
             }
@@ -97,7 +132,8 @@ impl Gcra {
     /// Cells the bucket holds at `now`, from 0 to `burst`.
     pub(super) fn available(&self, now: u64) -> u64 {
         let tat = self.tat.load(Ordering::Relaxed).max(now);
-        now.saturating_add(self.span).saturating_sub(tat) / self.interval
+        let span = self.span.load(Ordering::Relaxed);
+        now.saturating_add(span).saturating_sub(tat) / self.interval.load(Ordering::Relaxed).max(1)
     }
 
     /// Fills the bucket up.
@@ -135,6 +171,49 @@ mod tests {
         let before = gcra.origin.checked_sub(Duration::from_secs(1));
         assert_eq!(before.map(|instant| gcra.nanos_at(instant)), Some(0));
         assert_eq!(gcra.nanos_at(gcra.instant_at(5 * MS)), 5 * MS);
+    }
+
+    #[test]
+    fn a_reshape_keeps_the_cells_taken_at_the_new_interval() {
+        // 10 ms a cell, 4 at once; 3 taken at 0: 1 left, 30 ms owed.
+        let gcra = Gcra::new(10 * MS, 4);
+        for _ in 0..3 {
+            assert_eq!(gcra.try_take(0), Ok(()));
+        }
+        assert_eq!(gcra.available(0), 1);
+
+        // Twice as fast, same burst: still 3 missing, refilled by 15 ms.
+        gcra.reshape(5 * MS, 4, 0);
+        assert_eq!(gcra.available(0), 1);
+        assert_eq!(gcra.available(5 * MS), 2);
+        assert_eq!(gcra.available(15 * MS), 4);
+
+        // A larger burst adds its room at once; the 2 cells still missing at 5 ms stay missing.
+        gcra.reshape(5 * MS, 10, 5 * MS);
+        assert_eq!(gcra.available(5 * MS), 8);
+        assert_eq!(gcra.available(15 * MS), 10);
+    }
+
+    #[test]
+    fn a_smaller_burst_owes_at_most_one_bucket() {
+        let gcra = Gcra::new(MS, 100);
+        for _ in 0..100 {
+            assert_eq!(gcra.try_take(0), Ok(()));
+        }
+        // 100 cells missing, but the new bucket holds 2: empty, with the next cell one new
+        // interval away rather than a hundred.
+        gcra.reshape(10 * MS, 2, 0);
+        assert_eq!(gcra.available(0), 0);
+        assert_eq!(gcra.try_take(0), Err(10 * MS));
+        assert_eq!(gcra.try_take(10 * MS), Ok(()));
+    }
+
+    #[test]
+    fn a_full_bucket_stays_full_through_a_reshape() {
+        let gcra = Gcra::new(MS, 3);
+        assert_eq!(gcra.try_take(0), Ok(()));
+        gcra.reshape(2 * MS, 5, 100 * MS);
+        assert_eq!(gcra.available(100 * MS), 5);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 mod config;
 mod gcra;
 #[cfg(test)]
+mod reconfigure_tests;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;
@@ -15,6 +17,7 @@ pub use config::{RateLimiterBuilder, RateLimiterConfig};
 
 use self::gcra::Gcra;
 use crate::events::{self, Event};
+use crate::live_config::LiveConfig;
 use crate::registry::PolicyKind;
 use crate::striped::StripedCounter;
 use crate::{ConfigError, Error, Failure};
@@ -46,6 +49,15 @@ use crate::{ConfigError, Error, Failure};
 /// before a waiter that wakes for it, and that waiter then sleeps until the next cell, if it
 /// is due within its `wait`, or is rejected.
 ///
+/// **Reconfiguration.** A configuration reload changes a registered limiter in place (call
+/// sites keep it for good), and the new `rate`, `per` and `burst` apply from the next call. The
+/// bucket keeps its level: the cells taken and not yet refilled stay taken, refilled at the new
+/// pace, and a smaller `burst` owes at most one whole new bucket. So a raised rate lets calls
+/// through at once, instead of after the debt run up at the old rate, and a lowered one does not
+/// forgive the calls just made. A new `wait` applies to callers arriving after it; a caller
+/// already waiting keeps the deadline it started with. A call that races the change may be
+/// judged by a mix of the old and the new settings.
+///
 /// ```
 /// use resilience::{Error, RateLimiter};
 /// use std::time::Duration;
@@ -70,8 +82,12 @@ use crate::{ConfigError, Error, Failure};
 /// ```
 pub struct RateLimiter {
     name: Arc<str>,
-    config: RateLimiterConfig,
+    /// The whole configuration, for `config()` and `stats()`; calls read the bucket's interval
+    /// and span and `wait_nanos`.
+    config: LiveConfig<RateLimiterConfig>,
     bucket: Gcra,
+    /// `wait` in nanoseconds, saturating: a wait past 584 years is forever.
+    wait_nanos: AtomicU64,
     permitted: StripedCounter,
     rejected: AtomicU64,
     waited: AtomicU64,
@@ -132,7 +148,8 @@ impl RateLimiter {
                 config.burst,
             ),
             name,
-            config,
+            wait_nanos: AtomicU64::new(duration_nanos(config.wait)),
+            config: LiveConfig::new(config),
             permitted: StripedCounter::default(),
             rejected: AtomicU64::new(0),
             waited: AtomicU64::new(0),
@@ -149,9 +166,41 @@ impl RateLimiter {
         &self.name
     }
 
-    /// The settings this limiter was built with.
-    pub fn config(&self) -> &RateLimiterConfig {
-        &self.config
+    /// The settings this limiter runs with now: those it was built with, or the latest a
+    /// configuration reload gave it.
+    pub fn config(&self) -> RateLimiterConfig {
+        self.config.get()
+    }
+
+    /// Takes `config` in place of the current settings, while calls run, and returns the keys
+    /// whose values changed (`"rate"`, `"per"`, `"burst"`, `"wait"`), empty when none did.
+    /// `config` was validated by whoever built it. See the type's docs for what a change does
+    /// to the bucket and to waiting callers.
+    // Called by the registry's configuration reload.
+    #[allow(dead_code)]
+    pub(crate) fn reconfigure(&self, config: RateLimiterConfig) -> Vec<&'static str> {
+        let mut current = self.config.write();
+        let changed = current.changed_keys(&config);
+        if changed.is_empty() {
+            return changed;
+        }
+        if (current.rate, current.per, current.burst) != (config.rate, config.per, config.burst) {
+            let interval = config::interval_nanos(config.per, config.rate);
+            self.bucket
+                .reshape(interval, config.burst, self.bucket.now());
+        }
+        self.wait_nanos
+            .store(duration_nanos(config.wait), Ordering::Relaxed);
+        *current = config;
+        changed
+    }
+
+    /// Whether a caller may wait for a cell (`wait` is not zero): the macros' expansion takes
+    /// the synchronous [`try_acquire`](Self::try_acquire) when it may not.
+    #[doc(hidden)]
+    #[inline]
+    pub fn has_wait(&self) -> bool {
+        self.wait_nanos.load(Ordering::Relaxed) != 0
     }
 
     /// A snapshot of the counters and of the cells available now.
@@ -162,7 +211,7 @@ impl RateLimiter {
             rejected: self.rejected.load(Ordering::Relaxed),
             waited: self.waited.load(Ordering::Relaxed),
             available: u32::try_from(available).unwrap_or(u32::MAX),
-            burst: self.config.burst,
+            burst: self.config.get().burst,
         }
     }
 
@@ -223,7 +272,7 @@ impl RateLimiter {
                 Ok(())
             }
             Err(next_cell) => {
-                let deadline = now.saturating_add(duration_nanos(self.config.wait));
+                let deadline = now.saturating_add(self.wait_nanos.load(Ordering::Relaxed));
                 if next_cell > deadline {
                     Err(self.reject(next_cell - now))
                 } else {
@@ -305,7 +354,7 @@ impl fmt::Debug for RateLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimiter")
             .field("name", &self.name)
-            .field("config", &self.config)
+            .field("config", &self.config())
             .field("stats", &self.stats())
             .finish()
     }

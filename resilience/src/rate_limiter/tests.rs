@@ -311,7 +311,7 @@ fn build_validates_and_fills_in_defaults() {
         .expect("valid");
     assert_eq!(
         limiter.config(),
-        &RateLimiterConfig {
+        RateLimiterConfig {
             rate: 50,
             per: Duration::from_secs(1),
             burst: 50,
