@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use resilience_settings::timeout::TimeoutSettings;
+use resilience_settings::timeout::{self as settings, TimeoutSettings};
 
 use super::Timeout;
 use crate::ConfigError;
@@ -25,6 +25,18 @@ use crate::ConfigError;
 pub struct TimeoutConfig {
     /// How long the call may stay pending before it is dropped; greater than zero.
     pub duration: Duration,
+}
+
+impl TimeoutConfig {
+    /// The keys, spelled as the `#[timeout]` table names the setting, whose values differ in
+    /// `other`.
+    pub(crate) fn changed_keys(&self, other: &TimeoutConfig) -> Vec<&'static str> {
+        if self.duration == other.duration {
+            Vec::new()
+        } else {
+            vec![settings::DURATION.setting]
+        }
+    }
 }
 
 /// A compact one-line summary, as the registry's table shows it: `duration=5s`.

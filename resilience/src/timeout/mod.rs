@@ -2,6 +2,8 @@
 
 mod config;
 #[cfg(test)]
+mod reconfigure_tests;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;
@@ -17,6 +19,7 @@ use tokio::time::Sleep;
 pub use config::{TimeoutBuilder, TimeoutConfig};
 
 use crate::events::{self, Event};
+use crate::live_config::LiveConfig;
 use crate::striped::Striped;
 use crate::{ConfigError, Error, Failure};
 
@@ -35,6 +38,11 @@ use crate::{ConfigError, Error, Failure};
 /// `Error::Timeout { name, after }`, which reaches the caller's error type through
 /// `From<resilience::Error>`. A call that completes at the same poll as the deadline keeps its
 /// result.
+///
+/// **Reconfiguration.** A configuration reload changes a registered timeout in place (call
+/// sites keep it for good): the new duration applies to calls that start after it. A call
+/// already running keeps the duration it started with, and its `Error::Timeout` reports that
+/// one.
 ///
 /// ```
 /// use resilience::{Error, Timeout};
@@ -61,7 +69,11 @@ use crate::{ConfigError, Error, Failure};
 /// ```
 pub struct Timeout {
     name: Arc<str>,
-    config: TimeoutConfig,
+    /// The whole configuration, for `config()`; calls read `duration_nanos`.
+    config: LiveConfig<TimeoutConfig>,
+    /// The duration in nanoseconds, `u64::MAX` for one that does not fit (584 years and more),
+    /// which reads back as `Duration::MAX`: never, for any timer.
+    duration_nanos: AtomicU64,
     counts: Striped<CallCounts>,
     timeouts: AtomicU64,
 }
@@ -148,7 +160,8 @@ impl Timeout {
     pub(super) fn from_parts(name: Arc<str>, config: TimeoutConfig) -> Self {
         Timeout {
             name,
-            config,
+            duration_nanos: AtomicU64::new(duration_nanos(config.duration)),
+            config: LiveConfig::new(config),
             counts: Striped::new(),
             timeouts: AtomicU64::new(0),
         }
@@ -164,9 +177,36 @@ impl Timeout {
         &self.name
     }
 
-    /// The settings this timeout was built with.
-    pub fn config(&self) -> &TimeoutConfig {
-        &self.config
+    /// The settings this timeout runs with now: those it was built with, or the latest a
+    /// configuration reload gave it.
+    pub fn config(&self) -> TimeoutConfig {
+        self.config.get()
+    }
+
+    /// Takes `config` in place of the current settings and returns the keys whose values
+    /// changed (`"duration"`), empty when none did. `config` was validated by whoever built it.
+    /// Calls that start afterwards get the new duration; calls already running keep theirs.
+    // Called by the registry's configuration reload.
+    #[allow(dead_code)]
+    pub(crate) fn reconfigure(&self, config: TimeoutConfig) -> Vec<&'static str> {
+        let mut current = self.config.write();
+        let changed = current.changed_keys(&config);
+        self.duration_nanos
+            .store(duration_nanos(config.duration), Ordering::Relaxed);
+        *current = config;
+        changed
+    }
+
+    /// The duration a call starting now gets: the macros' expansion reads it once per call,
+    /// before the call's first poll, and hands it to
+    /// [`poll_before_deadline`](Self::poll_before_deadline) and [`expired`](Self::expired).
+    #[doc(hidden)]
+    #[inline]
+    pub fn duration(&self) -> Duration {
+        match self.duration_nanos.load(Ordering::Relaxed) {
+            u64::MAX => Duration::MAX,
+            nanos => Duration::from_nanos(nanos),
+        }
     }
 
     /// A snapshot of the counters.
@@ -223,14 +263,16 @@ impl Timeout {
 
     /// The core both `call` and `run` go through: `fut`'s output, or the timeout's rejection.
     async fn limit<F: Future>(&self, fut: F) -> Result<F::Output, Error> {
+        let after = self.duration();
         let finished = {
             self.count_call();
             let mut fut = pin!(fut);
             let mut deadline = pin!(None::<Sleep>);
-            poll_fn(|cx| self.poll_before_deadline(fut.as_mut(), deadline.as_mut(), cx)).await
+            poll_fn(|cx| self.poll_before_deadline(fut.as_mut(), deadline.as_mut(), after, cx))
+                .await
             // `fut` is dropped here, before the rejection is reported.
         };
-        finished.ok_or_else(|| self.expired())
+        finished.ok_or_else(|| self.expired(after))
     }
 
     /// The first step of a timed call in the macros' expansion, which takes the steps of
@@ -242,14 +284,16 @@ impl Timeout {
     }
 
     /// One poll of a timed call: `Ready(Some(output))` when the call finished, `Ready(None)`
-    /// when the deadline passed first. `deadline` starts as `None` and is armed here. Counts
-    /// the call as it goes (see `CallCounts`).
+    /// when the deadline passed first. `deadline` starts as `None` and is armed here, `after`
+    /// from now: the call's [`duration`](Self::duration), read when it started. Counts the call
+    /// as it goes (see `CallCounts`).
     #[doc(hidden)]
     #[inline]
     pub fn poll_before_deadline<F: Future>(
         &self,
         fut: Pin<&mut F>,
         mut deadline: Pin<&mut Option<Sleep>>,
+        after: Duration,
         cx: &mut Context<'_>,
     ) -> Poll<Option<F::Output>> {
         // The call goes first, so a result that is ready wins over an expired deadline.
@@ -267,7 +311,7 @@ impl Timeout {
         // read and no timer.
         if deadline.is_none() {
             self.counts.local().waited.fetch_add(1, Ordering::Relaxed);
-            deadline.set(Some(tokio::time::sleep(self.config.duration)));
+            deadline.set(Some(tokio::time::sleep(after)));
         }
         let expired = deadline
             .as_mut()
@@ -280,12 +324,11 @@ impl Timeout {
         }
     }
 
-    /// Counts and reports an expired call, and returns its rejection. Call it after the call's
-    /// future is dropped.
+    /// Counts and reports a call that expired `after` its start (the duration it started with),
+    /// and returns its rejection. Call it after the call's future is dropped.
     #[doc(hidden)]
-    pub fn expired(&self) -> Error {
+    pub fn expired(&self, after: Duration) -> Error {
         self.timeouts.fetch_add(1, Ordering::Relaxed);
-        let after = self.config.duration;
         events::emit(|| Event::TimedOut {
             name: Arc::clone(&self.name),
             after,
@@ -297,11 +340,16 @@ impl Timeout {
     }
 }
 
+/// A duration in nanoseconds, `u64::MAX` for one that does not fit.
+fn duration_nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
 impl fmt::Debug for Timeout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Timeout")
             .field("name", &self.name)
-            .field("config", &self.config)
+            .field("config", &self.config())
             .field("stats", &self.stats())
             .finish()
     }
