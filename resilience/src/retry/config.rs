@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use resilience_settings::retry::{self as settings, BackoffStrategy};
+
 use super::{Backoff, Jitter, RetryOn};
 
 /// The settings of a [`Retry`](crate::Retry), as built by [`RetryBuilder`](crate::RetryBuilder).
@@ -42,6 +44,91 @@ impl RetryConfig {
     // The defaults live in the table the `#[retry]` attribute reads too.
     pub(crate) const DEFAULT_MAX_ATTEMPTS: u32 = resilience_settings::retry::DEFAULT_MAX_ATTEMPTS;
     pub(crate) const DEFAULT_MAX_DELAY: Duration = resilience_settings::retry::DEFAULT_MAX_DELAY;
+}
+
+impl RetryConfig {
+    /// The keys, spelled as in `#[retry]`, whose values differ in `other`. A backoff is compared
+    /// key by key as the attribute spells it: `backoff` for the strategy, `delay`, `factor`,
+    /// `delays` and `backoff_fn` for its parameters, each reported when its value changed or it
+    /// was set on one side only.
+    pub(crate) fn changed_keys(&self, other: &RetryConfig) -> Vec<&'static str> {
+        let (mine, theirs) = (
+            BackoffKeys::of(&self.backoff),
+            BackoffKeys::of(&other.backoff),
+        );
+        let differs = [
+            (
+                settings::MAX_ATTEMPTS,
+                self.max_attempts != other.max_attempts,
+            ),
+            (settings::BACKOFF, mine.strategy != theirs.strategy),
+            (settings::DELAY, mine.delay != theirs.delay),
+            (settings::FACTOR, mine.factor != theirs.factor),
+            (settings::MAX_DELAY, self.max_delay != other.max_delay),
+            (settings::DELAYS, mine.delays != theirs.delays),
+            (settings::BACKOFF_FN, mine.function != theirs.function),
+            (settings::JITTER, self.jitter != other.jitter),
+            (settings::MAX_ELAPSED, self.max_elapsed != other.max_elapsed),
+            (settings::RETRY_ON, self.retry_on != other.retry_on),
+        ];
+        differs
+            .into_iter()
+            .filter(|(_, differs)| *differs)
+            .map(|(key, _)| key.setting)
+            .collect()
+    }
+}
+
+/// A [`Backoff`] as the attribute's keys describe it.
+struct BackoffKeys<'a> {
+    strategy: Option<BackoffStrategy>,
+    delay: Option<Duration>,
+    factor: Option<f64>,
+    delays: Option<&'a [Duration]>,
+    /// Compared by address, as [`Backoff`]'s `PartialEq` does.
+    function: Option<usize>,
+}
+
+impl<'a> BackoffKeys<'a> {
+    fn of(backoff: &'a Backoff) -> Self {
+        let keys = BackoffKeys {
+            strategy: None,
+            delay: None,
+            factor: None,
+            delays: None,
+            function: None,
+        };
+        match backoff {
+            Backoff::None => BackoffKeys {
+                strategy: Some(BackoffStrategy::None),
+                ..keys
+            },
+            Backoff::Fixed(delay) => BackoffKeys {
+                strategy: Some(BackoffStrategy::Fixed),
+                delay: Some(*delay),
+                ..keys
+            },
+            Backoff::Linear(base) => BackoffKeys {
+                strategy: Some(BackoffStrategy::Linear),
+                delay: Some(*base),
+                ..keys
+            },
+            Backoff::Exponential { base, factor } => BackoffKeys {
+                strategy: Some(BackoffStrategy::Exponential),
+                delay: Some(*base),
+                factor: Some(*factor),
+                ..keys
+            },
+            Backoff::Schedule(delays) => BackoffKeys {
+                delays: Some(delays),
+                ..keys
+            },
+            Backoff::Custom(function) => BackoffKeys {
+                function: Some(*function as usize),
+                ..keys
+            },
+        }
+    }
 }
 
 impl Default for RetryConfig {

@@ -8,14 +8,18 @@ mod builder;
 mod config;
 mod context;
 mod jitter;
+#[cfg(test)]
+mod reconfigure_tests;
 mod retry_on;
 mod run;
 mod stats;
 #[cfg(test)]
 mod tests;
 
+use std::fmt;
 use std::future::Future;
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +32,7 @@ pub use retry_on::RetryOn;
 pub use run::RetryRun;
 pub use stats::RetryStats;
 
+use crate::live_config::LiveConfig;
 use crate::{Failure, FailureRef};
 use stats::RetryCounters;
 
@@ -52,6 +57,15 @@ use stats::RetryCounters;
 /// `on_retry` (in [`call_with`](Self::call_with) and [`run_with`](Self::run_with)) is given
 /// per call, like the attribute's, rather than set on the policy: one registered `Retry` is
 /// shared by every site naming it, and each site logs its own errors.
+///
+/// **Reconfiguration.** A configuration reload changes a registered retry in place (call sites
+/// keep it for good), and calls that begin afterwards run entirely on the new settings. A call
+/// already running keeps the `max_attempts` it began with (an annotated function may have moved
+/// an owned argument into what was then its last attempt), and whether `max_elapsed` timed it
+/// from its start. The rest (`backoff`, `max_delay`, `jitter`, `max_elapsed`'s limit,
+/// `retry_on`) is read after each failed attempt, so a running call follows the new values from
+/// its next retry decision on; a sleep already begun is not cut short. A call that began
+/// without `max_elapsed`, given one meanwhile, counts its elapsed time from its first failure.
 ///
 /// ```
 /// use resilience::Retry;
@@ -83,11 +97,46 @@ use stats::RetryCounters;
 /// assert_eq!(retry.stats().retries, 2);
 /// # }
 /// ```
-#[derive(Debug)]
 pub struct Retry {
     name: Arc<str>,
-    config: RetryConfig,
+    /// What a call reads as it begins, packed ([`CallLimits`]): changed with `config`.
+    limits: AtomicU64,
+    /// The whole configuration. A failed attempt takes the `Arc` (never the lock across user
+    /// code) and reads its schedule from it.
+    config: LiveConfig<Arc<RetryConfig>>,
     counters: RetryCounters,
+}
+
+/// The settings a call reads from its policy as it begins, in one word so that a reconfigure
+/// changes them together: `max_attempts` in the low half, whether `max_elapsed` is set above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CallLimits {
+    max_attempts: u32,
+    timed: bool,
+}
+
+impl CallLimits {
+    const TIMED: u64 = 1 << 32;
+
+    fn of(config: &RetryConfig) -> Self {
+        CallLimits {
+            max_attempts: config.max_attempts,
+            timed: config.max_elapsed.is_some(),
+        }
+    }
+
+    fn pack(self) -> u64 {
+        u64::from(self.max_attempts) | if self.timed { Self::TIMED } else { 0 }
+    }
+
+    #[inline]
+    fn unpack(word: u64) -> Self {
+        CallLimits {
+            // The low half, by truncation.
+            max_attempts: word as u32,
+            timed: word & Self::TIMED != 0,
+        }
+    }
 }
 
 impl Retry {
@@ -99,7 +148,8 @@ impl Retry {
     fn new(name: Arc<str>, config: RetryConfig) -> Self {
         Retry {
             name,
-            config,
+            limits: AtomicU64::new(CallLimits::of(&config).pack()),
+            config: LiveConfig::new(Arc::new(config)),
             counters: RetryCounters::default(),
         }
     }
@@ -119,9 +169,39 @@ impl Retry {
         &self.name
     }
 
-    /// The settings the policy runs with.
-    pub fn config(&self) -> &RetryConfig {
-        &self.config
+    /// The settings the policy runs with now: those it was built with, or the latest a
+    /// configuration reload gave it.
+    pub fn config(&self) -> RetryConfig {
+        RetryConfig::clone(&self.config.get())
+    }
+
+    /// The current settings, shared: what a failed attempt reads its schedule from.
+    fn current(&self) -> Arc<RetryConfig> {
+        self.config.get()
+    }
+
+    /// What a call beginning now reads.
+    #[inline]
+    fn call_limits(&self) -> CallLimits {
+        CallLimits::unpack(self.limits.load(Ordering::Relaxed))
+    }
+
+    /// Takes `config` in place of the current settings, while calls run, and returns the keys
+    /// whose values changed, spelled as in `#[retry]` (`"max_attempts"`, `"backoff"`,
+    /// `"delay"`, `"factor"`, `"delays"`, `"backoff_fn"`, `"max_delay"`, `"jitter"`,
+    /// `"max_elapsed"`, `"retry_on"`), empty when none did. `config` was validated by whoever
+    /// built it. See the type's docs for what a change does to calls already running.
+    // Called by the registry's configuration reload.
+    #[allow(dead_code)]
+    pub(crate) fn reconfigure(&self, config: RetryConfig) -> Vec<&'static str> {
+        let mut current = self.config.write();
+        let changed = current.changed_keys(&config);
+        if !changed.is_empty() {
+            self.limits
+                .store(CallLimits::of(&config).pack(), Ordering::Relaxed);
+            *current = Arc::new(config);
+        }
+        changed
     }
 
     /// What the policy has done since it was built or its stats were last reset.
@@ -144,7 +224,8 @@ impl Retry {
     /// assert_eq!(retry.delay_for(3), Duration::from_millis(150));
     /// ```
     pub fn delay_for(&self, retry: u32) -> Duration {
-        self.config.backoff.delay(retry, self.config.max_delay)
+        let config = self.current();
+        config.backoff.delay(retry, config.max_delay)
     }
 
     /// Starts one call's retry loop. Cheap: it allocates nothing and reads the clock only when
@@ -311,6 +392,16 @@ impl Retry {
                 ControlFlow::Continue(()) => {}
             }
         }
+    }
+}
+
+impl fmt::Debug for Retry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Retry")
+            .field("name", &self.name)
+            .field("config", &self.current())
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 

@@ -47,6 +47,9 @@ pub struct RetryRun<'a> {
     policy: &'a Retry,
     /// The attempt whose result `after_attempt` receives next, from 1.
     attempt: u32,
+    /// The policy's `max_attempts` when the call began: a reconfigure does not move it, so the
+    /// attempt `is_last_attempt` called the last is the last.
+    max_attempts: u32,
     /// What [`RetryContext::elapsed`] counts from: when the call began if `max_elapsed` needs
     /// it, otherwise when the first attempt failed, so that a call that succeeds at once never
     /// reads the clock.
@@ -66,10 +69,12 @@ enum Verdict {
 impl<'a> RetryRun<'a> {
     #[inline]
     pub(crate) fn new(policy: &'a Retry) -> Self {
+        let limits = policy.call_limits();
         RetryRun {
             policy,
             attempt: 1,
-            started: policy.config().max_elapsed.map(|_| Instant::now()),
+            max_attempts: limits.max_attempts,
+            started: limits.timed.then(Instant::now),
             previous_delay_nanos: 0,
         }
     }
@@ -87,7 +92,7 @@ impl<'a> RetryRun<'a> {
     #[doc(hidden)]
     #[inline]
     pub fn is_last_attempt(&self) -> bool {
-        self.attempt >= self.policy.config().max_attempts
+        self.attempt >= self.max_attempts
     }
 
     /// Reports an attempt's result and, when another attempt is due, sleeps until it.
@@ -202,8 +207,10 @@ impl<'a> RetryRun<'a> {
         describe: impl Fn(&E) -> String,
     ) -> Option<(Duration, Instant)> {
         let policy = self.policy;
-        let config = policy.config();
-        let at_least = match classify(failure, retry_if, self.policy.config().retry_on) {
+        // The settings in force now, not locked: `retry_if`, a custom backoff and `on_retry`
+        // are the user's code.
+        let config = policy.current();
+        let at_least = match classify(failure, retry_if, config.retry_on) {
             Verdict::Retry { at_least } => at_least,
             Verdict::Stop => {
                 policy.counters.record_not_retryable();
@@ -211,7 +218,7 @@ impl<'a> RetryRun<'a> {
                 return None;
             }
         };
-        if self.attempt >= config.max_attempts {
+        if self.attempt >= self.max_attempts {
             policy.counters.record_exhausted();
             self.report_gave_up(failure, &describe);
             return None;

@@ -594,7 +594,7 @@ fn build_fills_in_the_defaults() {
     let retry = build(Retry::builder("defaults"));
     assert_eq!(retry.name(), "defaults");
     assert_eq!(&**retry.name_arc(), "defaults");
-    assert_eq!(retry.config(), &RetryConfig::default());
+    assert_eq!(retry.config(), RetryConfig::default());
     assert_eq!(Retry::with_defaults("d".into()).config(), retry.config());
 }
 
