@@ -130,7 +130,7 @@ async fn functions_naming_one_breaker_share_its_state() {
     assert!(row.conflicts().is_empty());
 }
 
-#[circuit_breaker(name = "cb-conflict")]
+#[circuit_breaker(name = "cb-conflict", failure_threshold = 5)]
 async fn conflict_first() -> Result<(), AppError> {
     Ok(())
 }
@@ -141,7 +141,7 @@ async fn conflict_second() -> Result<(), AppError> {
 }
 
 #[tokio::test]
-async fn the_first_registration_wins_and_a_conflict_is_visible() {
+async fn the_first_registration_with_settings_wins_and_a_conflict_is_visible() {
     let mut events = registry().subscribe();
     conflict_first().await.unwrap();
     conflict_second().await.unwrap();

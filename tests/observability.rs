@@ -30,7 +30,7 @@ fn events_of_any(events: &mut Receiver<Event>, names: &[&str]) -> Vec<Event> {
     let mut mine = Vec::new();
     loop {
         match events.try_recv() {
-            Ok(event) if names.contains(&event.name()) => mine.push(event),
+            Ok(event) if event.name().is_some_and(|name| names.contains(&name)) => mine.push(event),
             Ok(_) | Err(TryRecvError::Lagged(_)) => {}
             Err(TryRecvError::Empty | TryRecvError::Closed) => return mine,
         }
@@ -199,7 +199,7 @@ async fn breaker_transitions_carry_their_cause() {
         seen[0].to_string(),
         "circuit breaker `obs-transitions`: closed -> open (failure threshold reached)"
     );
-    assert_eq!(seen[0].kind(), PolicyKind::CircuitBreaker);
+    assert_eq!(seen[0].kind(), Some(PolicyKind::CircuitBreaker));
 }
 
 #[tokio::test(start_paused = true)]
@@ -237,7 +237,7 @@ async fn a_full_bulkhead_and_a_timeout_are_reported() {
             },
             ..
         }, timeout] => {
-            assert_eq!(rejection.kind(), PolicyKind::Bulkhead);
+            assert_eq!(rejection.kind(), Some(PolicyKind::Bulkhead));
             assert!(
                 matches!(
                     timeout,

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
+use crate::config::Layered;
 pub use crate::fallback::{
     clone_for_fallback, clone_impl_for_fallback, fallback_answer, fallback_error, AsyncFallback,
     FallbackAnswer, FallbackArg, FallbackOutput,
@@ -119,13 +120,13 @@ fn same_type(a: &'static str, b: &'static str) -> bool {
 /// for it, nor run unprotected silently: it gets the kind's default settings, and
 /// [`Event::SettingsRejected`](crate::Event::SettingsRejected) says why (logged at `ERROR` with
 /// the `tracing` feature).
-fn register<P: RegisteredPolicy>(builder: P::Builder) -> Arc<P> {
+fn register<P: Layered>(builder: P::Builder) -> Arc<P> {
     let name = Arc::clone(P::builder_name(&builder));
     resolved(name, registry().register::<P>(builder))
 }
 
 /// A site that gives only a name: see [`Registry::strict_names`](crate::Registry::strict_names).
-fn register_name_only<P: RegisteredPolicy>(builder: P::Builder) -> Arc<P> {
+fn register_name_only<P: Layered>(builder: P::Builder) -> Arc<P> {
     let name = Arc::clone(P::builder_name(&builder));
     resolved(name, registry().register_name_only::<P>(builder))
 }

@@ -1,9 +1,14 @@
-//! The error a policy builder returns for settings it cannot honour.
+//! The error a policy builder or a configuration returns for settings it cannot honour.
 
-/// Settings a policy cannot be built with.
+use std::path::PathBuf;
+
+use crate::config::ConfigProblems;
+
+/// Settings a policy cannot be built with, or a configuration that cannot be read or applied.
 ///
 /// The attribute macros check every value at compile time, so annotated code never sees this;
-/// it is what the builders of the macro-free API return.
+/// it is what the builders of the macro-free API return, and what [`Config`](crate::Config) and
+/// [`Registry::apply`](crate::Registry::apply) report.
 ///
 /// ```
 /// use resilience::{ConfigError, Retry};
@@ -32,6 +37,31 @@ pub enum ConfigError {
         /// The setting that conflicts with it.
         second: &'static str,
     },
+    /// A configuration file that cannot be read.
+    #[error("cannot read {}: {kind}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why, as the operating system said.
+        kind: std::io::ErrorKind,
+    },
+    /// A configuration larger than [`MAX_FILE_BYTES`](crate::config::MAX_FILE_BYTES).
+    #[error("{} is larger than {limit} bytes: not a configuration file", path.display())]
+    TooLarge {
+        /// The file (empty for text).
+        path: PathBuf,
+        /// The limit.
+        limit: u64,
+    },
+    /// A configuration file that is not UTF-8 text.
+    #[error("{} is not UTF-8 text", path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A configuration with problems: every one of them, each with its place.
+    #[error("invalid configuration: {0}")]
+    Invalid(ConfigProblems),
 }
 
 impl ConfigError {

@@ -122,10 +122,25 @@ pub enum Event {
         /// Why the settings were refused.
         error: crate::ConfigError,
     },
+    /// A configuration was put in force ([`Registry::apply`](crate::Registry::apply), a
+    /// reload of a watched file).
+    #[non_exhaustive]
+    ConfigApplied {
+        /// Every registered policy whose settings changed, with the keys.
+        changed: Vec<crate::registry::PolicyChange>,
+    },
+    /// A configuration was refused, and the one in force stays: a file that does not read, or
+    /// settings that break a rule once stacked on a policy's code.
+    #[non_exhaustive]
+    ConfigRejected {
+        /// Every problem.
+        error: crate::ConfigError,
+    },
 }
 
 impl Event {
-    /// The kind of policy the event is about.
+    /// The kind of policy the event is about; `None` for an event about the configuration as
+    /// a whole ([`Event::ConfigApplied`], [`Event::ConfigRejected`]).
     ///
     /// ```
     /// use resilience::{Error, PolicyKind, Timeout};
@@ -142,12 +157,12 @@ impl Event {
     /// assert!(timeout.call(slow).await.is_err());
     ///
     /// let event = events.recv().await.unwrap();
-    /// assert_eq!(event.kind(), PolicyKind::Timeout);
-    /// assert_eq!(event.name(), "db");
+    /// assert_eq!(event.kind(), Some(PolicyKind::Timeout));
+    /// assert_eq!(event.name(), Some("db"));
     /// # }
     /// ```
-    pub fn kind(&self) -> PolicyKind {
-        match self {
+    pub fn kind(&self) -> Option<PolicyKind> {
+        Some(match self {
             Event::CircuitTransition { .. } => PolicyKind::CircuitBreaker,
             Event::CallRejected { kind, .. }
             | Event::ConfigConflict { kind, .. }
@@ -155,18 +170,20 @@ impl Event {
             | Event::PolicyMissing { kind, .. } => *kind,
             Event::RetryAttempt { .. } | Event::RetriesExhausted { .. } => PolicyKind::Retry,
             Event::TimedOut { .. } => PolicyKind::Timeout,
-        }
+            Event::ConfigApplied { .. } | Event::ConfigRejected { .. } => return None,
+        })
     }
 
-    /// The registry name of the policy the event is about.
-    pub fn name(&self) -> &str {
-        self.name_arc()
+    /// The registry name of the policy the event is about; `None` for an event about the
+    /// configuration as a whole.
+    pub fn name(&self) -> Option<&str> {
+        self.name_arc().map(|name| &**name)
     }
 
     /// The name, shared, so that a consumer such as the metrics layer can keep it without
     /// copying it.
-    pub(crate) fn name_arc(&self) -> &Arc<str> {
-        match self {
+    pub(crate) fn name_arc(&self) -> Option<&Arc<str>> {
+        Some(match self {
             Event::CircuitTransition { name, .. }
             | Event::RetryAttempt { name, .. }
             | Event::RetriesExhausted { name, .. }
@@ -180,7 +197,8 @@ impl Event {
                 | Error::BulkheadFull { name, .. }
                 | Error::RateLimited { name, .. } => name,
             },
-        }
+            Event::ConfigApplied { .. } | Event::ConfigRejected { .. } => return None,
+        })
     }
 }
 
@@ -227,6 +245,26 @@ impl std::fmt::Display for Event {
                 f,
                 "{kind} `{name}`: the call site's settings were refused ({error}); it runs with the default settings"
             ),
+            Event::ConfigApplied { changed } => {
+                write!(f, "configuration applied")?;
+                if changed.is_empty() {
+                    return write!(f, "; no registered policy changed");
+                }
+                for (i, change) in changed.iter().enumerate() {
+                    let sep = if i == 0 { ": " } else { "; " };
+                    write!(
+                        f,
+                        "{sep}{} `{}` ({})",
+                        change.kind,
+                        change.name,
+                        change.keys.join(", ")
+                    )?;
+                }
+                Ok(())
+            }
+            Event::ConfigRejected { error } => {
+                write!(f, "configuration refused, the one in force stays: {error}")
+            }
         }
     }
 }
@@ -355,5 +393,9 @@ fn trace(event: &Event) {
         Event::SettingsRejected { kind, name, .. } => tracing::error!(
             target: "resilience", policy = kind.as_str(), name = &**name, "{event}"
         ),
+        Event::ConfigApplied { changed } => tracing::info!(
+            target: "resilience", changed = changed.len(), "{event}"
+        ),
+        Event::ConfigRejected { .. } => tracing::error!(target: "resilience", "{event}"),
     }
 }

@@ -171,6 +171,7 @@
 
 mod bulkhead;
 mod circuit_breaker;
+pub mod config;
 mod config_error;
 mod error;
 mod events;
@@ -198,13 +199,17 @@ pub use circuit_breaker::{
     CallOutcome, CallPermit, CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerConfig,
     CircuitBreakerStats, CircuitState, TransitionCause, TripRule, Window,
 };
+pub use config::{Config, Source};
 pub use config_error::ConfigError;
 pub use error::Error;
 pub use events::Event;
 pub use failure::{Failure, FailureRef};
 pub use fallback::{Fallback, FallbackBuilder, FallbackConfig, FallbackStats};
 pub use rate_limiter::{RateLimiter, RateLimiterBuilder, RateLimiterConfig, RateLimiterStats};
-pub use registry::{registry, PolicyKind, PolicySnapshot, PolicyStats, Registry, RegistrySnapshot};
+pub use registry::{
+    registry, ApplyReport, ConfigWatch, PolicyChange, PolicyKind, PolicySnapshot, PolicyStats,
+    Registry, RegistrySnapshot, SettingSource, CONFIG_ENV,
+};
 pub use retry::{
     Backoff, Jitter, Retry, RetryBuilder, RetryConfig, RetryContext, RetryOn, RetryRun, RetryStats,
 };

@@ -107,7 +107,10 @@ mod enabled {
     }
 
     pub(crate) fn record_event(event: &Event) {
-        let name = shared(event.name_arc());
+        let Some(name) = event.name_arc().map(shared) else {
+            // The configuration as a whole: the policies' own metrics show its effect.
+            return;
+        };
         match event {
             Event::CircuitTransition { from, to, .. } => {
                 counter!(TRANSITIONS, "name" => name.clone(), "from" => from.as_str(), "to" => to.as_str())
@@ -127,6 +130,7 @@ mod enabled {
             | Event::PolicyMissing { kind, .. } => {
                 counter!(CONFLICTS, "kind" => kind.as_str(), "name" => name).increment(1);
             }
+            Event::ConfigApplied { .. } | Event::ConfigRejected { .. } => {}
         }
     }
 

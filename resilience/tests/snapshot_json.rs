@@ -77,13 +77,29 @@ fn a_snapshot_serializes_to_the_documented_shape() {
     let breaker = row(&snapshot, "circuit_breaker", "json-breaker");
     assert_eq!(
         keys(&breaker),
-        ["config", "conflicts", "kind", "missing", "name", "stats"]
+        [
+            "config",
+            "conflicts",
+            "kind",
+            "missing",
+            "name",
+            "sources",
+            "stats"
+        ]
     );
     assert_eq!(
         breaker["config"],
         "threshold=2 reset=10s half_open_timeout=10s"
     );
     assert_eq!(breaker["conflicts"], json!(["failure_threshold"]));
+    // Where each setting that is not a default came from.
+    assert_eq!(
+        breaker["sources"],
+        json!([
+            { "setting": "failure_threshold", "value": "2", "source": "code" },
+            { "setting": "reset_timeout", "value": "10s", "source": "code" },
+        ])
+    );
     let stats = &breaker["stats"];
     assert_eq!(
         keys(stats),

@@ -130,6 +130,15 @@ impl BulkheadBuilder {
         &self.name
     }
 
+    /// The settings given, by key.
+    pub(crate) fn settings(&self) -> BulkheadSettings {
+        BulkheadSettings {
+            max: self.max_concurrent,
+            queue: self.queue,
+            queue_timeout: self.queue_timeout,
+        }
+    }
+
     /// The keys set on this builder whose values differ from `existing`'s configuration:
     /// empty when this builder agrees with the bulkhead already registered under its name.
     pub fn conflicts_with(&self, existing: &Bulkhead) -> Vec<&'static str> {

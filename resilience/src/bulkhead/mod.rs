@@ -166,8 +166,6 @@ impl Bulkhead {
     /// whose values changed (`"max"`, `"queue"`, `"queue_timeout"`), empty when none did.
     /// `config` was validated by whoever built it. See the type's docs for what a change does
     /// to calls in flight and queued.
-    // Called by the registry's configuration reload.
-    #[allow(dead_code)]
     pub(crate) fn reconfigure(&self, config: BulkheadConfig) -> Vec<&'static str> {
         let mut current = self.config.write();
         let changed = current.changed_keys(&config);

@@ -195,7 +195,12 @@ impl CircuitBreakerBuilder {
     }
 
     /// The settings given, by key, as the shared checks see them.
-    fn settings(&self) -> BreakerSettings {
+    /// The `half_open_timeout` given, if any.
+    pub(crate) fn given_half_open_timeout(&self) -> Option<Duration> {
+        self.half_open_timeout
+    }
+
+    pub(crate) fn settings(&self) -> BreakerSettings {
         BreakerSettings {
             failure_threshold: self.failure_threshold,
             failure_rate: self.failure_rate,

@@ -40,8 +40,6 @@ impl CircuitBreaker {
     /// that races the swap may read an old `slow_call` or `reset_timeout` beside a new one, which
     /// only decides whether it is judged by the old value or the new one. Probe slots are never
     /// touched, so none is lost or leaked.
-    // The registry's configuration reload calls this; until it lands, only the tests do.
-    #[allow(dead_code)]
     pub(crate) fn reconfigure(&self, config: CircuitBreakerConfig) -> Vec<&'static str> {
         let mut machine = self.lock();
         let changed = machine.config().changed_keys(&config);

@@ -122,8 +122,13 @@ impl Fallback {
     }
 
     /// The configuration (empty: see [`FallbackConfig`]).
-    pub fn config(&self) -> &FallbackConfig {
-        &self.config
+    pub fn config(&self) -> FallbackConfig {
+        self.config
+    }
+
+    /// A fallback has no settings to change: its function is the call site's.
+    pub(crate) fn reconfigure(&self, _config: FallbackConfig) -> Vec<&'static str> {
+        Vec::new()
     }
 
     /// The counters.

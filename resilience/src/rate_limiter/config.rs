@@ -159,6 +159,16 @@ impl RateLimiterBuilder {
         &self.name
     }
 
+    /// The settings given, by key.
+    pub(crate) fn settings(&self) -> RateLimitSettings {
+        RateLimitSettings {
+            rate: self.rate,
+            per: self.per,
+            burst: self.burst,
+            wait: self.wait,
+        }
+    }
+
     /// The keys set on this builder whose values differ from `existing`'s configuration:
     /// empty when this builder agrees with the limiter already registered under its name.
     pub fn conflicts_with(&self, existing: &RateLimiter) -> Vec<&'static str> {

@@ -176,8 +176,6 @@ impl RateLimiter {
     /// whose values changed (`"rate"`, `"per"`, `"burst"`, `"wait"`), empty when none did.
     /// `config` was validated by whoever built it. See the type's docs for what a change does
     /// to the bucket and to waiting callers.
-    // Called by the registry's configuration reload.
-    #[allow(dead_code)]
     pub(crate) fn reconfigure(&self, config: RateLimiterConfig) -> Vec<&'static str> {
         let mut current = self.config.write();
         let changed = current.changed_keys(&config);

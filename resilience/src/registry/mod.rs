@@ -1,5 +1,6 @@
 //! The global registry: every policy by kind and name, for sharing and for inspection.
 
+mod config;
 #[cfg(feature = "test-util")]
 pub(crate) mod isolation;
 mod kind;
@@ -8,18 +9,22 @@ mod snapshot;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::config::layer::Layer;
+use crate::config::{ConfigProblems, Layered};
 use crate::events::{self, Event};
 use crate::{
     Bulkhead, BulkheadBuilder, CircuitBreaker, CircuitBreakerBuilder, ConfigError, Fallback,
     FallbackBuilder, RateLimiter, RateLimiterBuilder, Retry, RetryBuilder, Timeout, TimeoutBuilder,
 };
+use crate::{Config, Source};
 
 pub(crate) use registered::RegisteredPolicy;
 
+pub use config::{ApplyReport, ConfigWatch, PolicyChange, CONFIG_ENV};
 pub use kind::PolicyKind;
-pub use snapshot::{PolicySnapshot, PolicyStats, RegistrySnapshot};
+pub use snapshot::{PolicySnapshot, PolicyStats, RegistrySnapshot, SettingSource};
 
 /// The process-wide registry every annotated function registers its policies in.
 ///
@@ -43,7 +48,7 @@ pub fn registry() -> &'static Registry {
         return isolated.registry();
     }
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    REGISTRY.get_or_init(Registry::default)
+    REGISTRY.get_or_init(Registry::from_env)
 }
 
 /// Policies by kind and name. Get the global one with [`registry()`] (or, with the `test-util`
@@ -61,10 +66,23 @@ pub struct Registry {
     fallbacks: Shelf<Fallback>,
     /// See [`Registry::strict_names`].
     strict_names: AtomicBool,
+    /// The configuration in force: see [`Registry::apply`].
+    pub(crate) config: RwLock<Arc<Config>>,
+    /// What the last refused configuration said, until one is applied.
+    pub(crate) config_error: RwLock<Option<ConfigError>>,
+    /// One `apply` at a time.
+    pub(crate) applying: Mutex<()>,
 }
 
-pub(crate) struct Entry<P> {
+pub(crate) struct Entry<P: RegisteredPolicy> {
     pub(crate) policy: Arc<P>,
+    /// The registration whose settings the policy has, below and above the file's: the first
+    /// that gave any (a name-only site's builder gives none, and gives way to the next).
+    pub(crate) code: P::Builder,
+    /// Whether `code` came from an attribute or a builder in code.
+    pub(crate) code_source: Source,
+    /// The settings in effect, each with where it came from.
+    pub(crate) effective: Layer,
     /// Keys another site set to a different value than this policy's configuration.
     pub(crate) conflicts: Vec<&'static str>,
     /// Registered, with the defaults, by a site that gave only the name while names were strict
@@ -72,25 +90,54 @@ pub(crate) struct Entry<P> {
     pub(crate) missing: bool,
 }
 
-pub(crate) struct Shelf<P>(RwLock<HashMap<Arc<str>, Entry<P>>>);
+type Map<P> = HashMap<Arc<str>, Entry<P>>;
 
-impl<P> Default for Shelf<P> {
+pub(crate) struct Shelf<P: RegisteredPolicy> {
+    map: RwLock<Map<P>>,
+    /// Policies taken out by [`Registry::unregister_policy`], kept so that the next
+    /// registration under the name revives the same object, fresh: call sites hold it in a
+    /// `static`, and must use the new registration from then on.
+    retired: Mutex<HashMap<Arc<str>, Arc<P>>>,
+}
+
+impl<P: RegisteredPolicy> Default for Shelf<P> {
     fn default() -> Self {
-        Shelf(RwLock::new(HashMap::new()))
+        Shelf {
+            map: RwLock::new(HashMap::new()),
+            retired: Mutex::new(HashMap::new()),
+        }
     }
 }
 
-impl<P: RegisteredPolicy> Shelf<P> {
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<Arc<str>, Entry<P>>> {
+/// The builder for a policy's settings in effect under `config`: the file's defaults and base,
+/// then the code's settings, then the file's section.
+pub(crate) fn layered<P: Layered>(
+    config: &Config,
+    code: &P::Builder,
+    code_source: Source,
+) -> (Layer, P::Builder) {
+    let Some(attribute) = P::ATTRIBUTE else {
+        return (Layer::default(), code.clone());
+    };
+    let (below, above) = config.layers(attribute, P::builder_name(code));
+    let mut effective = below.with_source(Source::File);
+    effective.stack(attribute, &P::code_layer(code, code_source));
+    effective.stack(attribute, &above.with_source(Source::File));
+    let builder = P::layered(code, &effective);
+    (effective, builder)
+}
+
+impl<P: Layered> Shelf<P> {
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Map<P>> {
         // A panic while holding the lock cannot leave the map half-updated: every write is a
-        // single insert or a push, so the poisoned state is safe to use.
-        self.0
+        // single insert, remove or field update, so the poisoned state is safe to use.
+        self.map
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, HashMap<Arc<str>, Entry<P>>> {
-        self.0
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Map<P>> {
+        self.map
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -99,25 +146,28 @@ impl<P: RegisteredPolicy> Shelf<P> {
         self.read().get(name).map(|entry| Arc::clone(&entry.policy))
     }
 
-    /// The policy named by the builder, built and registered if there is none yet; otherwise
-    /// the builder's explicit settings that differ from it are recorded as a conflict.
-    fn get_or_register(&self, builder: P::Builder) -> Result<Arc<P>, ConfigError> {
-        self.get_or_insert(builder, false)
-    }
-
-    /// [`get_or_register`](Self::get_or_register) for a site that gives only the name: under
+    /// [`get_or_insert`](Self::get_or_insert) for a site that gives only the name: under
     /// strict names, a name nothing has given settings is registered with the defaults, marked
     /// missing, and reported.
     fn get_or_register_name_only(
         &self,
+        config: &RwLock<Arc<Config>>,
         builder: P::Builder,
         strict: bool,
     ) -> Result<Arc<P>, ConfigError> {
-        if !strict || self.get(P::builder_name(&builder)).is_some() {
-            return self.get_or_register(builder);
+        let given = {
+            let config = read_config(config);
+            P::ATTRIBUTE.is_some_and(|attribute| {
+                config
+                    .section(attribute, P::builder_name(&builder))
+                    .is_some()
+            })
+        };
+        if !strict || given || self.get(P::builder_name(&builder)).is_some() {
+            return self.get_or_insert(config, builder, Source::Attribute, false);
         }
         let name = Arc::clone(P::builder_name(&builder));
-        let policy = self.get_or_insert(builder, true)?;
+        let policy = self.get_or_insert(config, builder, Source::Attribute, true)?;
         events::emit(|| Event::PolicyMissing {
             kind: P::KIND,
             name,
@@ -125,31 +175,90 @@ impl<P: RegisteredPolicy> Shelf<P> {
         Ok(policy)
     }
 
-    fn get_or_insert(&self, builder: P::Builder, missing: bool) -> Result<Arc<P>, ConfigError> {
+    /// The policy named by the builder, built with the settings in effect (the file's layers
+    /// around the builder's) and registered if there is none yet. When there is one: a builder
+    /// with settings takes the place of a name-only registration's (the policy is reconfigured
+    /// in place), and otherwise its explicit settings that differ are recorded as a conflict.
+    pub(crate) fn get_or_insert(
+        &self,
+        config: &RwLock<Arc<Config>>,
+        builder: P::Builder,
+        source: Source,
+        missing: bool,
+    ) -> Result<Arc<P>, ConfigError> {
         let name = Arc::clone(P::builder_name(&builder));
-        if let Some(existing) = self.get(&name) {
-            self.note_conflicts(&name, P::conflicts(&builder, &existing));
-            return Ok(existing);
+        let gives_settings = !P::code_layer(&builder, source).is_empty();
+        {
+            let map = self.read();
+            if let Some(entry) = map.get(&*name) {
+                let settled = !gives_settings || !P::code_layer(&entry.code, source).is_empty();
+                if settled {
+                    let conflicts = self.conflicts(&builder, entry)?;
+                    let existing = Arc::clone(&entry.policy);
+                    drop(map);
+                    self.note_conflicts(&name, conflicts);
+                    return Ok(existing);
+                }
+            }
         }
-        let built = P::build(builder.clone())?;
+        // Built under the write lock, with the configuration read under it: an `apply` either
+        // swapped its configuration in before (and this reads it) or reconfigures this entry
+        // after.
         let mut map = self.write();
-        // Another thread may have registered the name between the read and the write.
-        if let Some(entry) = map.get(&*name) {
+        let config = read_config(config);
+        if let Some(entry) = map.get_mut(&*name) {
+            if gives_settings && P::code_layer(&entry.code, entry.code_source).is_empty() {
+                // A name-only registration gives way to the first with settings.
+                let (effective, layered) = build_layered::<P>(&config, &builder, source, &name)?;
+                entry.policy.reconfigure_from(layered);
+                entry.code = builder;
+                entry.code_source = source;
+                entry.effective = effective;
+                entry.missing = false;
+                return Ok(Arc::clone(&entry.policy));
+            }
+            let conflicts = self.conflicts(&builder, entry)?;
             let existing = Arc::clone(&entry.policy);
             drop(map);
-            self.note_conflicts(&name, P::conflicts(&builder, &existing));
+            self.note_conflicts(&name, conflicts);
             return Ok(existing);
         }
-        let policy = Arc::new(built);
+        let (effective, built) = build_layered::<P>(&config, &builder, source, &name)?;
+        let retired = self
+            .retired
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&*name);
+        let policy = match retired {
+            Some(policy) => {
+                policy.reconfigure_from(built);
+                policy.reset();
+                policy
+            }
+            None => Arc::new(built),
+        };
         map.insert(
             Arc::clone(&name),
             Entry {
                 policy: Arc::clone(&policy),
+                code: builder,
+                code_source: source,
+                effective,
                 conflicts: Vec::new(),
                 missing,
             },
         );
         Ok(policy)
+    }
+
+    /// The keys `builder` sets to other values than the registration in effect gave (the file
+    /// aside: a file's override is not a disagreement between sites).
+    fn conflicts(
+        &self,
+        builder: &P::Builder,
+        entry: &Entry<P>,
+    ) -> Result<Vec<&'static str>, ConfigError> {
+        Ok(P::conflicts(builder, &P::build(entry.code.clone())?))
     }
 
     fn note_conflicts(&self, name: &Arc<str>, keys: Vec<&'static str>) {
@@ -174,6 +283,26 @@ impl<P: RegisteredPolicy> Shelf<P> {
         self.get(name).map(|policy| policy.reset()).is_some()
     }
 
+    /// Takes the policy named `name` out of every listing; the next registration under the
+    /// name revives it, fresh.
+    pub(crate) fn unregister(&self, name: &str) -> bool {
+        let removed = self.write().remove(name);
+        match removed {
+            Some(entry) => {
+                self.retired
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(Arc::from(name), entry.policy);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn names(&self, names: &mut Vec<String>) {
+        names.extend(self.read().keys().map(|name| name.to_string()));
+    }
+
     /// The snapshot of the policy named `name`, if there is one.
     fn snapshot_named(&self, name: &str, rows: &mut Vec<PolicySnapshot>) {
         if let Some((name, entry)) = self.read().get_key_value(name) {
@@ -188,6 +317,39 @@ impl<P: RegisteredPolicy> Shelf<P> {
                 .map(|(name, entry)| PolicySnapshot::of(name, entry)),
         );
     }
+}
+
+/// The policy for `builder` with the file's settings stacked around its own. When the stack
+/// breaks a rule that the builder alone does not (the file was checked against the policies
+/// registered when it was applied, not against this one), the policy runs on the builder's
+/// settings and the refusal is reported as [`Event::ConfigRejected`].
+fn build_layered<P: Layered>(
+    config: &Config,
+    builder: &P::Builder,
+    source: Source,
+    name: &Arc<str>,
+) -> Result<(Layer, P), ConfigError> {
+    let (effective, layered_builder) = layered::<P>(config, builder, source);
+    match P::build(layered_builder) {
+        Ok(built) => Ok((effective, built)),
+        Err(error) => {
+            let (own, _) = layered::<P>(&Config::empty(), builder, source);
+            let built = P::build(builder.clone())?;
+            events::emit(|| Event::ConfigRejected {
+                error: ConfigError::Invalid(ConfigProblems(vec![config::apply_problem(
+                    config,
+                    P::ATTRIBUTE,
+                    name,
+                    &error.to_string(),
+                )])),
+            });
+            Ok((own, built))
+        }
+    }
+}
+
+pub(crate) fn read_config(config: &RwLock<Arc<Config>>) -> Arc<Config> {
+    Arc::clone(&config.read().unwrap_or_else(PoisonError::into_inner))
 }
 
 impl Registry {
@@ -230,13 +392,15 @@ impl Registry {
         &self,
         builder: CircuitBreakerBuilder,
     ) -> Result<Arc<CircuitBreaker>, ConfigError> {
-        self.circuit_breakers.get_or_register(builder)
+        self.circuit_breakers
+            .get_or_insert(&self.config, builder, Source::Code, false)
     }
 
     /// The retry policy named by the builder, registered if there is none yet; see
     /// [`circuit_breaker_or_register`](Self::circuit_breaker_or_register).
     pub fn retry_or_register(&self, builder: RetryBuilder) -> Result<Arc<Retry>, ConfigError> {
-        self.retries.get_or_register(builder)
+        self.retries
+            .get_or_insert(&self.config, builder, Source::Code, false)
     }
 
     /// The timeout named by the builder, registered if there is none yet; see
@@ -245,7 +409,8 @@ impl Registry {
         &self,
         builder: TimeoutBuilder,
     ) -> Result<Arc<Timeout>, ConfigError> {
-        self.timeouts.get_or_register(builder)
+        self.timeouts
+            .get_or_insert(&self.config, builder, Source::Code, false)
     }
 
     /// The bulkhead named by the builder, registered if there is none yet; see
@@ -254,7 +419,8 @@ impl Registry {
         &self,
         builder: BulkheadBuilder,
     ) -> Result<Arc<Bulkhead>, ConfigError> {
-        self.bulkheads.get_or_register(builder)
+        self.bulkheads
+            .get_or_insert(&self.config, builder, Source::Code, false)
     }
 
     /// The rate limiter named by the builder, registered if there is none yet; see
@@ -274,7 +440,8 @@ impl Registry {
         &self,
         builder: RateLimiterBuilder,
     ) -> Result<Arc<RateLimiter>, ConfigError> {
-        self.rate_limiters.get_or_register(builder)
+        self.rate_limiters
+            .get_or_insert(&self.config, builder, Source::Code, false)
     }
 
     /// The fallback named by the builder, registered if there is none yet; see
@@ -283,24 +450,22 @@ impl Registry {
         &self,
         builder: FallbackBuilder,
     ) -> Result<Arc<Fallback>, ConfigError> {
-        self.fallbacks.get_or_register(builder)
+        self.fallbacks
+            .get_or_insert(&self.config, builder, Source::Code, false)
     }
 
     /// Registers the policy of any kind (the macros' path).
-    pub(crate) fn register<P: RegisteredPolicy>(
-        &self,
-        builder: P::Builder,
-    ) -> Result<Arc<P>, ConfigError> {
-        P::shelf(self).get_or_register(builder)
+    pub(crate) fn register<P: Layered>(&self, builder: P::Builder) -> Result<Arc<P>, ConfigError> {
+        P::shelf(self).get_or_insert(&self.config, builder, Source::Attribute, false)
     }
 
     /// Registers the policy of a site that gives only a name (the macros' path): see
     /// [`strict_names`](Self::strict_names).
-    pub(crate) fn register_name_only<P: RegisteredPolicy>(
+    pub(crate) fn register_name_only<P: Layered>(
         &self,
         builder: P::Builder,
     ) -> Result<Arc<P>, ConfigError> {
-        P::shelf(self).get_or_register_name_only(builder, self.is_strict_names())
+        P::shelf(self).get_or_register_name_only(&self.config, builder, self.is_strict_names())
     }
 
     /// Strict names: a site that gives only a `name` (`#[circuit_breaker(name = "payments")]`)

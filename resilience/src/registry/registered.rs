@@ -24,6 +24,8 @@ pub(crate) trait RegisteredPolicy: Sized {
     fn stats(&self) -> PolicyStats;
     /// Back to a fresh start: counters, and a breaker's state.
     fn reset(&self);
+    /// Takes `built`'s configuration in place, keeping state; returns the keys that changed.
+    fn reconfigure_from(&self, built: Self) -> Vec<&'static str>;
 }
 
 macro_rules! registered {
@@ -56,6 +58,9 @@ macro_rules! registered {
             fn reset(&self) {
                 let reset: fn(&$policy) = $reset;
                 reset(self);
+            }
+            fn reconfigure_from(&self, built: Self) -> Vec<&'static str> {
+                $policy::reconfigure(self, built.config())
             }
         }
     };

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::{Entry, PolicyKind, RegisteredPolicy};
+use crate::Source;
 use crate::{
     BulkheadStats, CircuitBreakerStats, FallbackStats, RateLimiterStats, RetryStats, TimeoutStats,
 };
@@ -48,7 +49,11 @@ use crate::{
 ///         "opened_at": "2024-06-10T06:13:21.500Z"
 ///       },
 ///       "conflicts": ["failure_threshold"],
-///       "missing": false
+///       "missing": false,
+///       "sources": [
+///         { "setting": "failure_threshold", "value": "3", "source": "attribute" },
+///         { "setting": "reset_timeout", "value": "500ms", "source": "file" }
+///       ]
 ///     }
 ///   ]
 /// }
@@ -103,6 +108,22 @@ pub struct PolicySnapshot {
     /// Registered with the defaults by a name-only site while names were strict and nothing had
     /// given the name settings ([`Registry::strict_names`](crate::Registry::strict_names)).
     pub missing: bool,
+    /// Where each setting that is not a built-in default came from, in the order the settings
+    /// were given: "why is the threshold 3?" (every other setting is the default).
+    pub sources: Vec<SettingSource>,
+}
+
+/// One setting in effect and where it came from: a row of [`PolicySnapshot::sources`].
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct SettingSource {
+    /// The setting, as the attribute spells it: `"failure_threshold"`.
+    pub setting: &'static str,
+    /// Its value, as text: `"3"`, `"20s"`.
+    pub value: String,
+    /// Where it came from.
+    pub source: Source,
 }
 
 /// The live state and counters of one policy, by kind.
@@ -164,6 +185,36 @@ impl PolicySnapshot {
         self.missing
     }
 
+    /// Where each setting that is not a built-in default came from.
+    pub fn sources(&self) -> &[SettingSource] {
+        &self.sources
+    }
+
+    /// Where `setting` came from: [`Source::Default`] when nothing gave it.
+    ///
+    /// ```
+    /// use resilience::{registry, CircuitBreaker, Config, PolicyKind, Source};
+    ///
+    /// registry()
+    ///     .circuit_breaker_or_register(CircuitBreaker::builder("doc-source").failure_threshold(5))
+    ///     .unwrap();
+    /// let config = Config::from_toml_str(
+    ///     "[defaults.circuit_breaker]\nreset_timeout = \"20s\"\n",
+    /// ).unwrap();
+    /// registry().apply(&config).unwrap();
+    /// let row = registry().policies().into_iter().find(|p| p.name() == "doc-source").unwrap();
+    /// assert_eq!(row.source_of("failure_threshold"), Source::Code);
+    /// assert_eq!(row.source_of("reset_timeout"), Source::File);
+    /// assert_eq!(row.source_of("success_threshold"), Source::Default);
+    /// # registry().apply(&Config::empty()).unwrap();
+    /// ```
+    pub fn source_of(&self, setting: &str) -> Source {
+        self.sources
+            .iter()
+            .find(|row| row.setting == setting)
+            .map_or(Source::Default, |row| row.source)
+    }
+
     pub(super) fn of<P: RegisteredPolicy>(name: &str, entry: &Entry<P>) -> Self {
         PolicySnapshot {
             kind: P::KIND,
@@ -172,6 +223,36 @@ impl PolicySnapshot {
             stats: entry.policy.stats(),
             conflicts: entry.conflicts.clone(),
             missing: entry.missing,
+            sources: entry
+                .effective
+                .iter()
+                .map(|(setting, value, source)| SettingSource {
+                    setting,
+                    value: value.to_string(),
+                    source,
+                })
+                .collect(),
+        }
+    }
+
+    /// The sources column: the settings not at their defaults, by source (`file: jitter`).
+    fn from(&self) -> String {
+        let mut parts = Vec::new();
+        for source in [Source::Attribute, Source::Code, Source::File] {
+            let settings: Vec<&str> = self
+                .sources
+                .iter()
+                .filter(|row| row.source == source)
+                .map(|row| row.setting)
+                .collect();
+            if !settings.is_empty() {
+                parts.push(format!("{source}: {}", settings.join(",")));
+            }
+        }
+        if parts.is_empty() {
+            "default".to_owned()
+        } else {
+            parts.join("; ")
         }
     }
 
@@ -232,8 +313,8 @@ impl PolicySnapshot {
 
 impl fmt::Display for RegistrySnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let header = ["KIND", "NAME", "STATE", "CONFIG", "STATS"];
-        let rows: Vec<[String; 5]> = self
+        let header = ["KIND", "NAME", "STATE", "CONFIG", "FROM", "STATS"];
+        let rows: Vec<[String; 6]> = self
             .policies
             .iter()
             .map(|p| {
@@ -242,6 +323,7 @@ impl fmt::Display for RegistrySnapshot {
                     p.name.clone(),
                     p.state(),
                     p.config.clone(),
+                    p.from(),
                     p.counters(),
                 ]
             })
@@ -252,7 +334,7 @@ impl fmt::Display for RegistrySnapshot {
                 *width = (*width).max(cell.chars().count());
             }
         }
-        let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 5]| -> fmt::Result {
+        let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 6]| -> fmt::Result {
             let last = cells.len() - 1;
             for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
                 if i == last {
@@ -265,7 +347,7 @@ impl fmt::Display for RegistrySnapshot {
         };
         line(f, header)?;
         for row in &rows {
-            line(f, [&row[0], &row[1], &row[2], &row[3], &row[4]])?;
+            line(f, [&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]])?;
         }
         Ok(())
     }

@@ -164,7 +164,7 @@ impl RetryBuilder {
     }
 
     /// The settings given, by key, for the checks the `#[retry]` attribute runs too.
-    fn settings(&self) -> RetrySettings {
+    pub(crate) fn settings(&self) -> RetrySettings {
         let mut settings = RetrySettings {
             max_attempts: self.max_attempts,
             max_delay: self.max_delay,
@@ -200,6 +200,16 @@ impl RetryBuilder {
             Some(Backoff::Custom(_)) => settings.backoff_fn = true,
         }
         settings
+    }
+
+    /// The backoff given, if any: a custom function has no settings a file could write.
+    pub(crate) fn given_backoff(&self) -> Option<&Backoff> {
+        self.backoff.as_ref()
+    }
+
+    /// The `retry_on` given, if any.
+    pub(crate) fn given_retry_on(&self) -> Option<RetryOn> {
+        self.retry_on
     }
 
     /// The keys this builder set explicitly to a value that differs from `existing`'s

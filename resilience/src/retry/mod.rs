@@ -191,8 +191,6 @@ impl Retry {
     /// `"delay"`, `"factor"`, `"delays"`, `"backoff_fn"`, `"max_delay"`, `"jitter"`,
     /// `"max_elapsed"`, `"retry_on"`), empty when none did. `config` was validated by whoever
     /// built it. See the type's docs for what a change does to calls already running.
-    // Called by the registry's configuration reload.
-    #[allow(dead_code)]
     pub(crate) fn reconfigure(&self, config: RetryConfig) -> Vec<&'static str> {
         let mut current = self.config.write();
         let changed = current.changed_keys(&config);

@@ -89,6 +89,11 @@ impl TimeoutBuilder {
         &self.name
     }
 
+    /// The duration given, if any.
+    pub(crate) fn given_duration(&self) -> Option<Duration> {
+        self.duration
+    }
+
     /// The keys set on this builder whose values differ from `existing`'s configuration:
     /// empty when this builder agrees with the timeout already registered under its name.
     pub fn conflicts_with(&self, existing: &Timeout) -> Vec<&'static str> {

@@ -186,8 +186,6 @@ impl Timeout {
     /// Takes `config` in place of the current settings and returns the keys whose values
     /// changed (`"duration"`), empty when none did. `config` was validated by whoever built it.
     /// Calls that start afterwards get the new duration; calls already running keep theirs.
-    // Called by the registry's configuration reload.
-    #[allow(dead_code)]
     pub(crate) fn reconfigure(&self, config: TimeoutConfig) -> Vec<&'static str> {
         let mut current = self.config.write();
         let changed = current.changed_keys(&config);
