@@ -64,6 +64,8 @@ async fn serve(period: Duration) {
             Ok(_) => ok += 1,
             Err(_) => failed += 1,
         }
+        // A request every 10ms or so, answered or refused.
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     println!("  {ok} calls answered, {failed} failed\n");
     println!("{}", registry().snapshot());

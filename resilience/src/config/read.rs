@@ -535,6 +535,8 @@ impl Reader<'_> {
             .or_else(|| closest(name, &known));
         let message = if name == "name" {
             "the name is the section's: [<kind>.<name>]".to_owned()
+        } else if guess.is_some() {
+            "unknown key".to_owned()
         } else {
             format!(
                 "unknown key; `[{}.<name>]` takes {}",
