@@ -13,11 +13,12 @@ pub use crate::fallback::{
     clone_for_fallback, clone_impl_for_fallback, fallback_answer, fallback_error, AsyncFallback,
     FallbackAnswer, FallbackArg, FallbackOutput,
 };
+pub use crate::pipeline::PipelineRun;
 use crate::registry::RegisteredPolicy;
 use crate::{
     registry, Bulkhead, BulkheadBuilder, CallOutcome, CircuitBreaker, CircuitBreakerBuilder, Error,
-    Failure, FailureRef, Fallback, FallbackBuilder, RateLimiter, RateLimiterBuilder, Retry,
-    RetryBuilder, RetryContext, Timeout, TimeoutBuilder,
+    Failure, FailureRef, Fallback, FallbackBuilder, Pipeline, RateLimiter, RateLimiterBuilder,
+    Retry, RetryBuilder, RetryContext, Timeout, TimeoutBuilder,
 };
 
 /// One annotated call site's policy, resolved from the registry on the site's first call.
@@ -176,6 +177,13 @@ pub fn register_rate_limiter(builder: RateLimiterBuilder) -> Arc<RateLimiter> {
 
 pub fn register_fallback(builder: FallbackBuilder) -> Arc<Fallback> {
     register(builder)
+}
+
+/// A `#[resilient(policy = "NAME")]` site's composite policy: the registered one, or an empty
+/// one marked missing (reported once), which a later definition fills in place: see
+/// [`Registry::execute`](crate::Registry::execute).
+pub fn resolve_pipeline(name: &str) -> Arc<Pipeline> {
+    registry().pipeline_or_missing(name)
 }
 
 /// Default name of a method's policies: `path::to::Type::method`, with the concrete `Self`.

@@ -103,6 +103,9 @@ pub enum Event {
     },
     /// Under strict names, a site that gives only a name registered it with the defaults:
     /// nothing had given that name settings ([`Registry::strict_names`](crate::Registry::strict_names)).
+    /// Or, of kind [`PolicyKind::Pipeline`], a composite policy was called by name
+    /// (`#[resilient(policy = "NAME")]`, [`Registry::execute`](crate::Registry::execute)) before
+    /// anything defined it: its calls run unprotected until it is defined. Sent once per name.
     #[non_exhaustive]
     PolicyMissing {
         /// The policy's kind.
@@ -236,6 +239,13 @@ impl std::fmt::Display for Event {
                 f,
                 "{kind} `{name}` is configured differently at another site ({}); the first registration is in effect",
                 keys.join(", ")
+            ),
+            Event::PolicyMissing {
+                kind: PolicyKind::Pipeline,
+                name,
+            } => write!(
+                f,
+                "composite policy `{name}` is called but nothing defined it: its calls run unprotected until it is defined"
             ),
             Event::PolicyMissing { kind, name } => write!(
                 f,

@@ -179,6 +179,7 @@ mod failure;
 mod fallback;
 mod live_config;
 mod metrics;
+mod pipeline;
 mod rate_limiter;
 mod registry;
 mod retry;
@@ -205,6 +206,7 @@ pub use error::Error;
 pub use events::Event;
 pub use failure::{Failure, FailureRef};
 pub use fallback::{Fallback, FallbackBuilder, FallbackConfig, FallbackStats};
+pub use pipeline::{Pipeline, PipelineBuilder, PipelineMembers, PipelineStats};
 pub use rate_limiter::{RateLimiter, RateLimiterBuilder, RateLimiterConfig, RateLimiterStats};
 pub use registry::{
     registry, ApplyReport, ConfigWatch, PolicyChange, PolicyKind, PolicySnapshot, PolicyStats,

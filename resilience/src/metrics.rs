@@ -45,7 +45,9 @@
 //! dropped by its caller first, is neither);
 //! `bulkhead`: `rejected` (admitted calls are not counted, see
 //! [`BulkheadStats`](crate::BulkheadStats));
-//! `rate_limiter`: `permitted` (those that waited included), `rejected`.
+//! `rate_limiter`: `permitted` (those that waited included), `rejected`;
+//! `policy` (a composite, [`Pipeline`](crate::Pipeline)): `unprotected` (calls run while it had
+//! no member, its name not defined yet).
 
 /// Whether events must be built for the metrics facade even when nobody subscribes.
 pub(crate) const ENABLED: bool = cfg!(feature = "metrics");
@@ -288,6 +290,7 @@ mod enabled {
                 outcome("permitted", s.permitted);
                 outcome("rejected", s.rejected);
             }
+            PolicyStats::Pipeline(s) => outcome("unprotected", s.unprotected_calls),
         }
     }
 
@@ -319,7 +322,10 @@ mod enabled {
             PolicyStats::RateLimiter(s) => {
                 gauge!(RATE_LIMITER_AVAILABLE, "name" => name).set(s.available);
             }
-            PolicyStats::Retry(_) | PolicyStats::Timeout(_) | PolicyStats::Fallback(_) => {}
+            PolicyStats::Retry(_)
+            | PolicyStats::Timeout(_)
+            | PolicyStats::Fallback(_)
+            | PolicyStats::Pipeline(_) => {}
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use resilience::{registry, Bulkhead, CircuitBreaker, Retry, Timeout};
+use resilience::{registry, Bulkhead, CircuitBreaker, Pipeline, Retry, Timeout};
 use serde_json::{json, Value};
 
 /// The row of `name` and `kind` in the JSON of the whole registry.
@@ -179,5 +179,39 @@ fn a_half_open_state_and_a_rate_serialize_in_snake_case_and_as_a_number() {
     assert_eq!(
         serde_json::to_value(resilience::CircuitState::HalfOpen).unwrap(),
         "half_open"
+    );
+}
+
+#[tokio::test]
+async fn a_composite_serializes_as_a_policy_row_beside_its_members() {
+    registry()
+        .register_pipeline(
+            Pipeline::builder("json-composite")
+                .retry(|retry| retry.max_attempts(2))
+                .timeout(Duration::from_secs(1)),
+        )
+        .unwrap();
+    // Called by name before anything defined it: a missing row.
+    let ran = registry()
+        .execute("json-undefined", || async { Ok::<_, std::io::Error>(()) })
+        .await;
+    assert!(ran.is_ok());
+
+    let snapshot = serde_json::to_value(registry().snapshot()).unwrap();
+    let composite = row(&snapshot, "policy", "json-composite");
+    assert_eq!(composite["config"], "retry -> timeout");
+    assert_eq!(
+        composite["stats"],
+        json!({ "kind": "policy", "members": ["retry", "timeout"], "unprotected_calls": 0 })
+    );
+    assert_eq!(composite["missing"], false);
+    row(&snapshot, "retry", "json-composite");
+    row(&snapshot, "timeout", "json-composite");
+
+    let undefined = row(&snapshot, "policy", "json-undefined");
+    assert_eq!(undefined["missing"], true);
+    assert_eq!(
+        undefined["stats"],
+        json!({ "kind": "policy", "members": [], "unprotected_calls": 1 })
     );
 }

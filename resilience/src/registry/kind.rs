@@ -18,11 +18,17 @@ pub enum PolicyKind {
     RateLimiter,
     /// A [`Fallback`](crate::Fallback).
     Fallback,
+    /// A composite named policy, a [`Pipeline`](crate::Pipeline): `"policy"`, as the
+    /// configuration file's `[policy.NAME]` sections and `#[resilient(policy = "NAME")]` name it.
+    /// Its members are registered under the same name as policies of their own kinds.
+    #[cfg_attr(feature = "serde", serde(rename = "policy"))]
+    Pipeline,
 }
 
 impl PolicyKind {
     /// The kind's name in snake case: `"circuit_breaker"`, `"retry"`, `"timeout"`, `"bulkhead"`,
-    /// `"rate_limiter"` (the attribute of the last is `#[rate_limit]`).
+    /// `"rate_limiter"` (whose attribute is `#[rate_limit]`), `"fallback"`, and `"policy"` for a
+    /// composite ([`PolicyKind::Pipeline`]).
     pub fn as_str(self) -> &'static str {
         match self {
             PolicyKind::CircuitBreaker => "circuit_breaker",
@@ -31,6 +37,7 @@ impl PolicyKind {
             PolicyKind::Bulkhead => "bulkhead",
             PolicyKind::RateLimiter => "rate_limiter",
             PolicyKind::Fallback => "fallback",
+            PolicyKind::Pipeline => "policy",
         }
     }
 }

@@ -4,6 +4,7 @@ mod config;
 #[cfg(feature = "test-util")]
 pub(crate) mod isolation;
 mod kind;
+mod pipelines;
 mod registered;
 mod snapshot;
 
@@ -64,6 +65,8 @@ pub struct Registry {
     bulkheads: Shelf<Bulkhead>,
     rate_limiters: Shelf<RateLimiter>,
     fallbacks: Shelf<Fallback>,
+    /// Composite policies: `registry/pipelines.rs`.
+    pipelines: pipelines::Pipelines,
     /// See [`Registry::strict_names`].
     strict_names: AtomicBool,
     /// The configuration in force: see [`Registry::apply`].
@@ -530,6 +533,7 @@ impl Registry {
                 self.bulkheads.reset(name),
                 self.rate_limiters.reset(name),
                 self.fallbacks.reset(name),
+                self.pipelines.reset(name),
             ]
             .contains(&true)
         })
@@ -545,6 +549,7 @@ impl Registry {
         self.bulkheads.snapshot_named(name, &mut rows);
         self.rate_limiters.snapshot_named(name, &mut rows);
         self.fallbacks.snapshot_named(name, &mut rows);
+        self.pipelines.snapshot_named(name, &mut rows);
         rows
     }
 
@@ -557,6 +562,7 @@ impl Registry {
         self.bulkheads.snapshots(&mut rows);
         self.rate_limiters.snapshots(&mut rows);
         self.fallbacks.snapshots(&mut rows);
+        self.pipelines.snapshots(&mut rows);
         rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.kind.cmp(&b.kind)));
         rows
     }

@@ -5,7 +5,8 @@ use std::fmt;
 use super::{Entry, PolicyKind, RegisteredPolicy};
 use crate::Source;
 use crate::{
-    BulkheadStats, CircuitBreakerStats, FallbackStats, RateLimiterStats, RetryStats, TimeoutStats,
+    BulkheadStats, CircuitBreakerStats, FallbackStats, PipelineStats, RateLimiterStats, RetryStats,
+    TimeoutStats,
 };
 
 /// Every registered policy at one moment; `Display` prints an aligned table, one row a policy.
@@ -28,7 +29,10 @@ use crate::{
 /// Every snapshot type is `Serialize`. The shape is stable: fields are only ever added. Enums
 /// are snake-case strings (`"circuit_breaker"`, `"half_open"`); `stats` is tagged with the
 /// same `kind` as its row, and holds the fields of [`CircuitBreakerStats`], [`RetryStats`],
-/// [`TimeoutStats`], [`BulkheadStats`] or [`RateLimiterStats`] under their Rust names. `config`
+/// [`TimeoutStats`], [`BulkheadStats`], [`RateLimiterStats`], [`FallbackStats`] or
+/// [`PipelineStats`] under their Rust names. A composite policy's row is of kind `"policy"`,
+/// its `config` the kinds of its members in order (`"retry -> circuit_breaker -> timeout"`),
+/// and its members have rows of their own under the same name. `config`
 /// is the one-line summary the table prints, the same for every kind.
 ///
 /// ```json
@@ -144,6 +148,9 @@ pub enum PolicyStats {
     RateLimiter(RateLimiterStats),
     /// A fallback's counters.
     Fallback(FallbackStats),
+    /// A composite policy's members and unprotected calls (its members have rows of their own).
+    #[cfg_attr(feature = "serde", serde(rename = "policy"))]
+    Pipeline(PipelineStats),
 }
 
 impl RegistrySnapshot {
@@ -264,9 +271,10 @@ impl PolicySnapshot {
                 format!("{}/{} busy", stats.in_flight, stats.max_concurrent)
             }
             PolicyStats::RateLimiter(stats) => format!("{}/{} free", stats.available, stats.burst),
-            PolicyStats::Retry(_) | PolicyStats::Timeout(_) | PolicyStats::Fallback(_) => {
-                "-".to_owned()
-            }
+            PolicyStats::Retry(_)
+            | PolicyStats::Timeout(_)
+            | PolicyStats::Fallback(_)
+            | PolicyStats::Pipeline(_) => "-".to_owned(),
         }
     }
 
@@ -300,6 +308,7 @@ impl PolicySnapshot {
                 s.permitted, s.waited, s.rejected
             ),
             PolicyStats::Fallback(s) => format!("answered={} passed={}", s.answered, s.passed),
+            PolicyStats::Pipeline(s) => format!("unprotected={}", s.unprotected_calls),
         };
         if !self.conflicts.is_empty() {
             text.push_str(&format!(" CONFLICT({})", self.conflicts.join(",")));
