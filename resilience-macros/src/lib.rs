@@ -60,6 +60,12 @@ pub fn bulkhead(args: TokenStream, item: TokenStream) -> TokenStream {
     entry(Kind::Bulkhead, args, item)
 }
 
+/// Runs the function through a composite policy of the registry. See `resilience::resilient`.
+#[proc_macro_attribute]
+pub fn resilient(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand_composite_attribute(args.into(), item.into()).into()
+}
+
 /// An `async fn` test on paused time with a registry of its own. See `resilience::test`
 /// (feature `test-util`).
 #[proc_macro_attribute]
@@ -84,15 +90,35 @@ pub(crate) fn expand_attribute(
     let original = item.clone();
     match item::collect(kind, args, item) {
         Ok(annotated) => expand::expand(annotated),
-        // Keep the function (without our attributes) beside the errors, so the rest of the
-        // crate still type-checks against it and only the real mistakes are reported.
-        Err((err, Some(function))) => {
-            let err = err.into_compile_error();
-            quote!(#err #function)
-        }
-        Err((err, None)) => {
-            let err = err.into_compile_error();
-            quote!(#err #original)
-        }
+        Err(err) => with_errors(err, original),
+    }
+}
+
+/// `#[resilient]` as a plain function over `proc_macro2` tokens.
+pub(crate) fn expand_composite_attribute(
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    // Emptied by a stack that reported it.
+    if item::is_stacked_marker(&args) {
+        return item;
+    }
+    let original = item.clone();
+    match item::collect_composite(args, item) {
+        Ok(composite) => expand::expand_composite(composite),
+        Err(err) => with_errors(err, original),
+    }
+}
+
+/// Keeps the function (without our attributes) beside the errors, so the rest of the crate
+/// still type-checks against it and only the real mistakes are reported.
+fn with_errors(
+    (err, function): (syn::Error, Option<Box<syn::ItemFn>>),
+    original: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    let err = err.into_compile_error();
+    match function {
+        Some(function) => quote!(#err #function),
+        None => quote!(#err #original),
     }
 }

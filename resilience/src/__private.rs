@@ -320,6 +320,50 @@ pub fn clone_impl_for_retry<T: RetryImplArg>(value: &T) -> T {
     value.clone_for_retry()
 }
 
+/// An owned argument of a `#[resilient]` function, cloned for each attempt of its composite.
+#[diagnostic::on_unimplemented(
+    message = "`#[resilient]` re-runs the body when its composite policy retries, so the owned argument of type `{Self}` must be `Clone`",
+    label = "this argument is moved into each attempt",
+    note = "take the argument by reference (`&{Self}`), or make its type `Clone`"
+)]
+pub trait ResilientArg: Sized {
+    fn clone_for_resilient(&self) -> Self;
+}
+
+impl<T: Clone> ResilientArg for T {
+    #[inline]
+    fn clone_for_resilient(&self) -> Self {
+        self.clone()
+    }
+}
+
+#[inline]
+pub fn clone_for_resilient<T: ResilientArg>(value: &T) -> T {
+    value.clone_for_resilient()
+}
+
+/// An owned `impl Trait` argument of a `#[resilient]` function: the fix is a bound.
+#[diagnostic::on_unimplemented(
+    message = "`#[resilient]` re-runs the body when its composite policy retries, so the owned argument of type `{Self}` must be `Clone`",
+    label = "this argument is moved into each attempt",
+    note = "add `Clone` to its bounds (`{Self} + Clone`), or take it by reference"
+)]
+pub trait ResilientImplArg: Sized {
+    fn clone_for_resilient(&self) -> Self;
+}
+
+impl<T: Clone> ResilientImplArg for T {
+    #[inline]
+    fn clone_for_resilient(&self) -> Self {
+        self.clone()
+    }
+}
+
+#[inline]
+pub fn clone_impl_for_resilient<T: ResilientImplArg>(value: &T) -> T {
+    value.clone_for_resilient()
+}
+
 /// An owned argument of a retried function, held across its attempts: each attempt but the last
 /// gets a clone, and the last (the only one, with `max_attempts = 1`) gets the original itself.
 pub struct Reusable<T>(Option<T>);

@@ -392,6 +392,56 @@ pub use resilience_macros::rate_limit;
 /// ```
 pub use resilience_macros::fallback;
 
+/// Runs the function through the registry's composite policy `policy` (a [`Pipeline`]):
+/// `#[resilient(policy = "NAME")]`, with optional `crate = "path"`.
+///
+/// The composite's members (retry → circuit breaker → rate limit → timeout → bulkhead) come
+/// from the registry, not from the attribute: register them at startup with
+/// [`Registry::register_pipeline`] (or, with a configuration file, under `[policy.NAME]`).
+/// Each call runs exactly as under the members' attributes stacked in that order, with their
+/// defaults for `retry_if` (every error) and `failure_if` (every error), and uses the members
+/// in force when it starts: reconfiguring the composite changes them in place.
+///
+/// The site looks the name up once, on its first call. A name nothing has defined by then runs
+/// the body unprotected rather than failing every call: it is marked missing in the registry's
+/// snapshot and reported once by [`Event::PolicyMissing`] (kind [`PolicyKind::Pipeline`]), and
+/// a later definition protects the site from its next call on.
+///
+/// Arguments are handled as under `#[retry]`: the body runs afresh for each attempt, owned
+/// arguments cloned for each attempt but the last (a non-`Clone` owned argument is a compile
+/// error). `#[resilient]` cannot be combined with a policy's attribute on the same function:
+/// the composite decides each layer itself.
+///
+/// ```
+/// use resilience::{registry, resilient, Pipeline};
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::time::Duration;
+///
+/// #[resilient(policy = "doc-payment-service")]
+/// async fn charge(attempts: &AtomicU32) -> Result<&'static str, std::io::Error> {
+///     match attempts.fetch_add(1, Ordering::SeqCst) {
+///         0 => Err(std::io::Error::other("declined")),
+///         _ => Ok("receipt"),
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// registry()
+///     .register_pipeline(
+///         Pipeline::builder("doc-payment-service")
+///             .retry(|retry| retry.max_attempts(3).fixed(Duration::from_millis(100)))
+///             .circuit_breaker(|breaker| breaker.failure_threshold(5))
+///             .timeout(Duration::from_secs(5)),
+///     )
+///     .unwrap();
+/// let attempts = AtomicU32::new(0);
+/// assert_eq!(charge(&attempts).await.unwrap(), "receipt");
+/// assert_eq!(attempts.load(Ordering::SeqCst), 2);
+/// # }
+/// ```
+pub use resilience_macros::resilient;
+
 /// An `async fn` test on paused time with a registry of its own (feature `test-util`).
 ///
 /// `#[resilience::test]` is `#[tokio::test(start_paused = true)]` with the body run in

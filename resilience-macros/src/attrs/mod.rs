@@ -4,6 +4,7 @@ mod bulkhead;
 mod circuit_breaker;
 mod fallback;
 mod rate_limit;
+mod resilient;
 mod retry;
 mod timeout;
 
@@ -21,6 +22,7 @@ pub(crate) use bulkhead::BulkheadArgs;
 pub(crate) use circuit_breaker::{BreakerArgs, TripArg, WindowArg};
 pub(crate) use fallback::{FallbackArgs, FallbackFn};
 pub(crate) use rate_limit::RateLimitArgs;
+pub(crate) use resilient::{parse as parse_resilient, ResilientArgs};
 pub(crate) use retry::{BackoffArg, JitterArg, RetryArgs};
 pub(crate) use timeout::TimeoutArgs;
 
@@ -62,10 +64,37 @@ impl KindExt for Kind {
 /// no use for it), so it is not in the table.
 const CRATE: &str = "crate";
 
+/// The path of `crate = "path"`.
+pub(crate) fn crate_path(arg: &Arg) -> syn::Result<syn::Path> {
+    let message =
+        "`crate` takes the path of the resilience crate as a string, like `crate = \"my_facade::resilience\"`";
+    let Some((text, span)) = arg.value.as_ref().and_then(crate::args::lit_str) else {
+        return Err(arg.value_error(message));
+    };
+    syn::parse_str::<syn::Path>(&text).map_err(|_| syn::Error::new(span, message))
+}
+
 /// `name = "api"` or `name = API` (a `const` `&str` path, checked by the compiler to be one).
 pub(crate) enum PolicyName {
     Literal(String),
     Const(syn::Path),
+}
+
+impl PolicyName {
+    /// The value as a constant's path, if it is one. A constant shared by the sites that name
+    /// one policy makes a typo a compile error, not a second policy with default settings.
+    /// Constants are named in upper case; a lower-case word is a string missing its quotes.
+    pub(crate) fn constant(arg: &Arg) -> Option<PolicyName> {
+        let Some(syn::Expr::Path(path)) = &arg.value else {
+            return None;
+        };
+        let is_const = path.qself.is_none()
+            && path.path.segments.last().is_some_and(|last| {
+                let last = last.ident.to_string();
+                !last.chars().any(|c| c.is_ascii_lowercase())
+            });
+        is_const.then(|| PolicyName::Const(path.path.clone()))
+    }
 }
 
 impl quote::ToTokens for PolicyName {
@@ -241,18 +270,8 @@ impl<'a> ArgSet<'a> {
     /// The optional `name = "..."`, checked by the table.
     pub(crate) fn name(&mut self) -> Option<PolicyName> {
         let arg = self.get("name")?;
-        // A constant shared by the sites that name one policy: a typo is then a compile error,
-        // not a second policy with default settings.
-        // Constants are named in upper case; a lower-case word is a string missing its quotes.
-        if let Some(syn::Expr::Path(path)) = &arg.value {
-            let is_const = path.qself.is_none()
-                && path.path.segments.last().is_some_and(|last| {
-                    let last = last.ident.to_string();
-                    !last.chars().any(|c| c.is_ascii_lowercase())
-                });
-            if is_const {
-                return Some(PolicyName::Const(path.path.clone()));
-            }
+        if let Some(name) = PolicyName::constant(arg) {
+            return Some(name);
         }
         let Some((name, span)) = arg.value.as_ref().and_then(crate::args::lit_str) else {
             self.errors.push(arg.value_error(
@@ -272,19 +291,7 @@ impl<'a> ArgSet<'a> {
     /// The optional `crate = "path"`.
     fn krate(&mut self) -> Option<syn::Path> {
         let arg = self.get(CRATE)?;
-        let message =
-            "`crate` takes the path of the resilience crate as a string, like `crate = \"my_facade::resilience\"`";
-        let Some((text, span)) = arg.value.as_ref().and_then(crate::args::lit_str) else {
-            self.errors.push(arg.value_error(message));
-            return None;
-        };
-        match syn::parse_str::<syn::Path>(&text) {
-            Ok(path) => Some(path),
-            Err(_) => {
-                self.errors.at(span, message);
-                None
-            }
-        }
+        self.errors.take(crate_path(arg))
     }
 
     /// Reports every exclusion of the table among the keys written: two settings that exclude

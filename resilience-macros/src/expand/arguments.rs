@@ -40,6 +40,30 @@ pub(super) fn retry_slots(
     bindings: &[ArgBinding],
     last: &syn::Ident,
 ) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    reused_slots(krate, bindings, last, &CLONE_FOR_RETRY)
+}
+
+/// The `__private` functions that clone an owned argument for another run of the body: one
+/// for a named type, one for an `impl Trait` (whose fix is a bound). Each has its own
+/// `Clone` bound and message, naming the attribute that re-runs the body.
+pub(super) struct CloneFns {
+    pub(super) named: &'static str,
+    pub(super) impl_trait: &'static str,
+}
+
+const CLONE_FOR_RETRY: CloneFns = CloneFns {
+    named: "clone_for_retry",
+    impl_trait: "clone_impl_for_retry",
+};
+
+/// [`retry_slots`] for an attribute whose body may run more than once, with its own `clone`
+/// functions.
+pub(super) fn reused_slots(
+    krate: &TokenStream,
+    bindings: &[ArgBinding],
+    last: &syn::Ident,
+    clone_fns: &CloneFns,
+) -> (Vec<TokenStream>, Vec<TokenStream>) {
     owned(bindings)
         .enumerate()
         .map(|(i, binding)| {
@@ -49,11 +73,16 @@ pub(super) fn retry_slots(
             let slot = format_ident!("__resilience_slot_{}", i, span = Span::mixed_site());
             // The `Clone` bound's error points at the argument's type.
             let krate = respan(krate, *span);
-            let clone = if binding.impl_trait {
-                quote_spanned!(*span=> #krate::__private::clone_impl_for_retry)
-            } else {
-                quote_spanned!(*span=> #krate::__private::clone_for_retry)
-            };
+            let clone = format_ident!(
+                "{}",
+                if binding.impl_trait {
+                    clone_fns.impl_trait
+                } else {
+                    clone_fns.named
+                },
+                span = *span
+            );
+            let clone = quote_spanned!(*span=> #krate::__private::#clone);
             let hold = quote!(#(#cfgs)* let mut #slot = #krate::__private::Reusable::new(#ident););
             let take = quote!(#(#cfgs)* let #ident = #slot.for_attempt(#last, #clone););
             (hold, take)

@@ -291,7 +291,7 @@ fn retry_loop(
 
 /// How retry events describe an operation error: its `Display` when the error type has one,
 /// else its type name, chosen by autoref specialization on the declared error type.
-fn describe_error(krate: &TokenStream, return_type: &Type) -> TokenStream {
+pub(super) fn describe_error(krate: &TokenStream, return_type: &Type) -> TokenStream {
     if contains_impl_trait(return_type) {
         // The error type cannot be named: fall back to the type name.
         return quote!(#krate::__private::describe_by_type_name);

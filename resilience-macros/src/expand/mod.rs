@@ -6,6 +6,7 @@
 //! resolved once per call site into a `static` and then passed by reference.
 
 mod arguments;
+mod composite;
 mod layers;
 mod resolve;
 #[cfg(test)]
@@ -18,6 +19,7 @@ use syn::{ItemFn, ReturnType, Type};
 
 use crate::attrs::{KindExt, PolicyAttr, Settings};
 use crate::item::{reused_bindings, Annotated, ArgBinding, BoxedFuture};
+pub(crate) use composite::expand_composite;
 use layers::Below;
 use resolve::DefaultName;
 
@@ -41,17 +43,7 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
         strip_binding_mut(&mut function);
     }
 
-    let (return_type, block) = match &boxed {
-        Some(BoxedFuture { output, body, .. }) => (output.clone(), body.clone()),
-        None => (
-            match &function.sig.output {
-                ReturnType::Type(_, ty) => (**ty).clone(),
-                // Rejected while collecting; kept total so this never panics.
-                ReturnType::Default => syn::parse_quote!(()),
-            },
-            (*function.block).clone(),
-        ),
-    };
+    let (return_type, block) = return_type_and_body(&function, boxed.as_ref());
     let anchor = erase_impl_trait(return_type.clone());
 
     let rejects = stack.iter().any(|layer| layer.kind().rejects());
@@ -98,10 +90,32 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
         #finish
     };
 
+    with_body(&function, boxed.as_ref(), run)
+}
+
+/// The declared return type (the boxed future's output for an `#[async_trait]` method) and the
+/// user's body.
+fn return_type_and_body(function: &ItemFn, boxed: Option<&BoxedFuture>) -> (Type, syn::Block) {
+    match boxed {
+        Some(BoxedFuture { output, body, .. }) => (output.clone(), body.clone()),
+        None => (
+            match &function.sig.output {
+                ReturnType::Type(_, ty) => (**ty).clone(),
+                // Rejected while collecting; kept total so this never panics.
+                ReturnType::Default => syn::parse_quote!(()),
+            },
+            (*function.block).clone(),
+        ),
+    }
+}
+
+/// The function with its own signature, attributes and visibility, whose body is now `run`
+/// (inside the boxed future of an `#[async_trait]` method).
+fn with_body(function: &ItemFn, boxed: Option<&BoxedFuture>, run: TokenStream) -> TokenStream {
     let ItemFn {
         attrs, vis, sig, ..
-    } = &function;
-    match &boxed {
+    } = function;
+    match boxed {
         Some(BoxedFuture { pin, before, .. }) => quote! {
             #(#attrs)*
             #vis #sig {

@@ -9,7 +9,7 @@ use syn::spanned::Spanned;
 use syn::{Attribute, ItemFn, Meta, ReturnType, Type};
 
 use crate::args::Errors;
-use crate::attrs::{self, Kind, PolicyAttr};
+use crate::attrs::{self, Kind, PolicyAttr, ResilientArgs};
 
 pub(crate) use bindings::{cfg_attrs, reused_bindings, ArgBinding, Passing};
 pub(crate) use boxed::BoxedFuture;
@@ -20,17 +20,53 @@ pub(crate) use boxed::BoxedFuture;
 /// Attributes imported under another name cannot be recognised: they are reported as attribute
 /// macros written inside the stack.
 fn policy_kind(attr: &Attribute, krate: Option<&syn::Path>) -> Option<Kind> {
-    let segments = path_segments(attr.path());
-    let (last, prefix) = segments.split_last()?;
-    let ours = match prefix {
+    let last = our_attribute(attr, krate)?;
+    Kind::ALL.into_iter().find(|kind| kind.name() == last)
+}
+
+/// The name of one of our attributes, by the rules of [`policy_kind`]: the last segment of a
+/// path that is bare, under `resilience`, or under the stack's `crate`.
+fn our_attribute(attr: &Attribute, krate: Option<&syn::Path>) -> Option<String> {
+    let mut segments = path_segments(attr.path());
+    let last = segments.pop()?;
+    let ours = match segments.as_slice() {
         [] => true,
         [only] if only == "resilience" => true,
         prefix => krate.is_some_and(|krate| path_segments(krate) == prefix),
     };
-    if !ours {
-        return None;
-    }
-    Kind::ALL.into_iter().find(|kind| kind.name() == last)
+    ours.then_some(last)
+}
+
+/// `#[resilient]`, which runs the function through a composite policy.
+const COMPOSITE: &str = "resilient";
+
+fn is_composite(attr: &Attribute, krate: Option<&syn::Path>) -> bool {
+    our_attribute(attr, krate).is_some_and(|last| last == COMPOSITE)
+}
+
+/// Why `#[resilient]` and a policy's attribute cannot be on one function.
+fn composite_combined_with(other: Kind) -> String {
+    let fix = match other {
+        Kind::Fallback => {
+            "write `#[fallback]` on a function that calls this one, so that it answers for \
+             the composite's failures"
+                .to_owned()
+        }
+        other => format!(
+            "give the composite a {} member instead (`Pipeline::builder(..).{}(..)`, or `{}` \
+             under the configuration's `[policy.NAME]`), or drop `#[resilient]` and stack the \
+             attributes",
+            other.name().replace('_', " "),
+            other.name(),
+            other.name()
+        ),
+    };
+    format!(
+        "`#[resilient]` runs this function through the composite policy it names, which \
+         decides each layer (retry, circuit breaker, rate limit, timeout, bulkhead) itself, so \
+         it cannot be combined with `#[{}]`: {fix}",
+        other.name()
+    )
 }
 
 pub(crate) fn path_segments(path: &syn::Path) -> Vec<String> {
@@ -77,25 +113,7 @@ pub(crate) fn collect(
     args: TokenStream,
     item: TokenStream,
 ) -> Result<Annotated, (syn::Error, Option<Box<ItemFn>>)> {
-    let mut function: ItemFn = match syn::parse2(item.clone()) {
-        Ok(function) => function,
-        Err(_) if is_declaration(&item) => {
-            let message = format!(
-                "`#[{attr}]` needs a body to wrap, and a trait's method declaration has none; \
-                 write `#[{attr}]` on the method in each impl of the trait, or give the \
-                 declaration a default body",
-                attr = kind.name()
-            );
-            return Err((syn::Error::new(Span::call_site(), message), None));
-        }
-        Err(err) => {
-            let message = format!(
-                "`#[{}]` applies to an `async fn` (a free function or a method); {err}",
-                kind.name()
-            );
-            return Err((syn::Error::new(err.span(), message), None));
-        }
-    };
+    let mut function = parse_function(kind.name(), item).map_err(|err| (err, None))?;
     let mut errors = Errors::default();
     let mut stack: Vec<PolicyAttr> = Vec::new();
     if let Some(first) = errors.take(attrs::parse(kind, args, Span::call_site())) {
@@ -107,6 +125,11 @@ pub(crate) fn collect(
     let mut seen = vec![kind];
     let mut kept = Vec::with_capacity(function.attrs.len());
     for attr in std::mem::take(&mut function.attrs) {
+        if is_composite(&attr, krate.as_ref()) {
+            errors.at(attr.path().span(), composite_combined_with(kind));
+            kept.push(expanded_marker(&attr));
+            continue;
+        }
         let Some(inner) = policy_kind(&attr, krate.as_ref()) else {
             kept.push(attr);
             continue;
@@ -142,11 +165,11 @@ pub(crate) fn collect(
         crate::stack::check_one_crate(&stack, &spans, &mut errors);
     }
     crate::stack::check_method_fallback(&function, &stack, &mut errors);
-    check_foreign_attributes(kind, &kept, &mut errors);
+    check_foreign_attributes(kind.name(), &kept, &mut errors);
     function.attrs = kept;
     let boxed = boxed::boxed_future(&function);
     if boxed.is_none() {
-        check_signature(kind, &function, &mut errors);
+        check_signature(kind.name(), &function, &mut errors);
     }
     match errors.into_error() {
         Some(err) => Err((err, Some(Box::new(function)))),
@@ -155,6 +178,82 @@ pub(crate) fn collect(
             stack,
             boxed,
         }),
+    }
+}
+
+/// The annotated function; `attr` names the attribute in errors.
+fn parse_function(attr: &str, item: TokenStream) -> syn::Result<ItemFn> {
+    match syn::parse2(item.clone()) {
+        Ok(function) => Ok(function),
+        Err(_) if is_declaration(&item) => Err(syn::Error::new(
+            Span::call_site(),
+            format!(
+                "`#[{attr}]` needs a body to wrap, and a trait's method declaration has none; \
+                 write `#[{attr}]` on the method in each impl of the trait, or give the \
+                 declaration a default body"
+            ),
+        )),
+        Err(err) => Err(syn::Error::new(
+            err.span(),
+            format!("`#[{attr}]` applies to an `async fn` (a free function or a method); {err}"),
+        )),
+    }
+}
+
+/// The function under `#[resilient]`, which runs through a composite policy, and its arguments.
+pub(crate) struct Composite {
+    pub(crate) function: ItemFn,
+    pub(crate) args: ResilientArgs,
+    /// As for a stack: set when `#[async_trait]` already rewrote the `async fn`.
+    pub(crate) boxed: Option<BoxedFuture>,
+}
+
+/// Collects `#[resilient(..)]` and its function. A policy's attribute on the same function, or a
+/// second `#[resilient]`, is an error: the composite decides every layer itself.
+///
+/// On any error, returns the errors together with the function stripped of our attributes.
+pub(crate) fn collect_composite(
+    args: TokenStream,
+    item: TokenStream,
+) -> Result<Composite, (syn::Error, Option<Box<ItemFn>>)> {
+    let mut function = parse_function(COMPOSITE, item).map_err(|err| (err, None))?;
+    let mut errors = Errors::default();
+    let args = errors.take(attrs::parse_resilient(args, Span::call_site()));
+    let krate = args.as_ref().and_then(|args| args.krate.clone());
+    let mut kept = Vec::with_capacity(function.attrs.len());
+    for attr in std::mem::take(&mut function.attrs) {
+        if let Some(other) = policy_kind(&attr, krate.as_ref()) {
+            errors.at(attr.path().span(), composite_combined_with(other));
+        } else if is_composite(&attr, krate.as_ref()) {
+            errors.at(
+                attr.path().span(),
+                "`#[resilient]` is given twice on this function; keep one",
+            );
+        } else {
+            kept.push(attr);
+            continue;
+        }
+        // Emptied, as in a stack: it expands to nothing, its import still used.
+        kept.push(expanded_marker(&attr));
+    }
+    check_foreign_attributes(COMPOSITE, &kept, &mut errors);
+    function.attrs = kept;
+    let boxed = boxed::boxed_future(&function);
+    if boxed.is_none() {
+        check_signature(COMPOSITE, &function, &mut errors);
+    }
+    match (args, errors.into_error()) {
+        (Some(args), None) => Ok(Composite {
+            function,
+            args,
+            boxed,
+        }),
+        (_, Some(err)) => Err((err, Some(Box::new(function)))),
+        // A refused argument always reports why; kept total all the same.
+        (None, None) => Err((
+            syn::Error::new(Span::call_site(), "invalid `#[resilient]` arguments"),
+            Some(Box::new(function)),
+        )),
     }
 }
 
@@ -200,7 +299,7 @@ const TOOLS: &[&str] = &[
 /// Rejects an attribute macro written among or below ours. The stack expands at once from its
 /// top attribute, and attribute macros above it have expanded already; one still on the
 /// function now would run around the whole stack, not where it is written.
-fn check_foreign_attributes(kind: Kind, attrs: &[Attribute], errors: &mut Errors) {
+fn check_foreign_attributes(top: &str, attrs: &[Attribute], errors: &mut Errors) {
     for attr in attrs {
         let path = attr.path();
         let Some(first) = path.segments.first() else {
@@ -225,7 +324,6 @@ fn check_foreign_attributes(kind: Kind, attrs: &[Attribute], errors: &mut Errors
                  together as one stack, so `#[{written}]` would run outside all of them (once \
                  per call, not where it is written); write it above `#[{top}]` to wrap the whole \
                  stack, or move the code it should wrap into a function of its own and call that",
-                top = kind.name(),
             ),
         );
     }
@@ -257,9 +355,8 @@ pub(crate) fn is_stacked_marker(args: &TokenStream) -> bool {
     )
 }
 
-fn check_signature(kind: Kind, function: &ItemFn, errors: &mut Errors) {
+fn check_signature(attr: &str, function: &ItemFn, errors: &mut Errors) {
     let sig = &function.sig;
-    let attr = kind.name();
     if sig.asyncness.is_none() {
         errors.at(
             sig.fn_token.span,
