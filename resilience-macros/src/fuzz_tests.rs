@@ -11,7 +11,7 @@ use proptest::sample::select;
 
 use crate::args::parse_args;
 use crate::attrs::{self, Kind, KindExt};
-use crate::{duration, expand_attribute};
+use crate::{duration, expand_attribute, expand_composite_attribute};
 
 /// Every key of every attribute, some near misses, and words that matter elsewhere in an item.
 fn words() -> Vec<&'static str> {
@@ -31,6 +31,9 @@ const OTHER_WORDS: &[&str] = &[
     "circuit_breaker",
     "timeout",
     "bulkhead",
+    "resilient",
+    "policy",
+    "polcy",
     "resilience",
     "async",
     "fn",
@@ -163,6 +166,8 @@ const ITEMS: &[&str] = &[
     "async fn f<T: Clone>(x: T, (a, b): (u8, u8), _: &str) -> io::Result<T> { Ok(x) }",
     "#[retry(max_attempts = 0)] #[timeout] async fn f() -> Result<(), E> { Ok(()) }",
     "#[resilience::bulkhead] #[doc = \"x\"] async fn f(self: Arc<Self>) -> R { Ok(()) }",
+    "#[resilient(policy = \"p\")] #[retry] async fn f(&mut self) -> Result<(), E> { Ok(()) }",
+    "#[resilience::resilient] async fn f(x: impl Clone) -> Result<(), E> { Ok(()) }",
     "fn f() {}",
     "const fn f() -> (u8, u8) { (1, 2) }",
     "struct S;",
@@ -208,6 +213,32 @@ proptest! {
         item in item(),
     ) {
         let _ = expand_attribute(kind, args, item);
+    }
+
+    #[test]
+    fn the_composite_macro_never_panics(
+        args in prop_oneof![tokens(), argument_list()],
+        item in item(),
+    ) {
+        let _ = attrs::parse_resilient(args.clone(), Span::call_site());
+        let _ = expand_composite_attribute(args, item);
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics_the_composite(args in any::<String>(), item in any::<String>()) {
+        if let (Ok(args), Ok(item)) = (TokenStream::from_str(&args), TokenStream::from_str(&item)) {
+            let _ = expand_composite_attribute(args, item);
+        }
+    }
+
+    /// `#[resilient]` without a valid `policy` is an error that keeps the function.
+    #[test]
+    fn a_composite_without_a_policy_is_an_error(args in argument_list()) {
+        let args = quote::quote!(#args, no_such_key);
+        let item = TokenStream::from_str(ITEMS[0]).unwrap_or_default();
+        let out = expand_composite_attribute(args, item).to_string();
+        prop_assert!(out.contains("compile_error"), "{}", out);
+        prop_assert!(out.contains("async fn f"), "{}", out);
     }
 
     #[test]
