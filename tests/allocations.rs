@@ -1,5 +1,6 @@
 //! The success path allocates nothing: after a site's first call (which registers its policy in
-//! the registry), a successful call through each attribute alone, and through all four stacked,
+//! the registry), a successful call through each attribute alone, through all four stacked, and
+//! through a composite of all five (`#[resilient]`, `Pipeline::execute`, `registry().execute`)
 //! makes zero heap allocations. Owned arguments are cloned only where a later attempt or a
 //! fallback may need them: an `Arc` or a reference costs no allocation, `max_attempts = 1` moves,
 //! and a retried `Vec` is cloned once for its first attempt (the case to avoid with `&[u8]` or
@@ -14,7 +15,10 @@ use std::alloc::System;
 use std::future::Future;
 use std::sync::Arc;
 
-use resilience::{bulkhead, circuit_breaker, fallback, rate_limit, retry, timeout, Error};
+use resilience::{
+    bulkhead, circuit_breaker, fallback, rate_limit, registry, resilient, retry, timeout, Error,
+    Pipeline,
+};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 #[global_allocator]
@@ -98,6 +102,11 @@ async fn fallback_with_arc(x: u64, body: Arc<[u8]>) -> Result<u64, Error> {
     Ok(if body.len() == 3 { x } else { 0 })
 }
 
+#[resilient(policy = "alloc-composite")]
+async fn with_composite(x: u64) -> Result<u64, Error> {
+    Ok(x)
+}
+
 /// Three-byte vectors made before counting starts, one per call (and the warm-up's).
 fn bodies() -> Vec<Vec<u8>> {
     (0..=CALLS).map(|_| vec![1, 2, 3]).collect()
@@ -144,6 +153,33 @@ fn the_success_path_allocates_nothing() {
         ("#[fallback]", allocations_of(&rt, with_fallback)),
         ("all four stacked", allocations_of(&rt, with_all_four)),
     ];
+    // A composite of all five, registered at startup as a program does.
+    let composite = registry()
+        .register_pipeline(
+            Pipeline::builder("alloc-composite")
+                .retry(|r| r.max_attempts(3))
+                .circuit_breaker(|b| b)
+                .rate_limit(|l| l.rate(1_000_000))
+                .timeout(std::time::Duration::from_secs(60))
+                .bulkhead(|b| b.max_concurrent(4)),
+        )
+        .expect("the composite's settings are valid");
+    let composites = [
+        (
+            "#[resilient] with all five members",
+            allocations_of(&rt, with_composite),
+        ),
+        (
+            "Pipeline::execute",
+            allocations_of(&rt, |x| composite.execute(move || bare(x))),
+        ),
+        (
+            "registry().execute by name",
+            allocations_of(&rt, |x| {
+                registry().execute("alloc-composite", move || bare(x))
+            }),
+        ),
+    ];
     let arc: Arc<[u8]> = Arc::from(&[1_u8, 2, 3][..]);
     let slice: &[u8] = &[1, 2, 3];
     let mut vecs = bodies();
@@ -178,6 +214,7 @@ fn the_success_path_allocates_nothing() {
     );
     let allocating: Vec<String> = counted
         .iter()
+        .chain(&composites)
         .chain(&owned)
         .filter(|(_, allocations)| *allocations != 0)
         .map(|(case, allocations)| format!("{case}: {allocations} allocations in {CALLS} calls"))

@@ -33,7 +33,9 @@
 //!
 //! Each attribute rewrites an `async fn` returning `Result<T, E>` so that every call runs through
 //! a policy: [`retry`](macro@retry), [`circuit_breaker`](macro@circuit_breaker),
-//! [`timeout`](macro@timeout), [`bulkhead`](macro@bulkhead). The function keeps its signature.
+//! [`timeout`](macro@timeout), [`bulkhead`](macro@bulkhead), [`rate_limit`](macro@rate_limit),
+//! [`fallback`](macro@fallback); or through a named composite of several,
+//! [`resilient`](macro@resilient). The function keeps its signature.
 //!
 //! # Stacking order
 //!
@@ -78,9 +80,10 @@
 //! counts a full bulkhead as a breaker failure (enough of them open the circuit), retries an
 //! open circuit, and sleeps only the backoff after a rate limit.
 //!
-//! The crate has no pipeline type yet that composes policies by hand with the attributes'
-//! semantics. Until it has, for exactly those semantics either put the attributes on an
-//! `async fn` (a small one next to the call will do), or make the operation's error a
+//! For exactly the attributes' semantics without macros, run the policies as a [`Pipeline`]
+//! (see [Composite policies](#composite-policies)): it stacks a retry, a breaker, a rate
+//! limiter, a timeout and a bulkhead in that order, as the attributes do. For another order, or
+//! the attributes' `retry_if`, `failure_if` and `ignore_if`, make the operation's error a
 //! [`Failure<E>`]: every `call` then reports its rejection as `Failure::Policy` (through
 //! `From<`[`Error`]`>`), [`Retry::run`] retries as `#[retry]` does,
 //! [`CircuitBreaker::call_with`] counts as `#[circuit_breaker]` does given the classifier below,
@@ -135,6 +138,43 @@
 //!
 //! [`Retry::call_with`] and [`Retry::run_with`] take the attribute's `retry_if` and `on_retry`;
 //! [`Fallback::call`] and [`Fallback::call_if`] answer for a failure as `#[fallback]` does.
+//!
+//! # Composite policies
+//!
+//! A [`Pipeline`] is one named policy made of up to five: retry → circuit breaker → rate limit →
+//! timeout → bulkhead, outermost first, with exactly the semantics of those attributes stacked
+//! in that order. Registered with [`Registry::register_pipeline`] (each member then also
+//! registered under the pipeline's name), a function runs through it with
+//! [`resilient`](macro@resilient), and any closure with [`Registry::execute`]:
+//!
+//! ```
+//! use resilience::{registry, resilient, Pipeline};
+//! use std::time::Duration;
+//!
+//! #[resilient(policy = "doc-inventory")]
+//! async fn stock(sku: &str) -> Result<u32, std::io::Error> {
+//!     Ok(sku.len() as u32)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! registry()
+//!     .register_pipeline(
+//!         Pipeline::builder("doc-inventory")
+//!             .retry(|retry| retry.max_attempts(3))
+//!             .circuit_breaker(|breaker| breaker.failure_threshold(5))
+//!             .timeout(Duration::from_secs(2)),
+//!     )
+//!     .unwrap();
+//! assert_eq!(stock("apple").await.unwrap(), 5);
+//! let pears = registry().execute("doc-inventory", || stock("pear")).await;
+//! assert_eq!(pears.unwrap(), 4);
+//! # }
+//! ```
+//!
+//! The members are the registry's, replaced in place when the composite is reconfigured. A
+//! composite called by name before anything defined it runs its calls unprotected, reported
+//! once as [`Event::PolicyMissing`] and marked missing in the snapshot, until it is defined.
 //!
 //! # tower and axum
 //!

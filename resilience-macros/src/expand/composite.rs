@@ -69,7 +69,10 @@ pub(crate) fn expand_composite(composite: Composite) -> TokenStream {
             #is_last
             #(#takes)*
             // The body is polled only once every member below the retry admitted the attempt.
-            let #attempt = match #members.attempt(async { #body }).await {
+            let #attempt = match #members
+                .attempt(::core::pin::pin!(async { #body }))
+                .await
+            {
                 ::core::result::Result::Ok(#value) => {
                     #run.succeeded();
                     break ::core::result::Result::Ok(#value);

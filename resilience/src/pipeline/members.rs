@@ -1,12 +1,15 @@
 //! The policies a pipeline runs a call through, and one attempt of the call through the layers
 //! below the retry.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 
 use super::run::PipelineRun;
+use crate::circuit_breaker::layer_outcome;
 use crate::{
-    Bulkhead, CallOutcome, CircuitBreaker, Failure, PolicyKind, RateLimiter, Retry, Timeout,
+    Bulkhead, CallOutcome, CallPermit, CircuitBreaker, Failure, PolicyKind, RateLimiter, Retry,
+    Timeout,
 };
 
 /// The member policies of a [`Pipeline`](super::Pipeline) at one moment, each optional, in the
@@ -93,38 +96,86 @@ impl PipelineMembers {
     /// One attempt through the layers below the retry: `body` (the operation's attempt, its
     /// error already a [`Failure::Operation`]) runs in the bulkhead, under the timeout, once the
     /// rate limiter admits it, counted by the breaker, exactly as the attributes
-    /// `#[circuit_breaker] #[rate_limit] #[timeout] #[bulkhead]` stacked in that order run it.
-    /// A rejection stays a [`Failure::Policy`]. `body` is not polled unless every layer admits
-    /// it.
+    /// `#[circuit_breaker] #[rate_limit] #[timeout] #[bulkhead]` stacked in that order run it:
+    /// the same steps (`try_acquire`, `acquire`, the timeout's `poll_before_deadline`, the
+    /// breaker's permit polling the body) in the same order. A rejection stays a
+    /// [`Failure::Policy`]. `body` is not polled unless every layer admits it.
+    ///
+    /// The body is borrowed pinned, never moved: each layer's future holds a reference to the
+    /// one below, so the attempt's future is as large as its own state, whatever the body's.
     #[doc(hidden)]
-    pub async fn attempt<T, E, Fut>(&self, body: Fut) -> Result<T, Failure<E>>
+    pub async fn attempt<T, E, Fut>(&self, body: Pin<&mut Fut>) -> Result<T, Failure<E>>
     where
         Fut: Future<Output = Result<T, Failure<E>>>,
     {
-        // Each layer's `run` is the one its attribute drives, and each is optional: a missing
-        // member leaves the layers below as they are.
-        let bulkheaded = async {
-            match &self.bulkhead {
-                Some(bulkhead) => bulkhead.run(body).await,
-                None => body.await,
-            }
+        let Some(breaker) = &self.circuit_breaker else {
+            return self.below_breaker(body, None).await;
         };
-        let timed = async {
-            match &self.timeout {
-                Some(timeout) => timeout.run(bulkheaded).await,
-                None => bulkheaded.await,
-            }
+        let mut permit = breaker.try_acquire().map_err(Failure::Policy)?;
+        let outcome = self.below_breaker(body, Some(&mut permit)).await;
+        // `#[circuit_breaker]`'s defaults: every error of the operation is a failure; a timeout
+        // below is a failure, any other rejection is ignored.
+        permit.record(layer_outcome(&outcome, |_: &E| CallOutcome::Failure));
+        outcome
+    }
+
+    /// The rate limiter, then the timeout around the bulkhead and the body.
+    async fn below_breaker<T, E, Fut>(
+        &self,
+        body: Pin<&mut Fut>,
+        permit: Option<&mut CallPermit<'_>>,
+    ) -> Result<T, Failure<E>>
+    where
+        Fut: Future<Output = Result<T, Failure<E>>>,
+    {
+        if let Some(limiter) = &self.rate_limiter {
+            // Without a wait the limiter decides at once; a wait makes it a real await.
+            let admitted = if limiter.config().wait.is_zero() {
+                limiter.try_acquire()
+            } else {
+                limiter.acquire().await
+            };
+            admitted.map_err(Failure::Policy)?;
+        }
+        let Some(timeout) = &self.timeout else {
+            return self.in_bulkhead(body, permit).await;
         };
-        let limited = async {
-            match &self.rate_limiter {
-                Some(limiter) => limiter.run(timed).await,
-                None => timed.await,
-            }
+        // `Timeout::call`'s steps: the call and its deadline are dropped at the end of the
+        // block, before an expiry is reported.
+        let finished = {
+            timeout.count_call();
+            let mut call = pin!(self.in_bulkhead(body, permit));
+            let mut deadline = pin!(None);
+            poll_fn(|cx| timeout.poll_before_deadline(call.as_mut(), deadline.as_mut(), cx)).await
         };
-        match &self.circuit_breaker {
-            // `#[circuit_breaker]`'s defaults: every error of the operation is a failure.
-            Some(breaker) => breaker.run(limited, |_: &E| CallOutcome::Failure).await,
-            None => limited.await,
+        finished.unwrap_or_else(|| Err(Failure::Policy(timeout.expired())))
+    }
+
+    /// The bulkhead's slot, held while the body runs (polled through the breaker's permit, so
+    /// that it tells a panic of the body's own poll from a drop during another's panic).
+    async fn in_bulkhead<T, E, Fut>(
+        &self,
+        mut body: Pin<&mut Fut>,
+        permit: Option<&mut CallPermit<'_>>,
+    ) -> Result<T, Failure<E>>
+    where
+        Fut: Future<Output = Result<T, Failure<E>>>,
+    {
+        let _slot = match &self.bulkhead {
+            None => None,
+            // Without a queue the bulkhead decides at once; a queue makes the wait a real await.
+            Some(bulkhead) => Some(
+                if bulkhead.config().queue == 0 {
+                    bulkhead.try_acquire()
+                } else {
+                    bulkhead.acquire().await
+                }
+                .map_err(Failure::Policy)?,
+            ),
+        };
+        match permit {
+            Some(permit) => poll_fn(|cx| permit.poll_body(body.as_mut(), cx)).await,
+            None => body.await,
         }
     }
 }

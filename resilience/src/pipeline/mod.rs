@@ -16,6 +16,7 @@ mod tests;
 use std::fmt;
 use std::future::Future;
 use std::ops::ControlFlow;
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -178,20 +179,25 @@ impl Pipeline {
     /// last failure is returned as it is. With no member at all, `op` runs once, unprotected.
     ///
     /// The returned future is `Send` when `op` and its futures are.
-    pub async fn execute<T, E, F, Fut>(&self, op: F) -> Result<T, E>
+    pub async fn execute<T, E, F, Fut>(&self, mut op: F) -> Result<T, E>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: From<Error>,
     {
-        self.run(op, type_name_of::<E>)
+        self.run(&mut op, type_name_of::<E>)
             .await
             .map_err(Failure::into_error)
     }
 
     /// [`execute`](Self::execute) with the rejections kept typed, and `describe` naming an
-    /// operation error in the retry's events.
-    pub(crate) async fn run<T, E, F, Fut, D>(&self, mut op: F, describe: D) -> Result<T, Failure<E>>
+    /// operation error in the retry's events. `op` is borrowed: a future that moved it would
+    /// hold a second copy of it.
+    pub(crate) async fn run<T, E, F, Fut, D>(
+        &self,
+        op: &mut F,
+        describe: D,
+    ) -> Result<T, Failure<E>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -201,7 +207,7 @@ impl Pipeline {
         let mut run = members.begin();
         loop {
             // `op` is called inside the attempt's body, so not at all for a rejected attempt.
-            let body = async { op().await.map_err(Failure::Operation) };
+            let body = pin!(async { op().await.map_err(Failure::Operation) });
             let attempt = members.attempt(body).await;
             match run.after_attempt(attempt, &describe).await {
                 ControlFlow::Break(result) => return result,
@@ -213,7 +219,7 @@ impl Pipeline {
 
 /// An operation error's text in the retry's events when nothing better is known: `execute` has
 /// no `Display` bound, so the error is named by its type (`#[resilient]` gives its `Display`).
-fn type_name_of<E>(_: &E) -> String {
+pub(crate) fn type_name_of<E>(_: &E) -> String {
     std::any::type_name::<E>().to_owned()
 }
 

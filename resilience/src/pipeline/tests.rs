@@ -217,3 +217,38 @@ fn the_snapshot_shows_a_missing_composite() {
     );
     assert!(line.contains("MISSING"), "{table}");
 }
+
+/// An `execute` future's size for an operation capturing `N` bytes. Every layer borrows the one
+/// below instead of moving it, so the members add a fixed size, however large the operation.
+fn execute_size<const N: usize>() -> (usize, usize) {
+    let pipeline = Pipeline::builder("sizes")
+        .retry(|r| r)
+        .circuit_breaker(|b| b)
+        .rate_limit(|l| l.rate(1))
+        .timeout(Duration::from_secs(1))
+        .bulkhead(|b| b.max_concurrent(1))
+        .build()
+        .unwrap();
+    let data = [0_u8; N];
+    let op = move || async move { Ok::<_, Error>(data.len()) };
+    let registry = Registry::default();
+    let direct = std::mem::size_of_val(&pipeline.execute(op));
+    let by_name = std::mem::size_of_val(&registry.execute("sizes", op));
+    (direct, by_name)
+}
+
+#[test]
+fn an_execute_future_grows_with_the_operation_not_with_its_layers() {
+    let (small, small_by_name) = execute_size::<64>();
+    let (large, large_by_name) = execute_size::<4096>();
+    // Three copies of the captured bytes, none per layer: the closure, which an `async fn` keeps
+    // twice (its argument and the body's binding of it, rust-lang/rust#62958), and one
+    // attempt's future.
+    let growth = 3 * (4096 - 64);
+    assert!(large - small <= growth, "{small} -> {large}");
+    assert!(
+        large_by_name - small_by_name <= growth,
+        "{small_by_name} -> {large_by_name}"
+    );
+    assert!(small < 2048, "the layers' own state: {small} bytes");
+}

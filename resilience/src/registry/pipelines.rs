@@ -12,7 +12,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{PolicyKind, PolicySnapshot, PolicyStats, Registry};
 use crate::events::{self, Event};
-use crate::{ConfigError, Error, Pipeline, PipelineBuilder, PipelineMembers};
+use crate::{ConfigError, Error, Failure, Pipeline, PipelineBuilder, PipelineMembers};
 
 /// The pipelines by name.
 #[derive(Default)]
@@ -329,13 +329,17 @@ impl Registry {
     /// assert!(registry().policies().iter().any(|p| p.name() == "doc-undefined" && p.missing()));
     /// # }
     /// ```
-    pub async fn execute<T, E, F, Fut>(&self, name: &str, op: F) -> Result<T, E>
+    pub async fn execute<T, E, F, Fut>(&self, name: &str, mut op: F) -> Result<T, E>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: From<Error>,
     {
-        self.pipeline_or_missing(name).execute(op).await
+        let pipeline = self.pipeline_or_missing(name);
+        pipeline
+            .run(&mut op, crate::pipeline::type_name_of::<E>)
+            .await
+            .map_err(Failure::into_error)
     }
 
     /// The composite policy named `name`, or an empty one marked missing (reported once) when
