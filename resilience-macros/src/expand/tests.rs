@@ -63,3 +63,34 @@ fn one_stack_reaches_one_crate() {
     .to_string();
     assert!(expanded.contains("reach one runtime crate"), "{expanded}");
 }
+
+/// `#[resilient]` with `crate = ".."` names only that path, and recognises the stack's other
+/// attributes under it (to refuse them).
+#[test]
+fn a_composite_reaches_its_crate_path_only() {
+    let expanded = crate::expand_composite_attribute(
+        quote!(policy = "payments", crate = "facade"),
+        quote! {
+            async fn charge(&mut self, amount: u64, memo: String) -> Result<u64, E> {
+                Ok(amount)
+            }
+        },
+    )
+    .to_string();
+    assert!(!expanded.contains("compile_error"), "{expanded}");
+    assert!(expanded.contains("facade :: __private"), "{expanded}");
+    assert!(!expanded.contains("resilience ::"), "{expanded}");
+
+    let refused = crate::expand_composite_attribute(
+        quote!(policy = "payments", crate = "facade"),
+        quote! {
+            #[facade::retry(max_attempts = 2)]
+            async fn charge() -> Result<u64, E> { Ok(1) }
+        },
+    )
+    .to_string();
+    assert!(
+        refused.contains("cannot be combined with `#[retry]`"),
+        "{refused}"
+    );
+}
