@@ -1,6 +1,7 @@
 //! The attributes on methods of an `#[async_trait]` trait or impl. `#[async_trait]` expands first
 //! and turns each `async fn` into a `fn` returning a boxed future; the attributes then wrap the
-//! boxed `async` block, so the policies act exactly as on a plain `async fn`.
+//! boxed `async` block, so the policies act exactly as on a plain `async fn`. `#[resilient]`
+//! does the same with its composite.
 
 mod common;
 
@@ -78,4 +79,38 @@ async fn a_default_method_of_an_async_trait_has_a_breaker_per_implementor() {
             .state(),
         CircuitState::Open
     );
+}
+
+#[async_trait]
+trait Ledger: Send + Sync {
+    async fn post(&self, entry: String) -> Result<usize, AppError>;
+}
+
+struct Books {
+    runs: Runs,
+}
+
+#[async_trait]
+impl Ledger for Books {
+    #[resilience::resilient(policy = "async-trait-composite")]
+    async fn post(&self, entry: String) -> Result<usize, AppError> {
+        if self.runs.tick() < 2 {
+            return Err(AppError::Down("post"));
+        }
+        Ok(entry.len())
+    }
+}
+
+#[tokio::test]
+async fn a_composite_wraps_the_boxed_future() {
+    registry()
+        .register_pipeline(
+            resilience::Pipeline::builder("async-trait-composite")
+                .retry(|retry| retry.max_attempts(3).no_backoff()),
+        )
+        .unwrap();
+    let books: Arc<dyn Ledger> = Arc::new(Books { runs: Runs::new() });
+    assert_eq!(books.post("rent".to_owned()).await, Ok(4));
+    let retry = registry().retry("async-trait-composite").unwrap();
+    assert_eq!(retry.stats().successes_after_retry, 1);
 }
