@@ -119,6 +119,17 @@ impl PipelineBuilder {
         self
     }
 
+    /// Which members are set, in the order retry, circuit breaker, rate limit, timeout, bulkhead.
+    pub(crate) fn presence(&self) -> [bool; 5] {
+        [
+            self.retry.is_some(),
+            self.circuit_breaker.is_some(),
+            self.rate_limit.is_some(),
+            self.timeout.is_some(),
+            self.bulkhead.is_some(),
+        ]
+    }
+
     /// Checks every member's settings and builds the pipeline, registered nowhere.
     ///
     /// # Errors

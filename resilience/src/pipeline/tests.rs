@@ -170,19 +170,30 @@ fn a_second_registration_keeps_the_first_and_reports_the_differing_members() {
     let second = registry
         .register_pipeline(
             Pipeline::builder("twice")
-                .retry(|r| r.max_attempts(2))
+                .retry(|r| r.max_attempts(5))
                 .bulkhead(|b| b.max_concurrent(3)),
         )
         .unwrap();
     assert!(Arc::ptr_eq(&first, &second));
     assert_eq!(first.members().kinds(), [PolicyKind::Retry]);
-    let row = registry
-        .policies()
-        .into_iter()
-        .find(|p| p.kind() == PolicyKind::Pipeline)
-        .unwrap();
-    assert_eq!(row.conflicts(), ["bulkhead"]);
-    assert_eq!(row.config(), "retry");
+    // The bulkhead it would not use is not registered.
+    assert!(registry.bulkhead("twice").is_none());
+    let rows = registry.policies();
+    let row = |kind| rows.iter().find(|p| p.kind() == kind).unwrap();
+    assert_eq!(row(PolicyKind::Pipeline).conflicts(), ["bulkhead"]);
+    assert_eq!(row(PolicyKind::Pipeline).config(), "retry");
+    // The retry it shares keeps its settings; the other one is reported as for any policy.
+    assert_eq!(row(PolicyKind::Retry).conflicts(), ["max_attempts"]);
+    assert_eq!(
+        first
+            .members()
+            .retry
+            .as_ref()
+            .unwrap()
+            .config()
+            .max_attempts,
+        2
+    );
 }
 
 #[test]

@@ -97,15 +97,30 @@ impl Pipelines {
         define_in(&mut self.write(), name, members)
     }
 
-    /// A registration in code: defines the name unless something defined it already, in which
-    /// case that definition stays and differing member kinds are reported as a conflict.
-    fn register(&self, name: &Arc<str>, members: PipelineMembers) -> Arc<Pipeline> {
+    /// The members of the pipeline named `name`, if something defined it (a placeholder of a
+    /// name called too early is not defined).
+    fn defined_members(&self, name: &str) -> Option<Arc<PipelineMembers>> {
+        self.read()
+            .get(name)
+            .filter(|entry| !entry.missing)
+            .map(|entry| entry.pipeline.members())
+    }
+
+    /// A registration in code of `members`, out of the builder's `given` ones: defines the name
+    /// unless something defined it already, in which case that definition stays and the member
+    /// kinds given differently are reported as a conflict.
+    fn register(
+        &self,
+        name: &Arc<str>,
+        members: PipelineMembers,
+        given: [bool; 5],
+    ) -> Arc<Pipeline> {
         let (pipeline, conflicts) = {
             let mut map = self.write();
             let Some(entry) = map.get_mut(&**name).filter(|entry| !entry.missing) else {
                 return define_in(&mut map, name, members);
             };
-            let conflicts = differing_members(&entry.pipeline.members(), &members);
+            let conflicts = differing_members(presence(&entry.pipeline.members()), given);
             for key in &conflicts {
                 if !entry.conflicts.contains(key) {
                     entry.conflicts.push(key);
@@ -176,34 +191,33 @@ fn define_in(
     pipeline
 }
 
-/// The member kinds present in one set and not the other, spelled as `[policy.NAME]` does.
-fn differing_members(existing: &PipelineMembers, given: &PipelineMembers) -> Vec<&'static str> {
+/// The members' keys, as `[policy.NAME]` spells them, in the order of [`presence`].
+const MEMBER_KEYS: [&str; 5] = [
+    "retry",
+    "circuit_breaker",
+    "rate_limit",
+    "timeout",
+    "bulkhead",
+];
+
+/// Which members are there, in the order of [`MEMBER_KEYS`].
+fn presence(members: &PipelineMembers) -> [bool; 5] {
     [
-        ("retry", existing.retry.is_some(), given.retry.is_some()),
-        (
-            "circuit_breaker",
-            existing.circuit_breaker.is_some(),
-            given.circuit_breaker.is_some(),
-        ),
-        (
-            "rate_limit",
-            existing.rate_limiter.is_some(),
-            given.rate_limiter.is_some(),
-        ),
-        (
-            "timeout",
-            existing.timeout.is_some(),
-            given.timeout.is_some(),
-        ),
-        (
-            "bulkhead",
-            existing.bulkhead.is_some(),
-            given.bulkhead.is_some(),
-        ),
+        members.retry.is_some(),
+        members.circuit_breaker.is_some(),
+        members.rate_limiter.is_some(),
+        members.timeout.is_some(),
+        members.bulkhead.is_some(),
     ]
-    .into_iter()
-    .filter_map(|(key, existing, given)| (existing != given).then_some(key))
-    .collect()
+}
+
+/// The keys of the members present in one set and not the other.
+fn differing_members(existing: [bool; 5], given: [bool; 5]) -> Vec<&'static str> {
+    MEMBER_KEYS
+        .into_iter()
+        .zip(existing.into_iter().zip(given))
+        .filter_map(|(key, (existing, given))| (existing != given).then_some(key))
+        .collect()
 }
 
 impl Registry {
@@ -216,8 +230,10 @@ impl Registry {
     /// conflict). Then the pipeline is recorded: a name called before, by
     /// `#[resilient(policy = "NAME")]` or [`execute`](Self::execute), gets its members in place,
     /// so the sites holding it are protected from their next call on. A name defined already
-    /// keeps its members (the first definition wins, as for every policy); member kinds given
-    /// differently are reported as an [`Event::ConfigConflict`] of kind
+    /// keeps its members (the first definition wins, as for every policy): of the builder's
+    /// members only those of the kinds it has are registered (their differing settings reported
+    /// as usual), and member kinds given differently are reported as an
+    /// [`Event::ConfigConflict`] of kind
     /// [`PolicyKind::Pipeline`] and in the snapshot.
     ///
     /// # Errors
@@ -262,29 +278,31 @@ impl Registry {
         // Every setting is checked before anything is registered.
         builder.clone().build()?;
         let name = Arc::clone(builder.name());
+        let given = builder.presence();
+        // A name defined already keeps its members: only the kinds it has are registered (to
+        // report a setting that differs), none that it would not use.
+        let [retry, circuit_breaker, rate_limit, timeout, bulkhead] = self
+            .pipelines
+            .defined_members(&name)
+            .map_or([true; 5], |defined| presence(&defined));
         let members = PipelineMembers {
-            retry: builder
-                .retry
+            retry: (builder.retry.filter(|_| retry))
                 .map(|b| self.retry_or_register(b))
                 .transpose()?,
-            circuit_breaker: builder
-                .circuit_breaker
+            circuit_breaker: (builder.circuit_breaker.filter(|_| circuit_breaker))
                 .map(|b| self.circuit_breaker_or_register(b))
                 .transpose()?,
-            rate_limiter: builder
-                .rate_limit
+            rate_limiter: (builder.rate_limit.filter(|_| rate_limit))
                 .map(|b| self.rate_limiter_or_register(b))
                 .transpose()?,
-            timeout: builder
-                .timeout
+            timeout: (builder.timeout.filter(|_| timeout))
                 .map(|b| self.timeout_or_register(b))
                 .transpose()?,
-            bulkhead: builder
-                .bulkhead
+            bulkhead: (builder.bulkhead.filter(|_| bulkhead))
                 .map(|b| self.bulkhead_or_register(b))
                 .transpose()?,
         };
-        Ok(self.pipelines.register(&name, members))
+        Ok(self.pipelines.register(&name, members, given))
     }
 
     /// The composite policy named `name`, if one is registered: defined, or called by name
