@@ -488,7 +488,7 @@ mod tests {
         // The crate's other tests, running beside this one, send events of their own.
         let event = loop {
             let event = events.try_recv().expect("the refusal was reported");
-            if event.name() == "private-refused" {
+            if event.name() == Some("private-refused") {
                 break event;
             }
         };

@@ -130,25 +130,28 @@ impl PipelineMembers {
     {
         if let Some(limiter) = &self.rate_limiter {
             // Without a wait the limiter decides at once; a wait makes it a real await.
-            let admitted = if limiter.config().wait.is_zero() {
-                limiter.try_acquire()
-            } else {
+            let admitted = if limiter.has_wait() {
                 limiter.acquire().await
+            } else {
+                limiter.try_acquire()
             };
             admitted.map_err(Failure::Policy)?;
         }
         let Some(timeout) = &self.timeout else {
             return self.in_bulkhead(body, permit).await;
         };
-        // `Timeout::call`'s steps: the call and its deadline are dropped at the end of the
-        // block, before an expiry is reported.
+        // `Timeout::call`'s steps: the duration is the one in force when the call starts; the
+        // call and its deadline are dropped at the end of the block, before an expiry is
+        // reported.
+        let after = timeout.duration();
         let finished = {
             timeout.count_call();
             let mut call = pin!(self.in_bulkhead(body, permit));
             let mut deadline = pin!(None);
-            poll_fn(|cx| timeout.poll_before_deadline(call.as_mut(), deadline.as_mut(), cx)).await
+            poll_fn(|cx| timeout.poll_before_deadline(call.as_mut(), deadline.as_mut(), after, cx))
+                .await
         };
-        finished.unwrap_or_else(|| Err(Failure::Policy(timeout.expired())))
+        finished.unwrap_or_else(|| Err(Failure::Policy(timeout.expired(after))))
     }
 
     /// The bulkhead's slot, held while the body runs (polled through the breaker's permit, so
@@ -165,10 +168,10 @@ impl PipelineMembers {
             None => None,
             // Without a queue the bulkhead decides at once; a queue makes the wait a real await.
             Some(bulkhead) => Some(
-                if bulkhead.config().queue == 0 {
-                    bulkhead.try_acquire()
-                } else {
+                if bulkhead.has_queue() {
                     bulkhead.acquire().await
+                } else {
+                    bulkhead.try_acquire()
                 }
                 .map_err(Failure::Policy)?,
             ),

@@ -36,6 +36,8 @@ impl Registered {
             stats: PolicyStats::Pipeline(self.pipeline.stats()),
             conflicts: self.conflicts.clone(),
             missing: self.missing,
+            // The members' settings and their sources are in the members' own rows.
+            sources: Vec::new(),
         }
     }
 }
