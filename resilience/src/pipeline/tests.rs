@@ -263,3 +263,71 @@ fn an_execute_future_grows_with_the_operation_not_with_its_layers() {
     );
     assert!(small < 2048, "the layers' own state: {small} bytes");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_configuration_defines_its_composites_in_place() {
+    let registry = Registry::default();
+    let site = registry.pipeline_or_missing("cfg-composite");
+    let config = crate::Config::from_toml_str(
+        "[policy.cfg-composite]\nretry = { max_attempts = 2, backoff = \"none\" }\ntimeout = \"50ms\"\n",
+    )
+    .unwrap();
+    registry.apply(&config).unwrap();
+    assert!(registry.missing_pipelines().is_empty());
+    assert_eq!(
+        site.members().kinds(),
+        [PolicyKind::Retry, PolicyKind::Timeout]
+    );
+    assert_eq!(
+        registry
+            .retry("cfg-composite")
+            .unwrap()
+            .config()
+            .max_attempts,
+        2
+    );
+
+    let runs = AtomicU32::new(0);
+    let hanging = site
+        .execute(|| async {
+            runs.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok::<_, Error>(())
+        })
+        .await;
+    assert!(
+        matches!(hanging, Err(Error::Timeout { after, .. }) if after == Duration::from_millis(50))
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+
+    // A reload lists the members anew: in place, under the site. (The timeout stays: a policy
+    // only the file gave settings cannot lose its required `duration`.)
+    let reload = crate::Config::from_toml_str(
+        "[policy.cfg-composite]\ntimeout = \"80ms\"\nbulkhead = { max = 1 }\n",
+    )
+    .unwrap();
+    registry.apply(&reload).unwrap();
+    assert_eq!(
+        site.members().kinds(),
+        [PolicyKind::Timeout, PolicyKind::Bulkhead]
+    );
+    assert_eq!(
+        registry.timeout("cfg-composite").unwrap().duration(),
+        Duration::from_millis(80)
+    );
+
+    // Unregistered: gone from the listings; the next definition revives the same object.
+    assert!(registry.unregister_policy("cfg-composite"));
+    assert!(registry.pipeline("cfg-composite").is_none());
+    assert!(!registry
+        .policy_names()
+        .contains(&"cfg-composite".to_owned()));
+    let revived = registry
+        .register_pipeline(Pipeline::builder("cfg-composite").retry(|r| r.max_attempts(4)))
+        .unwrap();
+    assert!(Arc::ptr_eq(&site, &revived));
+    assert_eq!(site.members().kinds(), [PolicyKind::Retry]);
+    assert!(registry
+        .policy_names()
+        .contains(&"cfg-composite".to_owned()));
+}

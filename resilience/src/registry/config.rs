@@ -373,12 +373,3 @@ impl Version {
         }
     }
 }
-
-// Composites: filled in with the pipeline registry.
-impl Registry {
-    fn define_configured_pipelines(&self, _config: &Config) {}
-    fn unregister_pipeline(&self, _name: &str) -> bool {
-        false
-    }
-    fn pipeline_names(&self, _names: &mut Vec<String>) {}
-}

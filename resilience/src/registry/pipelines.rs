@@ -8,15 +8,26 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{PolicyKind, PolicySnapshot, PolicyStats, Registry};
+use crate::config::Layered;
 use crate::events::{self, Event};
-use crate::{ConfigError, Error, Failure, Pipeline, PipelineBuilder, PipelineMembers};
+use crate::{
+    Bulkhead, CircuitBreaker, Config, ConfigError, Error, Failure, Pipeline, PipelineBuilder,
+    PipelineMembers, RateLimiter, Retry, Timeout,
+};
+
+type Map = HashMap<Arc<str>, Registered>;
 
 /// The pipelines by name.
 #[derive(Default)]
-pub(crate) struct Pipelines(RwLock<HashMap<Arc<str>, Registered>>);
+pub(crate) struct Pipelines {
+    map: RwLock<Map>,
+    /// Pipelines taken out by `Registry::unregister_policy`, kept so that the next definition of
+    /// the name revives the same object, fresh: call sites hold it in a `static`.
+    retired: Mutex<HashMap<Arc<str>, Arc<Pipeline>>>,
+}
 
 struct Registered {
     pipeline: Arc<Pipeline>,
@@ -43,13 +54,13 @@ impl Registered {
 }
 
 impl Pipelines {
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<Arc<str>, Registered>> {
-        // Every write is one insert or one field update: a poisoned map is whole.
-        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    fn read(&self) -> RwLockReadGuard<'_, Map> {
+        // Every write is one insert, removal or field update: a poisoned map is whole.
+        self.map.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, HashMap<Arc<str>, Registered>> {
-        self.0.write().unwrap_or_else(PoisonError::into_inner)
+    fn write(&self) -> RwLockWriteGuard<'_, Map> {
+        self.map.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn get(&self, name: &str) -> Option<Arc<Pipeline>> {
@@ -71,19 +82,7 @@ impl Pipelines {
             if let Some(entry) = map.get(&name) {
                 return Arc::clone(&entry.pipeline);
             }
-            let pipeline = Arc::new(Pipeline::with_members(
-                Arc::clone(&name),
-                PipelineMembers::default(),
-            ));
-            map.insert(
-                Arc::clone(&name),
-                Registered {
-                    pipeline: Arc::clone(&pipeline),
-                    missing: true,
-                    conflicts: Vec::new(),
-                },
-            );
-            pipeline
+            self.insert(&mut map, &name, PipelineMembers::default(), true)
         };
         // Only the thread that made the placeholder reports it: once per name.
         events::emit(|| Event::PolicyMissing {
@@ -96,7 +95,63 @@ impl Pipelines {
     /// Gives `name` these members: a new pipeline, or the existing one's members replaced in
     /// place. The name is no longer missing.
     fn define(&self, name: &str, members: PipelineMembers) -> Arc<Pipeline> {
-        define_in(&mut self.write(), name, members)
+        self.define_in(&mut self.write(), name, members)
+    }
+
+    /// [`define`](Self::define) with the map locked.
+    fn define_in(&self, map: &mut Map, name: &str, members: PipelineMembers) -> Arc<Pipeline> {
+        if let Some(entry) = map.get_mut(name) {
+            entry.pipeline.replace_members(members);
+            entry.missing = false;
+            return Arc::clone(&entry.pipeline);
+        }
+        self.insert(map, &Arc::from(name), members, false)
+    }
+
+    /// Records a pipeline under a name that has none: the one unregistered under it, fresh, or
+    /// a new one.
+    fn insert(
+        &self,
+        map: &mut Map,
+        name: &Arc<str>,
+        members: PipelineMembers,
+        missing: bool,
+    ) -> Arc<Pipeline> {
+        let retired = self
+            .retired
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name);
+        let pipeline = match retired {
+            Some(pipeline) => {
+                pipeline.replace_members(members);
+                pipeline.reset_stats();
+                pipeline
+            }
+            None => Arc::new(Pipeline::with_members(Arc::clone(name), members)),
+        };
+        map.insert(
+            Arc::clone(name),
+            Registered {
+                pipeline: Arc::clone(&pipeline),
+                missing,
+                conflicts: Vec::new(),
+            },
+        );
+        pipeline
+    }
+
+    /// Takes the pipeline named `name` out of every listing; the next definition revives it.
+    fn unregister(&self, name: &str) -> bool {
+        let mut map = self.write();
+        let Some(entry) = map.remove(name) else {
+            return false;
+        };
+        self.retired
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(Arc::from(name), entry.pipeline);
+        true
     }
 
     /// The members of the pipeline named `name`, if something defined it (a placeholder of a
@@ -120,7 +175,7 @@ impl Pipelines {
         let (pipeline, conflicts) = {
             let mut map = self.write();
             let Some(entry) = map.get_mut(&**name).filter(|entry| !entry.missing) else {
-                return define_in(&mut map, name, members);
+                return self.define_in(&mut map, name, members);
             };
             let conflicts = differing_members(presence(&entry.pipeline.members()), given);
             for key in &conflicts {
@@ -158,6 +213,10 @@ impl Pipelines {
             .is_some()
     }
 
+    fn names(&self, names: &mut Vec<String>) {
+        names.extend(self.read().keys().map(|name| name.to_string()));
+    }
+
     pub(super) fn snapshot_named(&self, name: &str, rows: &mut Vec<PolicySnapshot>) {
         if let Some((name, entry)) = self.read().get_key_value(name) {
             rows.push(entry.snapshot(name));
@@ -169,28 +228,16 @@ impl Pipelines {
     }
 }
 
-/// [`Pipelines::define`] with the map locked.
-fn define_in(
-    map: &mut HashMap<Arc<str>, Registered>,
-    name: &str,
-    members: PipelineMembers,
-) -> Arc<Pipeline> {
-    if let Some(entry) = map.get_mut(name) {
-        entry.pipeline.replace_members(members);
-        entry.missing = false;
-        return Arc::clone(&entry.pipeline);
-    }
-    let name: Arc<str> = Arc::from(name);
-    let pipeline = Arc::new(Pipeline::with_members(Arc::clone(&name), members));
-    map.insert(
-        name,
-        Registered {
-            pipeline: Arc::clone(&pipeline),
-            missing: false,
-            conflicts: Vec::new(),
-        },
-    );
-    pipeline
+/// A configured composite's member: the policy of its kind and name, which `apply` has just
+/// reconfigured with the file's settings, or one registered now as a name-only site registers,
+/// with them. Every member was checked with the configuration before it was applied; one the
+/// builders refuse all the same is left out rather than failing the others.
+fn member<P: Layered>(
+    existing: Option<Arc<P>>,
+    builder: impl FnOnce() -> P::Builder,
+    registry: &Registry,
+) -> Option<Arc<P>> {
+    existing.or_else(|| registry.register::<P>(builder()).ok())
 }
 
 /// The members' keys, as `[policy.NAME]` spells them, in the order of [`presence`].
@@ -372,9 +419,68 @@ impl Registry {
     /// a new pipeline, or the existing one's members replaced in place, which the call sites
     /// holding it use from their next call on (a call already running keeps the members it
     /// started with). Clears the name's missing mark. The members are the caller's to register.
-    #[allow(dead_code)] // The configuration loader's entry point.
     pub(crate) fn define_pipeline(&self, name: &str, members: PipelineMembers) -> Arc<Pipeline> {
         self.pipelines.define(name, members)
+    }
+
+    /// Defines each composite of the configuration (`[policy.NAME]`, applied whole): its
+    /// members, registered under its name with the file's settings (as a name-only site
+    /// registers, so a registration in code with settings still takes their place, under the
+    /// file's), become the composite's members in place. The section lists every member: a kind
+    /// it does not name is no member, whatever the code registered. A composite the
+    /// configuration does not name keeps the members it has.
+    pub(crate) fn define_configured_pipelines(&self, config: &Config) {
+        for (name, section) in &config.pipelines {
+            let has = |kind: &str| section.members.contains_key(kind);
+            let members = PipelineMembers {
+                retry: has("retry")
+                    .then(|| member(self.retry(name), || Retry::builder(name.as_str()), self))
+                    .flatten(),
+                circuit_breaker: has("circuit_breaker")
+                    .then(|| {
+                        member(
+                            self.circuit_breaker(name),
+                            || CircuitBreaker::builder(name.as_str()),
+                            self,
+                        )
+                    })
+                    .flatten(),
+                rate_limiter: has("rate_limit")
+                    .then(|| {
+                        member(
+                            self.rate_limiter(name),
+                            || RateLimiter::builder(name.as_str()),
+                            self,
+                        )
+                    })
+                    .flatten(),
+                timeout: has("timeout")
+                    .then(|| member(self.timeout(name), || Timeout::builder(name.as_str()), self))
+                    .flatten(),
+                bulkhead: has("bulkhead")
+                    .then(|| {
+                        member(
+                            self.bulkhead(name),
+                            || Bulkhead::builder(name.as_str()),
+                            self,
+                        )
+                    })
+                    .flatten(),
+            };
+            self.define_pipeline(name, members);
+        }
+    }
+
+    /// Takes the composite named `name` out of every listing (its members are unregistered
+    /// as policies of their kinds); the next definition of the name revives the same object,
+    /// fresh, so the sites holding it use that definition from then on.
+    pub(crate) fn unregister_pipeline(&self, name: &str) -> bool {
+        self.pipelines.unregister(name)
+    }
+
+    /// Adds the composites' names to `names`.
+    pub(crate) fn pipeline_names(&self, names: &mut Vec<String>) {
+        self.pipelines.names(names);
     }
 
     /// The composite policies called by name before anything defined them, sorted: each still
