@@ -443,3 +443,61 @@ async fn reloads_under_concurrent_calls_lose_nothing() {
     assert_eq!((stats.in_flight, stats.queued), (0, 0));
     assert_eq!(stats.available, 6);
 }
+
+#[resilience::resilient(policy = "cfg-pay")]
+async fn charge(runs: &Runs) -> Result<u32, AppError> {
+    runs.tick();
+    Err(AppError::Down("payments"))
+}
+
+#[resilience::test]
+async fn a_composite_from_the_file_protects_its_sites_and_reloads_in_place() {
+    let runs = Runs::new();
+    // Nothing defines it yet: the call runs once, unprotected.
+    let _ = charge(&runs).await;
+    assert_eq!(runs.get(), 1);
+
+    let dir = Dir::new();
+    let path = dir.write(
+        "composite.toml",
+        r#"
+[policy.cfg-pay]
+retry = { max_attempts = 3, delay = "10ms" }
+circuit_breaker = { failure_threshold = 5 }
+timeout = "1s"
+bulkhead = { max = 2 }
+"#,
+    );
+    registry().apply_file(&path).unwrap();
+    let _ = charge(&runs).await;
+    assert_eq!(runs.get(), 1 + 3);
+    let breaker = registry().circuit_breaker("cfg-pay").unwrap();
+    assert_eq!(breaker.stats().failures, 3);
+
+    // A composite member missing a required setting refuses the whole file.
+    let broken = config("[policy.cfg-pay]\nretry = { max_attempts = 2 }\n[policy.cfg-other]\nbulkhead = { queue = 3 }\n");
+    let Err(ConfigError::Invalid(problems)) = registry().apply(&broken) else {
+        panic!("applied a composite with a bulkhead without `max`");
+    };
+    assert_eq!(
+        problems.iter().next().unwrap().section(),
+        "policy.cfg-other.bulkhead"
+    );
+    assert!(registry().pipeline("cfg-other").is_none());
+
+    // A reload changes the members in place: the site keeps its composite.
+    registry()
+        .apply(&config(
+            "[policy.cfg-pay]\nretry = { max_attempts = 2, delay = \"10ms\" }\ncircuit_breaker = { failure_threshold = 5 }\n",
+        ))
+        .unwrap();
+    let _ = charge(&runs).await;
+    assert_eq!(runs.get(), 1 + 3 + 2);
+    assert_eq!(breaker.state(), CircuitState::Open);
+
+    // A file that no longer names the composite leaves it as it is.
+    registry().apply(&Config::empty()).unwrap();
+    assert!(registry().pipeline("cfg-pay").is_some());
+    let rejected = charge(&runs).await;
+    assert_eq!(rejected.unwrap_err().code(), Some("CIRCUIT_OPEN"));
+}

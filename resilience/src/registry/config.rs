@@ -12,7 +12,7 @@ use resilience_settings::Attribute;
 use super::{layered, PolicyKind, Registry, Shelf};
 use crate::config::{label, ConfigProblem, ConfigProblems, Layered, ProblemKind};
 use crate::events::{self, Event};
-use crate::{Config, ConfigError};
+use crate::{Bulkhead, CircuitBreaker, Config, ConfigError, RateLimiter, Retry, Source, Timeout};
 
 /// The environment variable naming a configuration file that the global registry applies when
 /// it is first used.
@@ -73,10 +73,18 @@ pub(crate) fn apply_problem(
 }
 
 /// Every registered policy of the shelf, checked under `config`.
+///
+/// A policy whose settings only an earlier file gave (a composite's member, a bulkhead whose
+/// `max` came from the file), and that this configuration no longer names, keeps the settings
+/// it has: it is left out of the check, and [`reconfigure`] leaves it as it is.
 fn check<P: Layered>(shelf: &Shelf<P>, config: &Config, problems: &mut Vec<ConfigProblem>) {
     for (name, entry) in shelf.read().iter() {
         let (_, builder) = layered::<P>(config, &entry.code, entry.code_source);
-        for problem in P::problems(&builder) {
+        let found = P::problems(&builder);
+        if !found.is_empty() && orphaned::<P>(config, name, &entry.code) {
+            continue;
+        }
+        for problem in found {
             problems.push(apply_problem(
                 config,
                 P::ATTRIBUTE,
@@ -84,6 +92,35 @@ fn check<P: Layered>(shelf: &Shelf<P>, config: &Config, problems: &mut Vec<Confi
                 &problem.to_string(),
             ));
         }
+    }
+}
+
+/// Whether the policy `name` has no settings but the file's, and `config` gives it none.
+fn orphaned<P: Layered>(config: &Config, name: &str, code: &P::Builder) -> bool {
+    P::build(code.clone()).is_err()
+        && P::ATTRIBUTE.is_some_and(|attribute| config.section(attribute, name).is_none())
+}
+
+/// A composite's member the configuration creates: its settings, checked before anything is
+/// registered.
+fn check_new<P: Layered>(
+    registered: bool,
+    config: &Config,
+    name: &str,
+    code: P::Builder,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    if registered {
+        return;
+    }
+    let (_, builder) = layered::<P>(config, &code, Source::File);
+    for problem in P::problems(&builder) {
+        problems.push(apply_problem(
+            config,
+            P::ATTRIBUTE,
+            name,
+            &problem.to_string(),
+        ));
     }
 }
 
@@ -148,6 +185,55 @@ impl Registry {
         check(&self.timeouts, config, &mut problems);
         check(&self.bulkheads, config, &mut problems);
         check(&self.rate_limiters, config, &mut problems);
+        for (name, pipeline) in &config.pipelines {
+            let has = |kind: &str| pipeline.members.contains_key(kind);
+            let arc: Arc<str> = Arc::from(name.as_str());
+            if has("retry") {
+                check_new::<Retry>(
+                    self.retry(name).is_some(),
+                    config,
+                    name,
+                    Retry::builder(Arc::clone(&arc)),
+                    &mut problems,
+                );
+            }
+            if has("circuit_breaker") {
+                check_new::<CircuitBreaker>(
+                    self.circuit_breaker(name).is_some(),
+                    config,
+                    name,
+                    CircuitBreaker::builder(Arc::clone(&arc)),
+                    &mut problems,
+                );
+            }
+            if has("rate_limit") {
+                check_new::<RateLimiter>(
+                    self.rate_limiter(name).is_some(),
+                    config,
+                    name,
+                    RateLimiter::builder(Arc::clone(&arc)),
+                    &mut problems,
+                );
+            }
+            if has("timeout") {
+                check_new::<Timeout>(
+                    self.timeout(name).is_some(),
+                    config,
+                    name,
+                    Timeout::builder(Arc::clone(&arc)),
+                    &mut problems,
+                );
+            }
+            if has("bulkhead") {
+                check_new::<Bulkhead>(
+                    self.bulkhead(name).is_some(),
+                    config,
+                    name,
+                    Bulkhead::builder(Arc::clone(&arc)),
+                    &mut problems,
+                );
+            }
+        }
         if !problems.is_empty() {
             let error = ConfigError::Invalid(ConfigProblems(problems));
             self.reject(error.clone());

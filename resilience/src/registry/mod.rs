@@ -196,7 +196,7 @@ impl<P: Layered> Shelf<P> {
             if let Some(entry) = map.get(&*name) {
                 let settled = !gives_settings || !P::code_layer(&entry.code, source).is_empty();
                 if settled {
-                    let conflicts = self.conflicts(&builder, entry)?;
+                    let conflicts = self.conflicts(&builder, entry);
                     let existing = Arc::clone(&entry.policy);
                     drop(map);
                     self.note_conflicts(&name, conflicts);
@@ -220,7 +220,7 @@ impl<P: Layered> Shelf<P> {
                 entry.missing = false;
                 return Ok(Arc::clone(&entry.policy));
             }
-            let conflicts = self.conflicts(&builder, entry)?;
+            let conflicts = self.conflicts(&builder, entry);
             let existing = Arc::clone(&entry.policy);
             drop(map);
             self.note_conflicts(&name, conflicts);
@@ -255,13 +255,17 @@ impl<P: Layered> Shelf<P> {
     }
 
     /// The keys `builder` sets to other values than the registration in effect gave (the file
-    /// aside: a file's override is not a disagreement between sites).
-    fn conflicts(
-        &self,
-        builder: &P::Builder,
-        entry: &Entry<P>,
-    ) -> Result<Vec<&'static str>, ConfigError> {
-        Ok(P::conflicts(builder, &P::build(entry.code.clone())?))
+    /// aside: a file's override is not a disagreement between sites). When that registration
+    /// cannot stand alone (a bulkhead whose `max` only the file gives), the policy as it runs
+    /// is the reference.
+    fn conflicts(&self, builder: &P::Builder, entry: &Entry<P>) -> Vec<&'static str> {
+        if P::code_layer(builder, entry.code_source).is_empty() {
+            return Vec::new();
+        }
+        match P::build(entry.code.clone()) {
+            Ok(code) => P::conflicts(builder, &code),
+            Err(_) => P::conflicts(builder, &entry.policy),
+        }
     }
 
     fn note_conflicts(&self, name: &Arc<str>, keys: Vec<&'static str>) {
