@@ -91,6 +91,12 @@ async fn with_all_four(x: u64) -> Res {
     Ok(black_box(x))
 }
 
+/// The same four policies as a composite named in the registry (defined in `all_four_stacked`).
+#[resilience::resilient(policy = "bench-composite")]
+async fn through_composite(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
 /// A billion calls a second: never limited in the loop, so the success path is measured.
 #[rate_limit(rate = 1_000_000_000, per = "1s", name = "bench-rate-limit")]
 async fn with_rate_limit(x: u64) -> Res {
@@ -448,6 +454,21 @@ fn success_paths(c: &mut Criterion, rt: &Runtime) {
 
     let mut g = group(c, "all_four_stacked");
     g.bench(rt, "resilience", with_all_four);
+    // The composite of the same four: resolved once per site, its members read per call.
+    registry()
+        .register_pipeline(
+            resilience::Pipeline::builder("bench-composite")
+                .retry(|b| b.max_attempts(3))
+                .circuit_breaker(|b| b)
+                .timeout(Duration::from_secs(60))
+                .bulkhead(|b| b.max_concurrent(10)),
+        )
+        .expect("the composite's settings are valid");
+    g.bench(rt, "resilience #[resilient] composite", through_composite);
+    // By name: a registry lookup per call on top.
+    g.bench(rt, "resilience registry().execute", |x| {
+        registry().execute("bench-composite", move || bare(x))
+    });
     g.finish();
 }
 
