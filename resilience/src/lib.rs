@@ -55,12 +55,39 @@
 //! Every policy is registered by kind and name in [`registry()`], where a running program can
 //! look at it: [`Registry::snapshot`] prints every policy's state as a table,
 //! [`Registry::subscribe`] delivers [`Event`]s. Functions naming the same policy share it. The
-//! first registration of a name wins: when a later site gives different explicit settings, the
-//! conflict shows in the snapshot and as [`Event::ConfigConflict`]. To fix a shared policy's
-//! settings whatever site runs first, register it at startup with
-//! [`Registry::circuit_breaker_or_register`] (and its siblings).
+//! first registration that gives settings wins (a site that gives only the name gives way to it):
+//! when a later site gives different explicit settings, the conflict shows in the snapshot and as
+//! [`Event::ConfigConflict`]. To fix a shared policy's settings before any site runs, register it
+//! at startup with [`Registry::circuit_breaker_or_register`] (and its siblings), or configure it.
 //!
 //! Each annotated call site resolves its policies once, on its first call, into a `static`.
+//!
+//! # Configuration
+//!
+//! A TOML file sets any policy's settings by name, with the attributes' own keys, over the
+//! attributes' arguments: [`Config::from_file`] reports every problem at once,
+//! [`Registry::apply`] puts a configuration in force whole or not at all, reconfiguring each
+//! policy in place (an open breaker stays open), [`Registry::watch_config`] reloads a file when
+//! it changes, and `RESILIENCE_CONFIG=path` is applied on the registry's first use. See
+//! [`Config`] for the file and the precedence of sources.
+//!
+//! ```
+//! use resilience::{circuit_breaker, registry, Config};
+//!
+//! #[circuit_breaker(name = "doc-config-inventory", failure_threshold = 5)]
+//! async fn stock(ok: bool) -> Result<u32, std::io::Error> {
+//!     if ok { Ok(3) } else { Err(std::io::ErrorKind::Other.into()) }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let config = Config::from_toml_str("[circuit_breaker.doc-config-inventory]\nfailure_threshold = 1\n").unwrap();
+//! registry().apply(&config).unwrap();
+//! let _ = stock(false).await;
+//! // The file's threshold of 1, over the attribute's 5.
+//! assert!(stock(true).await.is_err());
+//! # }
+//! ```
 //!
 //! # Without macros
 //!
