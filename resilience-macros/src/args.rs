@@ -6,8 +6,6 @@ use syn::parse::{Parse, ParseStream, Parser};
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Ident, Lit, Token};
 
-use crate::duration;
-
 /// One argument: `key`, or `key = value`.
 pub(crate) struct Arg {
     pub(crate) key: Ident,
@@ -269,7 +267,7 @@ impl Arg {
         match strip_group(expr) {
             Expr::Lit(ExprLit {
                 lit: Lit::Str(s), ..
-            }) => duration::parse(&s.value())
+            }) => resilience_settings::parse_duration(&s.value())
                 .map(|d| (d, s.span()))
                 .map_err(|reason| {
                     syn::Error::new(

@@ -11,7 +11,7 @@ use proptest::sample::select;
 
 use crate::args::parse_args;
 use crate::attrs::{self, Kind, KindExt};
-use crate::{duration, expand_attribute, expand_composite_attribute};
+use crate::{expand_attribute, expand_composite_attribute};
 
 /// Every key of every attribute, some near misses, and words that matter elsewhere in an item.
 fn words() -> Vec<&'static str> {
@@ -243,7 +243,7 @@ proptest! {
 
     #[test]
     fn arbitrary_text_never_panics(kind in kind(), args in any::<String>(), item in any::<String>()) {
-        let _ = duration::parse(&args);
+        let _ = resilience_settings::parse_duration(&args);
         if let (Ok(args), Ok(item)) = (TokenStream::from_str(&args), TokenStream::from_str(&item)) {
             let _ = attrs::parse(kind, args.clone(), Span::call_site());
             let _ = expand_attribute(kind, args, item);

@@ -8,7 +8,6 @@
 
 mod args;
 mod attrs;
-mod duration;
 mod expand;
 #[cfg(test)]
 mod fuzz_tests;

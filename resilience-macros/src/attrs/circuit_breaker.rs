@@ -9,7 +9,6 @@ use resilience_settings::circuit_breaker::{
 
 use super::ArgSet;
 use crate::args::{lit_str, Arg};
-use crate::duration;
 
 /// Validated `#[circuit_breaker]` settings; `None` means "not given, use the default".
 pub(crate) struct BreakerArgs {
@@ -110,7 +109,7 @@ fn window(set: &mut ArgSet<'_>, arg: &Arg) -> Option<WindowArg> {
         };
     }
     if let Some((text, span)) = lit_str(expr) {
-        return match duration::parse(&text) {
+        return match resilience_settings::parse_duration(&text) {
             Ok(length) => match WINDOW.check_duration(length) {
                 Ok(length) => Some(WindowArg::Time(length)),
                 Err(problem) => {

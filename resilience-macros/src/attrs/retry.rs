@@ -9,7 +9,7 @@ use resilience_settings::retry::{
 
 use super::ArgSet;
 use crate::args::{array_elements, lit_str, lit_u64, Arg};
-use crate::{duration, suggest};
+use crate::suggest;
 
 /// Validated `#[retry]` settings; `None` means "not given, use the default".
 pub(crate) struct RetryArgs {
@@ -187,7 +187,7 @@ fn schedule(set: &mut ArgSet<'_>, arg: &Arg) -> Option<Vec<Duration>> {
     let mut ok = true;
     for element in elements {
         if let Some((text, span)) = lit_str(element) {
-            match duration::parse(&text) {
+            match resilience_settings::parse_duration(&text) {
                 Ok(d) => delays.push(d),
                 Err(reason) => {
                     set.errors.at(
