@@ -203,6 +203,14 @@
 //! composite called by name before anything defined it runs its calls unprotected, reported
 //! once as [`Event::PolicyMissing`] and marked missing in the snapshot, until it is defined.
 //!
+//! # Health monitors
+//!
+//! A [`HealthMonitor`] counts the crashes of a pool of workers over a sliding window: the pool
+//! is unhealthy past `max_crashes` in the window, a worker past `max_worker_crashes` of its own,
+//! and both recover as crashes age out. Registered by name
+//! ([`Registry::health_monitor_or_register`]), it shows in the snapshot like any policy. Its
+//! memory stays bounded whatever the crash rate or the number of worker ids.
+//!
 //! # tower and axum
 //!
 //! With the `tower` feature, `resilience::tower` has a layer per policy kind
@@ -244,6 +252,7 @@ mod error;
 mod events;
 mod failure;
 mod fallback;
+mod health;
 mod live_config;
 mod metrics;
 mod pipeline;
@@ -273,6 +282,7 @@ pub use error::Error;
 pub use events::Event;
 pub use failure::{Failure, FailureRef};
 pub use fallback::{Fallback, FallbackBuilder, FallbackConfig, FallbackStats};
+pub use health::{HealthMonitor, HealthMonitorBuilder, HealthMonitorStats, WorkerHealth};
 pub use pipeline::{Pipeline, PipelineBuilder, PipelineMembers, PipelineStats};
 pub use rate_limiter::{RateLimiter, RateLimiterBuilder, RateLimiterConfig, RateLimiterStats};
 pub use registry::{
