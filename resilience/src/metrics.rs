@@ -31,6 +31,8 @@
 //! | `resilience_bulkhead_queued` | gauge | `name` | `record_metrics` |
 //! | `resilience_bulkhead_available` | gauge | `name` | `record_metrics` |
 //! | `resilience_rate_limiter_available` | gauge | `name` | `record_metrics` |
+//! | `resilience_health_monitor_crashes_in_window` | gauge | `name` | `record_metrics` |
+//! | `resilience_health_monitor_healthy` | gauge: 1 healthy, 0 not | `name` | `record_metrics` |
 //! | `resilience_circuit_transitions_total` | counter | `name`, `from`, `to` | events |
 //! | `resilience_rejections_total` | counter | `kind`, `name` | events |
 //! | `resilience_retries_total` | counter | `name` | events |
@@ -47,7 +49,8 @@
 //! [`BulkheadStats`](crate::BulkheadStats));
 //! `rate_limiter`: `permitted` (those that waited included), `rejected`;
 //! `policy` (a composite, [`Pipeline`](crate::Pipeline)): `unprotected` (calls run while it had
-//! no member, its name not defined yet).
+//! no member, its name not defined yet);
+//! `health_monitor` ([`HealthMonitor`](crate::HealthMonitor)): `crash` (crashes recorded).
 
 /// Whether events must be built for the metrics facade even when nobody subscribes.
 pub(crate) const ENABLED: bool = cfg!(feature = "metrics");
@@ -87,6 +90,8 @@ mod enabled {
     const BULKHEAD_QUEUED: &str = "resilience_bulkhead_queued";
     const BULKHEAD_AVAILABLE: &str = "resilience_bulkhead_available";
     const RATE_LIMITER_AVAILABLE: &str = "resilience_rate_limiter_available";
+    const MONITOR_IN_WINDOW: &str = "resilience_health_monitor_crashes_in_window";
+    const MONITOR_HEALTHY: &str = "resilience_health_monitor_healthy";
     const TRANSITIONS: &str = "resilience_circuit_transitions_total";
     const REJECTIONS: &str = "resilience_rejections_total";
     const RETRIES: &str = "resilience_retries_total";
@@ -154,6 +159,14 @@ mod enabled {
             RATE_LIMITER_AVAILABLE,
             "Calls a rate limiter would admit at once now."
         );
+        describe_gauge!(
+            MONITOR_IN_WINDOW,
+            "Crashes a health monitor counts in its window."
+        );
+        describe_gauge!(
+            MONITOR_HEALTHY,
+            "Whether a health monitor is within its crash limit: 1 healthy, 0 not."
+        );
         describe_counter!(TRANSITIONS, "Circuit breaker state transitions.");
         describe_counter!(
             REJECTIONS,
@@ -175,7 +188,8 @@ mod enabled {
         /// Records every policy's counters and live state in the installed `metrics` recorder
         /// (feature `metrics`): `resilience_calls_total{kind,name,outcome}` and the gauges
         /// `resilience_circuit_state`, `resilience_circuit_failure_rate`,
-        /// `resilience_bulkhead_{in_flight,queued,available}`, `resilience_rate_limiter_available`.
+        /// `resilience_bulkhead_{in_flight,queued,available}`, `resilience_rate_limiter_available`,
+        /// `resilience_health_monitor_{crashes_in_window,healthy}`.
         ///
         /// Call it where the exporter collects (before a scrape) or on an interval: the success
         /// path of a call does not feed the facade, so the success counts reach it here. The
@@ -291,6 +305,7 @@ mod enabled {
                 outcome("rejected", s.rejected);
             }
             PolicyStats::Pipeline(s) => outcome("unprotected", s.unprotected_calls),
+            PolicyStats::HealthMonitor(s) => outcome("crash", s.total_crashes),
         }
     }
 
@@ -321,6 +336,11 @@ mod enabled {
             }
             PolicyStats::RateLimiter(s) => {
                 gauge!(RATE_LIMITER_AVAILABLE, "name" => name).set(s.available);
+            }
+            PolicyStats::HealthMonitor(s) => {
+                // Exact up to 2^53 crashes in a window.
+                gauge!(MONITOR_IN_WINDOW, "name" => name.clone()).set(s.crashes_in_window as f64);
+                gauge!(MONITOR_HEALTHY, "name" => name).set(if s.healthy { 1.0 } else { 0.0 });
             }
             PolicyStats::Retry(_)
             | PolicyStats::Timeout(_)

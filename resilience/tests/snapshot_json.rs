@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use resilience::{registry, Bulkhead, CircuitBreaker, Pipeline, Retry, Timeout};
+use resilience::{registry, Bulkhead, CircuitBreaker, HealthMonitor, Pipeline, Retry, Timeout};
 use serde_json::{json, Value};
 
 /// The row of `name` and `kind` in the JSON of the whole registry.
@@ -214,4 +214,43 @@ async fn a_composite_serializes_as_a_policy_row_beside_its_members() {
         undefined["stats"],
         json!({ "kind": "policy", "members": [], "unprotected_calls": 1 })
     );
+}
+
+#[test]
+fn a_health_monitor_serializes_as_a_health_monitor_row() {
+    let monitor = registry()
+        .health_monitor_or_register(HealthMonitor::builder("json-monitor").max_crashes(1))
+        .unwrap();
+    monitor.record_crash("worker-1", "exit code 1");
+    monitor.record_crash("worker-2", "exit code 2");
+
+    let snapshot = serde_json::to_value(registry().snapshot()).unwrap();
+    let row = row(&snapshot, "health_monitor", "json-monitor");
+    assert_eq!(
+        row["config"],
+        "max_crashes=1 window=60s max_worker_crashes=3"
+    );
+    assert_eq!(
+        row["sources"],
+        json!([{ "setting": "max_crashes", "value": "1", "source": "code" }])
+    );
+    let stats = &row["stats"];
+    assert!(is_system_time(&stats["last_crash"]), "{stats}");
+    let mut stats = stats.clone();
+    stats["last_crash"] = Value::Null;
+    assert_eq!(
+        stats,
+        json!({
+            "kind": "health_monitor", "total_crashes": 2, "crashes_in_window": 2,
+            "healthy": false, "tracked_workers": 2, "last_crash": null,
+            "last_reason": "exit code 2",
+        })
+    );
+
+    let worker = serde_json::to_value(monitor.worker_health("worker-1").unwrap()).unwrap();
+    assert_eq!(
+        keys(&worker),
+        ["crash_count", "healthy", "last_crash", "last_reason"]
+    );
+    assert!(is_system_time(&worker["last_crash"]), "{worker}");
 }

@@ -371,6 +371,7 @@ impl Registry {
             self.rate_limiters.unregister(name),
             self.fallbacks.unregister(name),
             self.unregister_pipeline(name),
+            self.health_monitors.unregister(name),
         ]
         .contains(&true)
     }
@@ -385,6 +386,7 @@ impl Registry {
         self.rate_limiters.names(&mut names);
         self.fallbacks.names(&mut names);
         self.pipeline_names(&mut names);
+        self.health_monitors.names(&mut names);
         names.sort();
         names.dedup();
         names

@@ -23,12 +23,14 @@ pub enum PolicyKind {
     /// Its members are registered under the same name as policies of their own kinds.
     #[cfg_attr(feature = "serde", serde(rename = "policy"))]
     Pipeline,
+    /// A [`HealthMonitor`](crate::HealthMonitor): `"health_monitor"`.
+    HealthMonitor,
 }
 
 impl PolicyKind {
     /// The kind's name in snake case: `"circuit_breaker"`, `"retry"`, `"timeout"`, `"bulkhead"`,
-    /// `"rate_limiter"` (whose attribute is `#[rate_limit]`), `"fallback"`, and `"policy"` for a
-    /// composite ([`PolicyKind::Pipeline`]).
+    /// `"rate_limiter"` (whose attribute is `#[rate_limit]`), `"fallback"`, `"policy"` for a
+    /// composite ([`PolicyKind::Pipeline`]), and `"health_monitor"`.
     pub fn as_str(self) -> &'static str {
         match self {
             PolicyKind::CircuitBreaker => "circuit_breaker",
@@ -38,6 +40,7 @@ impl PolicyKind {
             PolicyKind::RateLimiter => "rate_limiter",
             PolicyKind::Fallback => "fallback",
             PolicyKind::Pipeline => "policy",
+            PolicyKind::HealthMonitor => "health_monitor",
         }
     }
 }

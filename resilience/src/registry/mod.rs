@@ -1,6 +1,7 @@
 //! The global registry: every policy by kind and name, for sharing and for inspection.
 
 mod config;
+mod health_monitors;
 #[cfg(feature = "test-util")]
 pub(crate) mod isolation;
 mod kind;
@@ -67,6 +68,8 @@ pub struct Registry {
     fallbacks: Shelf<Fallback>,
     /// Composite policies: `registry/pipelines.rs`.
     pipelines: pipelines::Pipelines,
+    /// Health monitors: `registry/health_monitors.rs`.
+    health_monitors: health_monitors::HealthMonitors,
     /// See [`Registry::strict_names`].
     strict_names: AtomicBool,
     /// The configuration in force: see [`Registry::apply`].
@@ -538,6 +541,7 @@ impl Registry {
                 self.rate_limiters.reset(name),
                 self.fallbacks.reset(name),
                 self.pipelines.reset(name),
+                self.health_monitors.reset(name),
             ]
             .contains(&true)
         })
@@ -554,6 +558,7 @@ impl Registry {
         self.rate_limiters.snapshot_named(name, &mut rows);
         self.fallbacks.snapshot_named(name, &mut rows);
         self.pipelines.snapshot_named(name, &mut rows);
+        self.health_monitors.snapshot_named(name, &mut rows);
         rows
     }
 
@@ -567,6 +572,7 @@ impl Registry {
         self.rate_limiters.snapshots(&mut rows);
         self.fallbacks.snapshots(&mut rows);
         self.pipelines.snapshots(&mut rows);
+        self.health_monitors.snapshots(&mut rows);
         rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.kind.cmp(&b.kind)));
         rows
     }

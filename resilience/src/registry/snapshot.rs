@@ -5,8 +5,8 @@ use std::fmt;
 use super::{Entry, PolicyKind, RegisteredPolicy};
 use crate::Source;
 use crate::{
-    BulkheadStats, CircuitBreakerStats, FallbackStats, PipelineStats, RateLimiterStats, RetryStats,
-    TimeoutStats,
+    BulkheadStats, CircuitBreakerStats, FallbackStats, HealthMonitorStats, PipelineStats,
+    RateLimiterStats, RetryStats, TimeoutStats,
 };
 
 /// Every registered policy at one moment; `Display` prints an aligned table, one row a policy.
@@ -29,10 +29,11 @@ use crate::{
 /// Every snapshot type is `Serialize`. The shape is stable: fields are only ever added. Enums
 /// are snake-case strings (`"circuit_breaker"`, `"half_open"`); `stats` is tagged with the
 /// same `kind` as its row, and holds the fields of [`CircuitBreakerStats`], [`RetryStats`],
-/// [`TimeoutStats`], [`BulkheadStats`], [`RateLimiterStats`], [`FallbackStats`] or
-/// [`PipelineStats`] under their Rust names. A composite policy's row is of kind `"policy"`,
-/// its `config` the kinds of its members in order (`"retry -> circuit_breaker -> timeout"`),
-/// and its members have rows of their own under the same name. `config`
+/// [`TimeoutStats`], [`BulkheadStats`], [`RateLimiterStats`], [`FallbackStats`],
+/// [`PipelineStats`] or [`HealthMonitorStats`] under their Rust names. A composite policy's row
+/// is of kind `"policy"`, its `config` the kinds of its members in order
+/// (`"retry -> circuit_breaker -> timeout"`), and its members have rows of their own under the
+/// same name. A health monitor's row is of kind `"health_monitor"`. `config`
 /// is the one-line summary the table prints, the same for every kind.
 ///
 /// ```json
@@ -151,6 +152,8 @@ pub enum PolicyStats {
     /// A composite policy's members and unprotected calls (its members have rows of their own).
     #[cfg_attr(feature = "serde", serde(rename = "policy"))]
     Pipeline(PipelineStats),
+    /// A health monitor's crash counts.
+    HealthMonitor(HealthMonitorStats),
 }
 
 impl RegistrySnapshot {
@@ -263,7 +266,8 @@ impl PolicySnapshot {
         }
     }
 
-    /// The state column: a breaker's state, a bulkhead's occupancy, a rate limiter's free cells.
+    /// The state column: a breaker's state, a bulkhead's occupancy, a rate limiter's free cells,
+    /// a health monitor's health.
     fn state(&self) -> String {
         match &self.stats {
             PolicyStats::CircuitBreaker(stats) => stats.state.to_string(),
@@ -271,6 +275,8 @@ impl PolicySnapshot {
                 format!("{}/{} busy", stats.in_flight, stats.max_concurrent)
             }
             PolicyStats::RateLimiter(stats) => format!("{}/{} free", stats.available, stats.burst),
+            PolicyStats::HealthMonitor(stats) if stats.healthy => "healthy".to_owned(),
+            PolicyStats::HealthMonitor(_) => "unhealthy".to_owned(),
             PolicyStats::Retry(_)
             | PolicyStats::Timeout(_)
             | PolicyStats::Fallback(_)
@@ -309,6 +315,12 @@ impl PolicySnapshot {
             ),
             PolicyStats::Fallback(s) => format!("answered={} passed={}", s.answered, s.passed),
             PolicyStats::Pipeline(s) => format!("unprotected={}", s.unprotected_calls),
+            PolicyStats::HealthMonitor(s) => {
+                format!(
+                    "crashes={} in_window={}",
+                    s.total_crashes, s.crashes_in_window
+                )
+            }
         };
         if !self.conflicts.is_empty() {
             text.push_str(&format!(" CONFLICT({})", self.conflicts.join(",")));
