@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-use resilience::{registry, Bulkhead, CircuitBreaker, Error, Retry, Timeout};
+use resilience::{registry, Bulkhead, CircuitBreaker, Error, HealthMonitor, Retry, Timeout};
 
 /// The one recorder of this test binary: the facade takes a single global recorder.
 fn snapshotter() -> &'static Snapshotter {
@@ -382,4 +382,49 @@ async fn a_registry_reset_loses_no_count_and_counts_none_twice() {
     registry().record_metrics();
     assert_eq!(timeout_calls(name, "in_time"), 13);
     assert_eq!(timeout_calls(name, "timed_out"), 0);
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_health_monitor_exports_its_crashes_and_its_health() {
+    let _serial = one_at_a_time().await;
+    snapshotter();
+    let monitor = registry()
+        .health_monitor_or_register(
+            HealthMonitor::builder("metrics-monitor")
+                .max_crashes(1)
+                .window(Duration::from_secs(10)),
+        )
+        .unwrap();
+    monitor.record_crash("w1", "boom");
+    monitor.record_crash("w2", "boom");
+    registry().record_metrics();
+    let name = [("name", "metrics-monitor")];
+    let crashes = || {
+        counter(
+            "resilience_calls_total",
+            &[
+                ("kind", "health_monitor"),
+                ("name", "metrics-monitor"),
+                ("outcome", "crash"),
+            ],
+        )
+    };
+    assert_eq!(crashes(), 2);
+    assert_eq!(
+        gauge("resilience_health_monitor_crashes_in_window", &name),
+        2.0
+    );
+    assert_eq!(gauge("resilience_health_monitor_healthy", &name), 0.0);
+
+    // The window passes: health returns, the counter keeps what it counted.
+    tokio::time::advance(Duration::from_secs(10)).await;
+    assert!(registry().reset("metrics-monitor"));
+    monitor.record_crash("w1", "boom");
+    registry().record_metrics();
+    assert_eq!(crashes(), 3);
+    assert_eq!(
+        gauge("resilience_health_monitor_crashes_in_window", &name),
+        1.0
+    );
+    assert_eq!(gauge("resilience_health_monitor_healthy", &name), 1.0);
 }
