@@ -277,6 +277,7 @@ fn breaker_settings() -> impl Strategy<Value = (BreakerSettings, Vec<bool>)> {
                     success_threshold,
                     slow_call,
                     half_open_timeout,
+                    critical: None,
                 };
                 (settings, spelling)
             },

@@ -118,6 +118,17 @@ pub const IGNORE_IF: KeySpec = path(
     "a `fn(&E) -> bool` choosing the errors that count as neither",
 );
 
+/// `critical` or `critical = true`.
+pub const CRITICAL: KeySpec = KeySpec::new(
+    "critical",
+    ValueKind::Flag,
+    "`true` or `false`",
+    "false",
+    "true",
+    "an open or half-open circuit makes health unhealthy rather than degraded",
+)
+.because(" (in an attribute, `critical` alone means `true`)");
+
 /// Every `#[circuit_breaker]` key, in the order messages list them.
 pub const KEYS: &[KeySpec] = &[
     NAME,
@@ -135,6 +146,7 @@ pub const KEYS: &[KeySpec] = &[
     HALF_OPEN_TIMEOUT_MS,
     FAILURE_IF,
     IGNORE_IF,
+    CRITICAL,
 ];
 
 /// Names other breaker libraries use, and ours.
@@ -160,6 +172,8 @@ pub const RENAMED: &[(&str, &str)] = &[
     ("is_failure", "failure_if"),
     ("record_if", "failure_if"),
     ("ignore", "ignore_if"),
+    // resilience4j's Spring Boot health indicator: an open circuit takes health down.
+    ("allow_health_indicator_to_fail", "critical"),
 ];
 
 /// The two trip rules exclude each other, and `window` and `min_calls` belong to the rate rule.
@@ -234,6 +248,9 @@ pub struct BreakerSettings {
     pub slow_call: Option<Duration>,
     /// `half_open_timeout` / `half_open_timeout_ms`.
     pub half_open_timeout: Option<Duration>,
+    /// `critical`: whether an open or half-open circuit makes health unhealthy rather than
+    /// degraded. Any value is valid.
+    pub critical: Option<bool>,
 }
 
 impl BreakerSettings {
@@ -249,6 +266,7 @@ impl BreakerSettings {
             (self.success_threshold.is_some(), &SUCCESS_THRESHOLD),
             (self.slow_call.is_some(), &SLOW_CALL),
             (self.half_open_timeout.is_some(), &HALF_OPEN_TIMEOUT),
+            (self.critical.is_some(), &CRITICAL),
         ]
         .into_iter()
         .filter_map(|(given, spec)| given.then_some(spec.setting))
@@ -379,6 +397,26 @@ mod tests {
             };
             assert_eq!(keys(&settings), ["failure_rate"]);
         }
+    }
+
+    #[test]
+    fn critical_is_a_flag_that_any_value_satisfies() {
+        assert_eq!(CRITICAL.value, ValueKind::Flag);
+        assert_eq!(CRITICAL.default, "false");
+        for critical in [Some(true), Some(false)] {
+            let settings = BreakerSettings {
+                critical,
+                ..BreakerSettings::default()
+            };
+            assert!(settings.check().is_ok());
+            assert_eq!(settings.given(), ["critical"]);
+        }
+        assert!(BreakerSettings::default().given().is_empty());
+        let problem = Problem::new(&CRITICAL, "\"yes\"".to_owned(), Rule::Range);
+        assert_eq!(
+            problem.to_string(),
+            "`critical` must be `true` or `false` (in an attribute, `critical` alone means `true`), like `critical = true`"
+        );
     }
 
     #[test]

@@ -82,6 +82,9 @@ pub enum ValueKind {
     CountOrDuration,
     /// No value (a flag), a fraction in (0, 1], or one of these strategy names.
     Jitter(&'static [&'static str]),
+    /// On or off: in an attribute the bare key (`critical`, on) or `key = true` / `key = false`;
+    /// in a file a boolean (`critical = true`).
+    Flag,
 }
 
 /// The range of a [`ValueKind::Number`].

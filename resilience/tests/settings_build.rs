@@ -234,6 +234,7 @@ fn breaker_settings() -> impl Strategy<Value = BreakerSettings> {
                 // The runtime breaker gains `half_open_timeout` on another branch; until then
                 // the builder has no call for it.
                 half_open_timeout: None,
+                critical: None,
             },
         )
 }

@@ -66,6 +66,7 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<BreakerArgs> {
         success_threshold,
         slow_call,
         half_open_timeout,
+        critical: None,
     };
     set.report(settings.problems(), &settings.given());
 

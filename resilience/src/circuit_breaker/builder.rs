@@ -211,6 +211,7 @@ impl CircuitBreakerBuilder {
             success_threshold: self.success_threshold,
             slow_call: self.slow_call,
             half_open_timeout: None,
+            critical: None,
         }
     }
 

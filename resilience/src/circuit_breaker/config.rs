@@ -121,6 +121,7 @@ impl CircuitBreakerConfig {
             success_threshold: Some(self.success_threshold),
             slow_call: self.slow_call,
             half_open_timeout: self.half_open_timeout,
+            critical: None,
         }
     }
 
