@@ -27,6 +27,9 @@ pub(super) struct AtomicSettings {
     slow_call: AtomicU64,
     /// `reset_timeout` in nanoseconds.
     reset_timeout: AtomicU64,
+    /// `critical`: read by health reports, never by a call; kept here so that reading it takes
+    /// no lock.
+    critical: AtomicBool,
 }
 
 /// The values the atomics hold for one configuration.
@@ -35,6 +38,7 @@ struct Values {
     failure_threshold: u32,
     slow_call: u64,
     reset_timeout: u64,
+    critical: bool,
 }
 
 fn nanos(duration: Duration) -> u64 {
@@ -54,6 +58,7 @@ impl Values {
             // A limit is at least a nanosecond long, so it never reads as none.
             slow_call: config.slow_call.map_or(0, nanos),
             reset_timeout: nanos(config.reset_timeout),
+            critical: config.critical,
         }
     }
 }
@@ -66,6 +71,7 @@ impl AtomicSettings {
             failure_threshold: AtomicU32::new(values.failure_threshold),
             slow_call: AtomicU64::new(values.slow_call),
             reset_timeout: AtomicU64::new(values.reset_timeout),
+            critical: AtomicBool::new(values.critical),
         }
     }
 
@@ -77,6 +83,7 @@ impl AtomicSettings {
             .store(values.failure_threshold, Relaxed);
         self.slow_call.store(values.slow_call, Relaxed);
         self.reset_timeout.store(values.reset_timeout, Relaxed);
+        self.critical.store(values.critical, Relaxed);
     }
 
     /// Whether a closed circuit's success needs nothing but counting: no `slow_call` limit, and
@@ -113,6 +120,11 @@ impl AtomicSettings {
     pub(super) fn reset_timeout(&self) -> Duration {
         Duration::from_nanos(self.reset_timeout.load(Relaxed))
     }
+
+    /// `critical`.
+    pub(super) fn critical(&self) -> bool {
+        self.critical.load(Relaxed)
+    }
 }
 
 #[cfg(test)]
@@ -129,6 +141,12 @@ mod tests {
         assert!(!settings.times_calls());
         assert_eq!(settings.slow_call(), None);
         assert_eq!(settings.reset_timeout(), Duration::from_secs(30));
+        assert!(!settings.critical());
+
+        config.critical = true;
+        settings.store(&config);
+        assert!(settings.critical());
+        assert!(settings.quick_successes(), "critical changes no call");
 
         config.slow_call = Some(Duration::from_millis(250));
         config.reset_timeout = Duration::ZERO;

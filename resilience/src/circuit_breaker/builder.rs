@@ -56,6 +56,7 @@ pub struct CircuitBreakerBuilder {
     half_open_max_calls: Option<u32>,
     success_threshold: Option<u32>,
     slow_call: Option<Duration>,
+    critical: Option<bool>,
 }
 
 impl CircuitBreakerBuilder {
@@ -71,6 +72,7 @@ impl CircuitBreakerBuilder {
             half_open_max_calls: None,
             success_threshold: None,
             slow_call: None,
+            critical: None,
         }
     }
 
@@ -185,6 +187,24 @@ impl CircuitBreakerBuilder {
         self
     }
 
+    /// Whether the dependency is critical to the service: an open or half-open circuit then makes
+    /// the registry's health unhealthy rather than degraded (OPERATIONS.md §3). Default `false`.
+    /// The flag changes nothing about the calls; it is what `#[circuit_breaker(critical)]` and a
+    /// file's `critical = true` set.
+    ///
+    /// ```
+    /// use resilience::CircuitBreaker;
+    ///
+    /// let breaker = CircuitBreaker::builder("doc-critical").critical(true).build().unwrap();
+    /// assert!(breaker.is_critical());
+    /// assert!(breaker.config().critical);
+    /// assert!(!CircuitBreaker::builder("doc-not-critical").build().unwrap().is_critical());
+    /// ```
+    pub fn critical(mut self, critical: bool) -> Self {
+        self.critical = Some(critical);
+        self
+    }
+
     /// Checks the settings, with the checks `#[circuit_breaker]` runs at compile time, and builds
     /// the breaker.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
@@ -211,7 +231,7 @@ impl CircuitBreakerBuilder {
             success_threshold: self.success_threshold,
             slow_call: self.slow_call,
             half_open_timeout: None,
-            critical: None,
+            critical: self.critical,
         }
     }
 
@@ -244,6 +264,7 @@ impl CircuitBreakerBuilder {
                 .unwrap_or(defaults.half_open_max_calls),
             success_threshold: self.success_threshold.unwrap_or(defaults.success_threshold),
             slow_call: self.slow_call.or(defaults.slow_call),
+            critical: self.critical.unwrap_or(defaults.critical),
         }
     }
 
@@ -317,6 +338,10 @@ impl CircuitBreakerBuilder {
             "slow_call",
             self.slow_call
                 .is_some_and(|mine| Some(mine) != config.slow_call),
+        );
+        check(
+            "critical",
+            self.critical.is_some_and(|mine| mine != config.critical),
         );
         keys
     }

@@ -57,6 +57,9 @@ pub struct CircuitBreakerConfig {
     pub success_threshold: u32,
     /// A success that took strictly longer than this counts as a failure (default: none).
     pub slow_call: Option<Duration>,
+    /// Whether an open or half-open circuit makes the registry's health unhealthy rather than
+    /// degraded (default `false`). It changes nothing about the calls.
+    pub critical: bool,
 }
 
 impl Default for CircuitBreakerConfig {
@@ -68,6 +71,7 @@ impl Default for CircuitBreakerConfig {
             half_open_max_calls: settings::DEFAULT_HALF_OPEN_MAX_CALLS,
             success_threshold: settings::DEFAULT_SUCCESS_THRESHOLD,
             slow_call: None,
+            critical: false,
         }
     }
 }
@@ -121,7 +125,7 @@ impl CircuitBreakerConfig {
             success_threshold: Some(self.success_threshold),
             slow_call: self.slow_call,
             half_open_timeout: self.half_open_timeout,
-            critical: None,
+            critical: Some(self.critical),
         }
     }
 
@@ -161,6 +165,7 @@ impl CircuitBreakerConfig {
                 self.effective_half_open_timeout() != other.effective_half_open_timeout(),
                 &settings::HALF_OPEN_TIMEOUT,
             ),
+            (old.critical != new.critical, &settings::CRITICAL),
         ]
         .into_iter()
         .filter_map(|(changed, key)| changed.then_some(key.setting))
@@ -170,10 +175,11 @@ impl CircuitBreakerConfig {
 
 /// A compact one-line summary, as the registry's table shows it:
 /// `threshold=5 reset=30s half_open_timeout=30s`, or
-/// `rate=0.5 window=60s min_calls=100 reset=30s half_open_timeout=30s half_open=2 slow=2s`.
+/// `rate=0.5 window=60s min_calls=100 reset=30s half_open_timeout=30s half_open=2 slow=2s critical`.
 /// The values in effect are shown, defaults included (`min_calls` and `half_open_timeout` default
 /// to values derived from other settings, which a reader could not guess); `half_open`
-/// (`half_open_max_calls`), `success` and `slow` appear only when they differ from the defaults.
+/// (`half_open_max_calls`), `success` and `slow` appear only when they differ from the defaults,
+/// and `critical` only when it is set.
 impl fmt::Display for CircuitBreakerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.trip {
@@ -198,6 +204,9 @@ impl fmt::Display for CircuitBreakerConfig {
         }
         if let Some(limit) = self.slow_call {
             write!(f, " slow={limit:?}")?;
+        }
+        if self.critical {
+            f.write_str(" critical")?;
         }
         Ok(())
     }

@@ -220,6 +220,20 @@ impl CircuitBreaker {
         self.lock().config().clone()
     }
 
+    /// Whether the breaker is [critical](CircuitBreakerBuilder::critical): an open or half-open
+    /// circuit then makes the registry's health unhealthy rather than degraded. It reads one
+    /// atomic, no lock, and follows a configuration reload.
+    ///
+    /// ```
+    /// use resilience::CircuitBreaker;
+    ///
+    /// let breaker = CircuitBreaker::builder("doc-is-critical").critical(true).build().unwrap();
+    /// assert!(breaker.is_critical());
+    /// ```
+    pub fn is_critical(&self) -> bool {
+        self.settings.critical()
+    }
+
     /// The circuit's state. An open circuit whose `reset_timeout` has elapsed reports open until a
     /// call arrives and becomes its first probe.
     pub fn state(&self) -> CircuitState {

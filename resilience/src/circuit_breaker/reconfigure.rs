@@ -31,6 +31,7 @@ impl CircuitBreaker {
     /// - `slow_call` applies to the outcomes recorded from then on, of calls that were timed at
     ///   admission: half-open probes always are; a closed call admitted while there was no limit
     ///   was not, and is never judged slow.
+    /// - `critical` applies at once: only health reads it ([`is_critical`](CircuitBreaker::is_critical)).
     ///
     /// Calls in flight never see a half-built breaker. The whole configuration is swapped under
     /// the breaker's lock, which every path that reads more than one setting holds. The paths

@@ -26,7 +26,12 @@ fn defaults_are_five_failures_and_thirty_seconds() {
             half_open_max_calls: 1,
             success_threshold: 1,
             slow_call: None,
+            critical: false,
         }
+    );
+    assert!(
+        !breaker.is_critical(),
+        "a breaker is not critical unless told"
     );
     assert_eq!(
         CircuitBreaker::with_defaults("defaults").config(),
@@ -273,7 +278,8 @@ fn conflicts_are_explicit_settings_that_differ() {
         .half_open_timeout(Duration::from_secs(20))
         .half_open_max_calls(2)
         .success_threshold(2)
-        .slow_call(Duration::from_secs(1));
+        .slow_call(Duration::from_secs(1))
+        .critical(true);
     assert_eq!(
         different.conflicts_with(&existing),
         [
@@ -281,9 +287,13 @@ fn conflicts_are_explicit_settings_that_differ() {
             "half_open_timeout",
             "half_open_max_calls",
             "success_threshold",
-            "slow_call"
+            "slow_call",
+            "critical"
         ]
     );
+    // `critical = false` given is the existing breaker's value: no conflict.
+    let not_critical = CircuitBreaker::builder("shared").critical(false);
+    assert!(not_critical.conflicts_with(&existing).is_empty());
     let rate = CircuitBreaker::builder("shared")
         .failure_rate(0.5)
         .window_calls(10)
@@ -348,5 +358,14 @@ fn the_summary_is_one_compact_line() {
                 .slow_call(Duration::from_millis(250))
         ),
         "rate=0.25 window=60s min_calls=100 reset=1.5s half_open_timeout=1.5s half_open=2 success=3 slow=250ms"
+    );
+    // `critical` shows only when set.
+    assert_eq!(
+        summary(CircuitBreaker::builder("s").critical(true)),
+        "threshold=5 reset=30s half_open_timeout=30s critical"
+    );
+    assert_eq!(
+        summary(CircuitBreaker::builder("s").critical(false)),
+        "threshold=5 reset=30s half_open_timeout=30s"
     );
 }

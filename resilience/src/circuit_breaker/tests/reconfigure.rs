@@ -78,6 +78,33 @@ fn the_changed_keys_are_listed_in_the_attribute_order() {
         retune(&breaker, |config| config.reset_timeout = 2 * RESET),
         ["reset_timeout"]
     );
+    assert_eq!(
+        retune(&breaker, |config| {
+            config.critical = true;
+            config.success_threshold = 1;
+        }),
+        ["success_threshold", "critical"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn critical_applies_at_once_and_leaves_the_state_and_counts() {
+    let breaker = opened(CircuitBreaker::builder("retune-critical")).await;
+    assert!(!breaker.is_critical());
+    assert_eq!(
+        retune(&breaker, |config| config.critical = true),
+        ["critical"]
+    );
+    assert!(breaker.is_critical());
+    assert!(breaker.config().critical);
+    assert_eq!(breaker.state(), CircuitState::Open);
+    assert_eq!(breaker.stats().failures, 1);
+    assert_eq!(retry_after(succeed(&breaker).await), Some(RESET));
+    assert_eq!(
+        retune(&breaker, |config| config.critical = false),
+        ["critical"]
+    );
+    assert!(!breaker.is_critical());
 }
 
 #[tokio::test(start_paused = true)]
