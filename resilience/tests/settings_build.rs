@@ -216,12 +216,13 @@ fn breaker_settings() -> impl Strategy<Value = BreakerSettings> {
             some(count()),
             some(count()),
             some(duration()),
+            some(any::<bool>()),
         ),
     )
         .prop_map(
             |(
                 (failure_threshold, failure_rate, window, min_calls),
-                (reset_timeout, half_open_max_calls, success_threshold, slow_call),
+                (reset_timeout, half_open_max_calls, success_threshold, slow_call, critical),
             )| BreakerSettings {
                 failure_threshold,
                 failure_rate,
@@ -234,7 +235,7 @@ fn breaker_settings() -> impl Strategy<Value = BreakerSettings> {
                 // The runtime breaker gains `half_open_timeout` on another branch; until then
                 // the builder has no call for it.
                 half_open_timeout: None,
-                critical: None,
+                critical,
             },
         )
 }
@@ -266,6 +267,9 @@ fn breaker_builder(settings: &BreakerSettings) -> resilience::CircuitBreakerBuil
     }
     if let Some(limit) = settings.slow_call {
         builder = builder.slow_call(limit);
+    }
+    if let Some(critical) = settings.critical {
+        builder = builder.critical(critical);
     }
     builder
 }

@@ -45,6 +45,13 @@ fn duration(layer: &Layer, setting: &str) -> Option<std::time::Duration> {
     }
 }
 
+fn flag(layer: &Layer, setting: &str) -> Option<bool> {
+    match layer.get(setting) {
+        Some(Value::Flag(flag)) => Some(*flag),
+        _ => None,
+    }
+}
+
 fn number(layer: &Layer, setting: &str) -> Option<f64> {
     match layer.get(setting) {
         Some(Value::Number(number)) => Some(*number),
@@ -182,6 +189,7 @@ impl Layered for CircuitBreaker {
                     "half_open_timeout",
                     builder.given_half_open_timeout().map(Value::Duration),
                 ),
+                ("critical", settings.critical.map(Value::Flag)),
             ],
         )
     }
@@ -220,6 +228,9 @@ impl Layered for CircuitBreaker {
         }
         if let Some(timeout) = duration(effective, "half_open_timeout") {
             builder = builder.half_open_timeout(timeout);
+        }
+        if let Some(critical) = flag(effective, "critical") {
+            builder = builder.critical(critical);
         }
         builder
     }

@@ -63,6 +63,8 @@ pub(crate) enum Value {
     Window(Window),
     Durations(Vec<Duration>),
     Choices(Vec<&'static str>),
+    /// On or off: `critical`.
+    Flag(bool),
     /// A setting only code can give (a custom backoff function): present, with no value a file
     /// could write.
     Code,
@@ -82,6 +84,7 @@ impl fmt::Display for Value {
             Value::Window(window) => write!(f, "{window}"),
             Value::Durations(delays) => write!(f, "{delays:?}"),
             Value::Choices(choices) => write!(f, "{choices:?}"),
+            Value::Flag(flag) => write!(f, "{flag}"),
             Value::Code => f.write_str("fn"),
         }
     }
@@ -206,6 +209,12 @@ mod tests {
         rate.stack(Attribute::CircuitBreaker, &back);
         let left: Vec<_> = rate.iter().map(|(name, ..)| name).collect();
         assert_eq!(left, ["failure_threshold"]);
+    }
+
+    #[test]
+    fn a_flag_shows_as_a_file_writes_it() {
+        assert_eq!(Value::Flag(true).to_string(), "true");
+        assert_eq!(Value::Flag(false).to_string(), "false");
     }
 
     #[test]

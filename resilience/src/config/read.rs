@@ -785,6 +785,10 @@ fn read_value(spec: &'static KeySpec, value: &DeValue<'_>) -> Result<Value, (Pro
             }
             _ => Err(wrong("a number of calls or a duration string")),
         },
+        ValueKind::Flag => match value {
+            DeValue::Boolean(flag) => Ok(Value::Flag(*flag)),
+            _ => Err(wrong("`true` or `false`")),
+        },
         // Filtered out by the caller; kept total.
         ValueKind::Name | ValueKind::Path => Err(wrong("nothing a file can give")),
         _ => Err(wrong("nothing a file can give")),

@@ -39,6 +39,10 @@ half_open_max_calls = 2
 success_threshold = 2
 slow_call_ms = 2000
 half_open_timeout = "5s"
+critical = true
+
+[circuit_breaker.cache]
+critical = false
 
 [retry."billing::charge"]
 max_attempts = 5
@@ -87,6 +91,9 @@ fn every_key_reads_with_its_value() {
         breaker.get("slow_call"),
         Some(&Value::Duration(Duration::from_secs(2)))
     );
+    assert_eq!(breaker.get("critical"), Some(&Value::Flag(true)));
+    let (_, cache) = config.layers(Attribute::CircuitBreaker, "cache");
+    assert_eq!(cache.get("critical"), Some(&Value::Flag(false)));
     let (_, retry) = config.layers(Attribute::Retry, "billing::charge");
     assert_eq!(
         retry.get("backoff"),
@@ -188,6 +195,29 @@ rate = 1
     assert_eq!(all[2].suggestion(), Some("max_attempts"));
     assert_eq!(all[8].suggestion(), Some("rate_limit"));
     assert!(all[7].message().contains("negative"), "{}", all[7]);
+}
+
+#[test]
+fn critical_takes_a_boolean_only() {
+    for value in ["\"yes\"", "\"true\"", "1", "[true]"] {
+        let text = format!("[circuit_breaker.db]\ncritical = {value}\n");
+        let found = problems(&text);
+        assert_eq!(found.len(), 1, "{value}");
+        assert_eq!(found[0].path(), "circuit_breaker.db.critical");
+        assert_eq!(found[0].kind(), ProblemKind::WrongType, "{value}");
+        assert!(
+            found[0]
+                .message()
+                .starts_with("expected `true` or `false`, like `critical = true`"),
+            "{}",
+            found[0]
+        );
+        assert_eq!((found[0].line(), found[0].column()), (2, 12));
+    }
+    // resilience4j's name for it points at ours.
+    let found = problems("[circuit_breaker.db]\nallow_health_indicator_to_fail = true\n");
+    assert_eq!(found[0].kind(), ProblemKind::UnknownKey);
+    assert_eq!(found[0].suggestion(), Some("critical"));
 }
 
 #[test]
