@@ -216,6 +216,74 @@ async fn an_open_breaker_stays_open_across_a_reload() {
     assert_eq!(runs.get(), 5);
 }
 
+#[resilience::test]
+async fn a_files_critical_marks_a_breaker_the_attribute_left_alone() {
+    let runs = Runs::new();
+    let _ = inventory(&runs, true).await;
+    let breaker = registry().circuit_breaker("cfg-inventory").unwrap();
+    assert!(!breaker.is_critical());
+    let row = |name: &str| {
+        registry()
+            .policies()
+            .into_iter()
+            .find(|p| p.kind() == PolicyKind::CircuitBreaker && p.name() == name)
+            .unwrap()
+    };
+    assert_eq!(row("cfg-inventory").source_of("critical"), Source::Default);
+
+    let report = registry()
+        .apply(&config(
+            "[circuit_breaker.cfg-inventory]\ncritical = true\n",
+        ))
+        .unwrap();
+    assert_eq!(report.changed[0].keys, ["critical"]);
+    assert!(breaker.is_critical());
+    let snapshot = row("cfg-inventory");
+    assert_eq!(snapshot.source_of("critical"), Source::File);
+    assert_eq!(snapshot.source_of("failure_threshold"), Source::Attribute);
+    assert!(
+        snapshot.config().ends_with(" critical"),
+        "{}",
+        snapshot.config()
+    );
+    let table = registry().snapshot().to_string();
+    let line = table.lines().find(|l| l.contains("cfg-inventory")).unwrap();
+    assert!(line.contains("file: critical"), "{table}");
+    // The flag changes no call.
+    assert_eq!(inventory(&runs, true).await.unwrap(), 2);
+
+    // Without the file's key, the attribute's (none) is back: not critical.
+    registry().apply(&Config::empty()).unwrap();
+    assert!(!breaker.is_critical());
+    assert_eq!(row("cfg-inventory").source_of("critical"), Source::Default);
+}
+
+#[circuit_breaker(name = "cfg-payments", critical)]
+async fn payments(runs: &Runs) -> Result<u32, AppError> {
+    Ok(runs.tick())
+}
+
+#[resilience::test]
+async fn a_files_critical_false_overrides_the_attributes_flag() {
+    let runs = Runs::new();
+    registry()
+        .apply(&config(
+            "[circuit_breaker.cfg-payments]\ncritical = false\n",
+        ))
+        .unwrap();
+    payments(&runs).await.unwrap();
+    let breaker = registry().circuit_breaker("cfg-payments").unwrap();
+    assert!(!breaker.is_critical());
+    registry().apply(&Config::empty()).unwrap();
+    assert!(breaker.is_critical(), "the attribute's flag again");
+    let row = registry()
+        .policies()
+        .into_iter()
+        .find(|p| p.name() == "cfg-payments")
+        .unwrap();
+    assert_eq!(row.source_of("critical"), Source::Attribute);
+}
+
 #[bulkhead(name = "cfg-render", max = 2, queue = 10, queue_timeout = "10s")]
 async fn render(hold: Duration) -> Result<(), AppError> {
     tokio::time::sleep(hold).await;

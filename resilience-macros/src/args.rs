@@ -234,6 +234,35 @@ impl Arg {
         }
     }
 
+    /// A flag: `true` when written alone (`critical`), else its `true` or `false` literal.
+    pub(crate) fn flag(&self) -> syn::Result<bool> {
+        let key = &self.key;
+        let Some(expr) = &self.value else {
+            return Ok(true);
+        };
+        match strip_group(expr) {
+            Expr::Lit(ExprLit {
+                lit: Lit::Bool(flag),
+                ..
+            }) => Ok(flag.value),
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) if matches!(s.value().trim(), "true" | "false") => Err(syn::Error::new(
+                s.span(),
+                format!(
+                    "`{key}` takes `true` or `false`, not a string: write `{key} = {}`",
+                    s.value().trim()
+                ),
+            )),
+            other => Err(syn::Error::new_spanned(
+                other,
+                format!(
+                    "`{key}` is a flag: write `{key}` alone (the same as `{key} = true`), or `{key} = false`"
+                ),
+            )),
+        }
+    }
+
     /// A path to a function, like `is_transient` or `errors::is_transient`.
     pub(crate) fn path(&self, example: &str) -> syn::Result<Expr> {
         let expr = self.value(example)?;

@@ -252,8 +252,9 @@ fn breaker_settings() -> impl Strategy<Value = (BreakerSettings, Vec<bool>)> {
             some(count()),
             some(duration()),
             some(duration()),
+            some(any::<bool>()),
         ),
-        prop::collection::vec(any::<bool>(), 3),
+        prop::collection::vec(any::<bool>(), 4),
     )
         .prop_map(
             |(
@@ -264,6 +265,7 @@ fn breaker_settings() -> impl Strategy<Value = (BreakerSettings, Vec<bool>)> {
                     success_threshold,
                     slow_call,
                     half_open_timeout,
+                    critical,
                 ),
                 spelling,
             )| {
@@ -277,7 +279,7 @@ fn breaker_settings() -> impl Strategy<Value = (BreakerSettings, Vec<bool>)> {
                     success_threshold,
                     slow_call,
                     half_open_timeout,
-                    critical: None,
+                    critical,
                 };
                 (settings, spelling)
             },
@@ -319,6 +321,12 @@ fn write_breaker(settings: &BreakerSettings, spelling: &[bool]) -> Written {
     }
     if let Some(d) = settings.half_open_timeout {
         written.duration("half_open_timeout", d, ms(2));
+    }
+    match settings.critical {
+        // `spelling[3]` writes the flag alone.
+        Some(true) if ms(3) => written.push("critical".to_owned()),
+        Some(critical) => written.push(format!("critical = {critical}")),
+        None => {}
     }
     written
 }
@@ -581,6 +589,46 @@ fn half_open_timeout_is_a_positive_duration() {
         .contains("did you mean `half_open_timeout`?"));
     assert!(error(Kind::CircuitBreaker, "probe_timeout = \"1s\"")
         .contains("did you mean `half_open_timeout`?"));
+}
+
+#[test]
+fn critical_is_a_flag_alone_or_with_a_bool() {
+    let breaker = |text: &str| match parse(Kind::CircuitBreaker, tokens(text)) {
+        Ok(PolicyAttr {
+            settings: Settings::CircuitBreaker(args),
+            ..
+        }) => Ok(args.critical),
+        Ok(_) => Err("not a breaker".to_owned()),
+        Err(error) => Err(error.to_string()),
+    };
+    assert_eq!(breaker("critical"), Ok(Some(true)));
+    assert_eq!(breaker("critical = true"), Ok(Some(true)));
+    assert_eq!(breaker("critical = false"), Ok(Some(false)));
+    assert_eq!(breaker("name = \"db\", critical"), Ok(Some(true)));
+    assert_eq!(breaker("failure_threshold = 3"), Ok(None));
+    let flag = "`critical` is a flag: write `critical` alone (the same as `critical = true`), or `critical = false`";
+    for bad in ["\"yes\"", "1", "yes", "[true]"] {
+        assert_eq!(
+            breaker(&format!("critical = {bad}")),
+            Err(flag.to_owned()),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        breaker("critical = \"true\""),
+        Err("`critical` takes `true` or `false`, not a string: write `critical = true`".to_owned())
+    );
+    assert!(error(Kind::CircuitBreaker, "critical, critical = false")
+        .contains("duplicate `#[circuit_breaker]` argument `critical`"));
+    assert!(error(Kind::CircuitBreaker, "critcal").contains("did you mean `critical`?"));
+    assert!(error(
+        Kind::CircuitBreaker,
+        "allow_health_indicator_to_fail = true"
+    )
+    .contains("`critical`"));
+    // A bad flag does not hide the other mistakes of the attribute.
+    let both = error(Kind::CircuitBreaker, "critical = 2, failure_threshold = 0");
+    assert_eq!(both.lines().count(), 2, "{both}");
 }
 
 /// The settings that once compiled and then failed to build, or built with another meaning.

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use resilience_settings::circuit_breaker::{
-    BreakerSettings, Window, FAILURE_IF, FAILURE_RATE, FAILURE_THRESHOLD, HALF_OPEN_MAX_CALLS,
-    HALF_OPEN_TIMEOUT, IGNORE_IF, MIN_CALLS, RESET_TIMEOUT, SLOW_CALL, SUCCESS_THRESHOLD, WINDOW,
+    BreakerSettings, Window, CRITICAL, FAILURE_IF, FAILURE_RATE, FAILURE_THRESHOLD,
+    HALF_OPEN_MAX_CALLS, HALF_OPEN_TIMEOUT, IGNORE_IF, MIN_CALLS, RESET_TIMEOUT, SLOW_CALL,
+    SUCCESS_THRESHOLD, WINDOW,
 };
 
 use super::ArgSet;
@@ -23,6 +24,8 @@ pub(crate) struct BreakerArgs {
     pub(crate) half_open_timeout: Option<Duration>,
     pub(crate) failure_if: Option<syn::Expr>,
     pub(crate) ignore_if: Option<syn::Expr>,
+    /// An open or half-open circuit makes health unhealthy rather than degraded.
+    pub(crate) critical: Option<bool>,
 }
 
 pub(crate) enum TripArg {
@@ -52,6 +55,7 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<BreakerArgs> {
     let half_open_timeout = set.duration(&HALF_OPEN_TIMEOUT);
     let failure_if = set.path(FAILURE_IF.key, FAILURE_IF.example);
     let ignore_if = set.path(IGNORE_IF.key, IGNORE_IF.example);
+    let critical = set.flag(&CRITICAL);
 
     let settings = BreakerSettings {
         failure_threshold,
@@ -66,7 +70,7 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<BreakerArgs> {
         success_threshold,
         slow_call,
         half_open_timeout,
-        critical: None,
+        critical,
     };
     set.report(settings.problems(), &settings.given());
 
@@ -89,6 +93,7 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<BreakerArgs> {
         half_open_timeout,
         failure_if,
         ignore_if,
+        critical,
     })
 }
 

@@ -436,6 +436,12 @@ impl<'a> ArgSet<'a> {
         self.missing(&keys, message);
     }
 
+    /// A flag for `spec`: `true` when written alone, else the `bool` given.
+    pub(crate) fn flag(&mut self, spec: &'static KeySpec) -> Option<bool> {
+        let arg = self.get(spec.key)?;
+        self.errors.take(arg.flag())
+    }
+
     pub(crate) fn path(&mut self, key: &str, example: &str) -> Option<syn::Expr> {
         let arg = self.get(key)?;
         self.errors.take(arg.path(example))

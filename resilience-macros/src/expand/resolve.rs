@@ -88,6 +88,7 @@ pub(super) fn resolve(
                     && args.success_threshold.is_none()
                     && args.slow_call.is_none()
                     && args.half_open_timeout.is_none()
+                    && args.critical.is_none()
             }
             // Each of the others has a setting it cannot do without, or none to share.
             _ => false,
@@ -248,6 +249,9 @@ fn breaker_builder(krate: &TokenStream, args: &BreakerArgs, name: &TokenStream) 
     if let Some(d) = args.half_open_timeout {
         let d = duration(d);
         calls.push(quote!(.half_open_timeout(#d)));
+    }
+    if let Some(critical) = args.critical {
+        calls.push(quote!(.critical(#critical)));
     }
     quote!(#krate::CircuitBreaker::builder(#name) #(#calls)*)
 }

@@ -1,4 +1,5 @@
-//! Every `#[circuit_breaker]` key, both trip rules and both window kinds, and `crate`.
+//! Every `#[circuit_breaker]` key, both trip rules and both window kinds, `critical` alone and with
+//! a value, and `crate`.
 
 use resilience::{circuit_breaker, Error};
 
@@ -38,6 +39,7 @@ async fn defaults() -> Result<u32, ApiError> {
     half_open_timeout = "5s",
     failure_if = is_outage,
     ignore_if = is_client_error,
+    critical,
 )]
 async fn consecutive() -> Result<u32, ApiError> {
     Ok(1)
@@ -49,6 +51,7 @@ async fn consecutive() -> Result<u32, ApiError> {
     min_calls = 10,
     reset_timeout_ms = 500,
     half_open_timeout_ms = 250,
+    critical = false,
     crate = "::resilience"
 )]
 async fn count_window() -> Result<u32, ApiError> {
@@ -84,7 +87,8 @@ fn main() {
         assert_eq!(default_window().await, Ok(1));
         assert_eq!(joins_by_name().await, Err(ApiError::NotFound));
     });
-    assert!(resilience::registry()
+    let breaker = resilience::registry()
         .circuit_breaker("breaker-keys")
-        .is_some());
+        .unwrap();
+    assert!(breaker.is_critical());
 }
