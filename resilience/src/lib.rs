@@ -333,15 +333,17 @@ pub use resilience_macros::retry;
 /// `failure_threshold` (5), or `failure_rate` with `window` (calls, or a duration string) and
 /// `min_calls` (the window's size, 100 for a time window); `reset_timeout` (`"30s"`),
 /// `half_open_timeout` (the `reset_timeout`), `half_open_max_calls` (1), `success_threshold` (1),
-/// `slow_call`, `failure_if = path`, `ignore_if = path` (both `fn(&E) -> bool`), and, like every
-/// attribute, `crate = "path"` for a renamed or re-exported runtime crate.
+/// `slow_call`, `failure_if = path`, `ignore_if = path` (both `fn(&E) -> bool`), the flag
+/// `critical` (or `critical = true`/`false`: an open or half-open circuit makes health unhealthy
+/// rather than degraded), and, like every attribute, `crate = "path"` for a renamed or
+/// re-exported runtime crate.
 ///
 /// While open, calls fail with [`Error::CircuitOpen`] without running the body.
 ///
 /// ```
 /// use resilience::{circuit_breaker, registry, CircuitState};
 ///
-/// #[circuit_breaker(name = "doc-breaker", failure_threshold = 2)]
+/// #[circuit_breaker(name = "doc-breaker", failure_threshold = 2, critical)]
 /// async fn call(ok: bool) -> Result<(), std::io::Error> {
 ///     if ok { Ok(()) } else { Err(std::io::Error::other("down")) }
 /// }
@@ -350,7 +352,9 @@ pub use resilience_macros::retry;
 /// # async fn main() {
 /// let _ = call(false).await;
 /// let _ = call(false).await;
-/// assert_eq!(registry().circuit_breaker("doc-breaker").unwrap().state(), CircuitState::Open);
+/// let breaker = registry().circuit_breaker("doc-breaker").unwrap();
+/// assert_eq!(breaker.state(), CircuitState::Open);
+/// assert!(breaker.is_critical());
 /// assert!(call(true).await.is_err()); // rejected without running
 /// # }
 /// ```

@@ -45,6 +45,7 @@ pub const MAX_FILE_BYTES: u64 = 1 << 20;
 ///
 /// [circuit_breaker.inventory]       # the breaker named "inventory"
 /// failure_threshold = 3
+/// critical = true                   # open or half-open: health unhealthy, not degraded
 ///
 /// [retry."billing::charge"]         # a default name (module path) is quoted
 /// max_attempts = 5
