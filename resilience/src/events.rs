@@ -132,6 +132,15 @@ pub enum Event {
         /// Every registered policy whose settings changed, with the keys.
         changed: Vec<crate::registry::PolicyChange>,
     },
+    /// The program's health changed, as [`Registry::health`](crate::Registry::health) computed
+    /// it.
+    #[non_exhaustive]
+    HealthChanged {
+        /// The status before.
+        from: crate::HealthStatus,
+        /// The status now.
+        to: crate::HealthStatus,
+    },
     /// A configuration was refused, and the one in force stays: a file that does not read, or
     /// settings that break a rule once stacked on a policy's code.
     #[non_exhaustive]
@@ -173,7 +182,9 @@ impl Event {
             | Event::PolicyMissing { kind, .. } => *kind,
             Event::RetryAttempt { .. } | Event::RetriesExhausted { .. } => PolicyKind::Retry,
             Event::TimedOut { .. } => PolicyKind::Timeout,
-            Event::ConfigApplied { .. } | Event::ConfigRejected { .. } => return None,
+            Event::ConfigApplied { .. }
+            | Event::ConfigRejected { .. }
+            | Event::HealthChanged { .. } => return None,
         })
     }
 
@@ -200,7 +211,9 @@ impl Event {
                 | Error::BulkheadFull { name, .. }
                 | Error::RateLimited { name, .. } => name,
             },
-            Event::ConfigApplied { .. } | Event::ConfigRejected { .. } => return None,
+            Event::ConfigApplied { .. }
+            | Event::ConfigRejected { .. }
+            | Event::HealthChanged { .. } => return None,
         })
     }
 }
@@ -275,6 +288,7 @@ impl std::fmt::Display for Event {
             Event::ConfigRejected { error } => {
                 write!(f, "configuration refused, the one in force stays: {error}")
             }
+            Event::HealthChanged { from, to } => write!(f, "health: {from} -> {to}"),
         }
     }
 }
@@ -407,5 +421,11 @@ fn trace(event: &Event) {
             target: "resilience", changed = changed.len(), "{event}"
         ),
         Event::ConfigRejected { .. } => tracing::error!(target: "resilience", "{event}"),
+        Event::HealthChanged { to, .. } if *to == crate::HealthStatus::Unhealthy => {
+            tracing::error!(target: "resilience", to = to.as_str(), "{event}")
+        }
+        Event::HealthChanged { to, .. } => {
+            tracing::info!(target: "resilience", to = to.as_str(), "{event}")
+        }
     }
 }

@@ -282,6 +282,7 @@ pub use error::Error;
 pub use events::Event;
 pub use failure::{Failure, FailureRef};
 pub use fallback::{Fallback, FallbackBuilder, FallbackConfig, FallbackStats};
+pub use health::{CheckHandle, Contributor, HealthCheck, HealthReport, HealthStatus};
 pub use health::{HealthMonitor, HealthMonitorBuilder, HealthMonitorStats, WorkerHealth};
 pub use pipeline::{Pipeline, PipelineBuilder, PipelineMembers, PipelineStats};
 pub use rate_limiter::{RateLimiter, RateLimiterBuilder, RateLimiterConfig, RateLimiterStats};

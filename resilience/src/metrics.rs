@@ -39,6 +39,7 @@
 //! | `resilience_retries_exhausted_total` | counter | `name` | events |
 //! | `resilience_timeouts_total` | counter | `name` | events |
 //! | `resilience_config_conflicts_total` | counter | `kind`, `name` | events |
+//! | `resilience_health_status` | gauge: 0 healthy, 1 degraded, 2 unhealthy | | each [`Registry::health`](crate::Registry::health) |
 //!
 //! `outcome` of `resilience_calls_total`, by `kind`:
 //! `circuit_breaker`: `success`, `failure`, `ignored`, `rejected`;
@@ -70,8 +71,12 @@ pub(crate) fn around_reset(
     reset()
 }
 
+#[cfg(not(feature = "metrics"))]
+#[inline(always)]
+pub(crate) fn record_health(_status: crate::HealthStatus) {}
+
 #[cfg(feature = "metrics")]
-pub(crate) use enabled::{around_reset, record_event};
+pub(crate) use enabled::{around_reset, record_event, record_health};
 
 #[cfg(feature = "metrics")]
 mod enabled {
@@ -98,6 +103,13 @@ mod enabled {
     const RETRIES_EXHAUSTED: &str = "resilience_retries_exhausted_total";
     const TIMEOUTS: &str = "resilience_timeouts_total";
     const CONFLICTS: &str = "resilience_config_conflicts_total";
+    const HEALTH: &str = "resilience_health_status";
+
+    /// Sets the health gauge.
+    pub(crate) fn record_health(status: crate::HealthStatus) {
+        describe();
+        gauge!(HEALTH).set(f64::from(status.level()));
+    }
 
     /// The value of `resilience_circuit_state`.
     fn state_value(state: CircuitState) -> f64 {
@@ -137,7 +149,9 @@ mod enabled {
             | Event::PolicyMissing { kind, .. } => {
                 counter!(CONFLICTS, "kind" => kind.as_str(), "name" => name).increment(1);
             }
-            Event::ConfigApplied { .. } | Event::ConfigRejected { .. } => {}
+            Event::ConfigApplied { .. }
+            | Event::ConfigRejected { .. }
+            | Event::HealthChanged { .. } => {}
         }
     }
 
@@ -181,6 +195,10 @@ mod enabled {
         describe_counter!(
             CONFLICTS,
             "Registrations that gave a policy name settings different from the registered ones."
+        );
+        describe_gauge!(
+            HEALTH,
+            "The program's health as last computed: 0 healthy, 1 degraded, 2 unhealthy."
         );
     }
 

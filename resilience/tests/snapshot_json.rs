@@ -72,7 +72,21 @@ fn a_snapshot_serializes_to_the_documented_shape() {
         .unwrap();
 
     let snapshot = serde_json::to_value(registry().snapshot()).unwrap();
-    assert_eq!(keys(&snapshot), ["policies"]);
+    assert_eq!(keys(&snapshot), ["health", "policies"]);
+    // The policies' health: the open breaker degrades it.
+    assert_eq!(keys(&snapshot["health"]), ["checks", "status"]);
+    // (At least degraded: the other tests of this file share the registry.)
+    assert_ne!(snapshot["health"]["status"], "healthy");
+    let open = snapshot["health"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "json-breaker")
+        .unwrap();
+    assert_eq!(
+        open,
+        &json!({ "contributor": "circuit_breaker", "name": "json-breaker", "status": "degraded", "detail": "open" })
+    );
 
     let breaker = row(&snapshot, "circuit_breaker", "json-breaker");
     assert_eq!(

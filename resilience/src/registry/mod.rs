@@ -1,6 +1,7 @@
 //! The global registry: every policy by kind and name, for sharing and for inspection.
 
 mod config;
+mod health;
 mod health_monitors;
 #[cfg(feature = "test-util")]
 pub(crate) mod isolation;
@@ -78,6 +79,10 @@ pub struct Registry {
     pub(crate) config_error: RwLock<Option<ConfigError>>,
     /// One `apply` at a time.
     pub(crate) applying: Mutex<()>,
+    /// The user's health checks.
+    pub(crate) checks: crate::health::Checks,
+    /// The last health status computed, as its gauge level: see [`Registry::health`].
+    pub(crate) last_health: std::sync::atomic::AtomicU8,
 }
 
 pub(crate) struct Entry<P: RegisteredPolicy> {
@@ -581,6 +586,7 @@ impl Registry {
     pub fn snapshot(&self) -> RegistrySnapshot {
         RegistrySnapshot {
             policies: self.policies(),
+            health: self.health_now(),
         }
     }
 }

@@ -9,7 +9,9 @@ use crate::{
     RateLimiterStats, RetryStats, TimeoutStats,
 };
 
-/// Every registered policy at one moment; `Display` prints an aligned table, one row a policy.
+/// Every registered policy at one moment; `Display` prints an aligned table, one row a policy,
+/// then the health the policies and the configuration make (the [`HealthReport`](crate::HealthReport)
+/// line, and one line per contributor that is not healthy).
 ///
 /// ```
 /// use resilience::{registry, Bulkhead};
@@ -60,7 +62,13 @@ use crate::{
 ///         { "setting": "reset_timeout", "value": "500ms", "source": "file" }
 ///       ]
 ///     }
-///   ]
+///   ],
+///   "health": {
+///     "status": "degraded",
+///     "checks": [
+///       { "contributor": "circuit_breaker", "name": "inventory", "status": "degraded", "detail": "open" }
+///     ]
+///   }
 /// }
 /// ```
 ///
@@ -74,6 +82,9 @@ use crate::{
 pub struct RegistrySnapshot {
     /// One entry per policy, sorted by name then kind.
     pub policies: Vec<PolicySnapshot>,
+    /// Health from the policies and the configuration, as of the snapshot
+    /// ([`Registry::health_now`](crate::Registry::health_now): the user's checks are not run).
+    pub health: crate::HealthReport,
 }
 
 /// One policy: what it is, how it is configured, and its live state and counters.
@@ -160,6 +171,11 @@ impl RegistrySnapshot {
     /// One entry per policy, sorted by name then kind.
     pub fn policies(&self) -> &[PolicySnapshot] {
         &self.policies
+    }
+
+    /// Health from the policies and the configuration, as of the snapshot.
+    pub fn health(&self) -> &crate::HealthReport {
+        &self.health
     }
 }
 
@@ -370,6 +386,6 @@ impl fmt::Display for RegistrySnapshot {
         for row in &rows {
             line(f, [&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]])?;
         }
-        Ok(())
+        writeln!(f, "{}", self.health)
     }
 }
