@@ -20,4 +20,8 @@ fn a_bad_file_never_panics_and_is_reported() {
     assert_eq!(problems.len(), 2);
     assert!(problems.iter().all(|p| p.file() == Some(path.as_path())));
     assert!(registry().config().file().is_none());
+    // Health says so, loudly: a readiness probe fails.
+    let health = registry().health_now();
+    assert_eq!(health.status, resilience::HealthStatus::Unhealthy);
+    assert!(health.checks[0].detail.contains("max_attempts"), "{health}");
 }

@@ -428,3 +428,27 @@ async fn a_health_monitor_exports_its_crashes_and_its_health() {
     );
     assert_eq!(gauge("resilience_health_monitor_healthy", &name), 1.0);
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn health_sets_its_gauge_each_time_it_is_computed() {
+    let _serial = one_at_a_time().await;
+    snapshotter();
+    let level = |status: resilience::HealthStatus| match status {
+        resilience::HealthStatus::Healthy => 0.0,
+        resilience::HealthStatus::Degraded => 1.0,
+        _ => 2.0,
+    };
+    // Other tests' policies share the registry: the gauge follows whatever health says.
+    let report = registry().health().await;
+    assert_eq!(gauge("resilience_health_status", &[]), level(report.status));
+
+    registry().add_check("metrics-health-check", Duration::from_secs(1), || async {
+        Err::<(), _>("down")
+    });
+    let report = registry().health().await;
+    assert_eq!(report.status, resilience::HealthStatus::Unhealthy);
+    assert_eq!(gauge("resilience_health_status", &[]), 2.0);
+    assert!(registry().remove_check("metrics-health-check"));
+    let report = registry().health().await;
+    assert_eq!(gauge("resilience_health_status", &[]), level(report.status));
+}
