@@ -148,6 +148,30 @@ pub enum Event {
         /// Every problem.
         error: crate::ConfigError,
     },
+    /// A [`Supervisor`](crate::Supervisor) restarted a child that ended (with the siblings its
+    /// strategy takes).
+    #[non_exhaustive]
+    ChildRestarted {
+        /// The supervisor's name.
+        supervisor: Arc<str>,
+        /// The child that ended.
+        child: Arc<str>,
+        /// How it ended: `"failed: …"`, `"panicked: …"`, `"exited normally"`.
+        reason: String,
+        /// The restarts within the supervisor's period, this one included.
+        restarts: u32,
+    },
+    /// A [`Supervisor`](crate::Supervisor) had more restarts asked of it within its period
+    /// than it allows: it stopped every child and its run failed.
+    #[non_exhaustive]
+    SupervisorGaveUp {
+        /// The supervisor's name.
+        supervisor: Arc<str>,
+        /// The child whose end asked for the restart refused.
+        child: Arc<str>,
+        /// The restarts asked for within the period, the refused one included.
+        restarts: u32,
+    },
 }
 
 impl Event {
@@ -182,6 +206,7 @@ impl Event {
             | Event::PolicyMissing { kind, .. } => *kind,
             Event::RetryAttempt { .. } | Event::RetriesExhausted { .. } => PolicyKind::Retry,
             Event::TimedOut { .. } => PolicyKind::Timeout,
+            Event::ChildRestarted { .. } | Event::SupervisorGaveUp { .. } => PolicyKind::Supervisor,
             Event::ConfigApplied { .. }
             | Event::ConfigRejected { .. }
             | Event::HealthChanged { .. } => return None,
@@ -205,6 +230,8 @@ impl Event {
             | Event::ConfigConflict { name, .. }
             | Event::SettingsRejected { name, .. }
             | Event::PolicyMissing { name, .. } => name,
+            Event::ChildRestarted { supervisor, .. }
+            | Event::SupervisorGaveUp { supervisor, .. } => supervisor,
             Event::CallRejected { error, .. } => match error {
                 Error::CircuitOpen { name, .. }
                 | Error::Timeout { name, .. }
@@ -289,6 +316,23 @@ impl std::fmt::Display for Event {
                 write!(f, "configuration refused, the one in force stays: {error}")
             }
             Event::HealthChanged { from, to } => write!(f, "health: {from} -> {to}"),
+            Event::ChildRestarted {
+                supervisor,
+                child,
+                reason,
+                restarts,
+            } => write!(
+                f,
+                "supervisor `{supervisor}`: child `{child}` {reason}; restarted ({restarts} restart(s) in the period)"
+            ),
+            Event::SupervisorGaveUp {
+                supervisor,
+                child,
+                restarts,
+            } => write!(
+                f,
+                "supervisor `{supervisor}` gave up: child `{child}` asked for restart {restarts} within the period; every child stopped"
+            ),
         }
     }
 }
@@ -427,5 +471,22 @@ fn trace(event: &Event) {
         Event::HealthChanged { to, .. } => {
             tracing::info!(target: "resilience", to = to.as_str(), "{event}")
         }
+        Event::ChildRestarted {
+            supervisor,
+            child,
+            restarts,
+            ..
+        } => tracing::warn!(
+            target: "resilience", policy = "supervisor", name = &**supervisor,
+            child = &**child, restarts, "{event}"
+        ),
+        Event::SupervisorGaveUp {
+            supervisor,
+            child,
+            restarts,
+        } => tracing::error!(
+            target: "resilience", policy = "supervisor", name = &**supervisor,
+            child = &**child, restarts, "{event}"
+        ),
     }
 }

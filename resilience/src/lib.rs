@@ -260,6 +260,7 @@ mod rate_limiter;
 mod registry;
 mod retry;
 mod striped;
+mod supervisor;
 mod sync;
 mod timeout;
 #[cfg(feature = "tower")]
@@ -292,6 +293,9 @@ pub use registry::{
 };
 pub use retry::{
     Backoff, Jitter, Retry, RetryBuilder, RetryConfig, RetryContext, RetryOn, RetryRun, RetryStats,
+};
+pub use supervisor::{
+    ChildSpec, Restart, Strategy, Supervisor, SupervisorBuilder, SupervisorError, SupervisorStats,
 };
 pub use timeout::{Timeout, TimeoutBuilder, TimeoutConfig, TimeoutStats};
 pub use wall_time::WallTime;

@@ -149,6 +149,8 @@ mod enabled {
             | Event::PolicyMissing { kind, .. } => {
                 counter!(CONFLICTS, "kind" => kind.as_str(), "name" => name).increment(1);
             }
+            // The restarts are counted from the supervisor's stats (`outcome="restart"`).
+            Event::ChildRestarted { .. } | Event::SupervisorGaveUp { .. } => {}
             Event::ConfigApplied { .. }
             | Event::ConfigRejected { .. }
             | Event::HealthChanged { .. } => {}
@@ -324,6 +326,7 @@ mod enabled {
             }
             PolicyStats::Pipeline(s) => outcome("unprotected", s.unprotected_calls),
             PolicyStats::HealthMonitor(s) => outcome("crash", s.total_crashes),
+            PolicyStats::Supervisor(s) => outcome("restart", s.restarts),
         }
     }
 
@@ -363,7 +366,8 @@ mod enabled {
             PolicyStats::Retry(_)
             | PolicyStats::Timeout(_)
             | PolicyStats::Fallback(_)
-            | PolicyStats::Pipeline(_) => {}
+            | PolicyStats::Pipeline(_)
+            | PolicyStats::Supervisor(_) => {}
         }
     }
 }

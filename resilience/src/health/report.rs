@@ -87,11 +87,13 @@ pub enum Contributor {
     Check,
     /// The configuration: a refused one is unhealthy.
     Config,
+    /// A [`Supervisor`](crate::Supervisor) that gave up: unhealthy.
+    Supervisor,
 }
 
 impl Contributor {
     /// `"circuit_breaker"`, `"bulkhead"`, `"health_monitor"`, `"composite"`, `"check"`,
-    /// `"config"`.
+    /// `"config"`, `"supervisor"`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Contributor::CircuitBreaker => "circuit_breaker",
@@ -100,6 +102,7 @@ impl Contributor {
             Contributor::Composite => "composite",
             Contributor::Check => "check",
             Contributor::Config => "config",
+            Contributor::Supervisor => "supervisor",
         }
     }
 }

@@ -372,6 +372,7 @@ impl Registry {
             self.fallbacks.unregister(name),
             self.unregister_pipeline(name),
             self.health_monitors.unregister(name),
+            self.supervisors.unregister(name),
         ]
         .contains(&true)
     }
@@ -387,6 +388,7 @@ impl Registry {
         self.fallbacks.names(&mut names);
         self.pipeline_names(&mut names);
         self.health_monitors.names(&mut names);
+        self.supervisors.names(&mut names);
         names.sort();
         names.dedup();
         names

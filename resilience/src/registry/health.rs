@@ -68,6 +68,7 @@ impl Registry {
     /// | composite | called by name, defined nowhere (runs unprotected) | |
     /// | check | a non-critical one failed | a critical one failed, panicked or timed out |
     /// | configuration | | the last one offered was refused |
+    /// | supervisor | | gave up |
     ///
     /// Sends [`Event::HealthChanged`] when the status differs from the last one computed.
     pub async fn health(&self) -> HealthReport {
@@ -84,9 +85,12 @@ impl Registry {
     }
 
     /// Liveness: whether the program should be restarted. Only a program shutting down or a
-    /// supervisor that gave up is not live; the registry has neither yet, so this is `true`:
-    /// an open breaker or a failing dependency is never a reason to restart.
+    /// [`Supervisor`](crate::Supervisor) that gave up (until it runs again) is not live: an
+    /// open breaker or a failing dependency is never a reason to restart.
     pub fn live(&self) -> bool {
+        if !self.supervisors_gave_up().is_empty() {
+            return false;
+        }
         true
     }
 
@@ -159,6 +163,14 @@ impl Registry {
                 name: name.to_string(),
                 status: HealthStatus::Degraded,
                 detail: "called by name, defined nowhere: its calls run unprotected".to_owned(),
+            });
+        }
+        for name in self.supervisors_gave_up() {
+            checks.push(HealthCheck {
+                contributor: Contributor::Supervisor,
+                name: name.to_string(),
+                status: HealthStatus::Unhealthy,
+                detail: "gave up: its children restarted more often than it allows".to_owned(),
             });
         }
         let config = self.config();

@@ -25,12 +25,14 @@ pub enum PolicyKind {
     Pipeline,
     /// A [`HealthMonitor`](crate::HealthMonitor): `"health_monitor"`.
     HealthMonitor,
+    /// A [`Supervisor`](crate::Supervisor): `"supervisor"`.
+    Supervisor,
 }
 
 impl PolicyKind {
     /// The kind's name in snake case: `"circuit_breaker"`, `"retry"`, `"timeout"`, `"bulkhead"`,
     /// `"rate_limiter"` (whose attribute is `#[rate_limit]`), `"fallback"`, `"policy"` for a
-    /// composite ([`PolicyKind::Pipeline`]), and `"health_monitor"`.
+    /// composite ([`PolicyKind::Pipeline`]), `"health_monitor"` and `"supervisor"`.
     pub fn as_str(self) -> &'static str {
         match self {
             PolicyKind::CircuitBreaker => "circuit_breaker",
@@ -41,6 +43,7 @@ impl PolicyKind {
             PolicyKind::Fallback => "fallback",
             PolicyKind::Pipeline => "policy",
             PolicyKind::HealthMonitor => "health_monitor",
+            PolicyKind::Supervisor => "supervisor",
         }
     }
 }

@@ -9,6 +9,7 @@ mod kind;
 mod pipelines;
 mod registered;
 mod snapshot;
+mod supervisors;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -71,6 +72,8 @@ pub struct Registry {
     pipelines: pipelines::Pipelines,
     /// Health monitors: `registry/health_monitors.rs`.
     health_monitors: health_monitors::HealthMonitors,
+    /// Supervisors: `registry/supervisors.rs`.
+    supervisors: supervisors::Supervisors,
     /// See [`Registry::strict_names`].
     strict_names: AtomicBool,
     /// The configuration in force: see [`Registry::apply`].
@@ -564,6 +567,7 @@ impl Registry {
         self.fallbacks.snapshot_named(name, &mut rows);
         self.pipelines.snapshot_named(name, &mut rows);
         self.health_monitors.snapshot_named(name, &mut rows);
+        self.supervisors.snapshot_named(name, &mut rows);
         rows
     }
 
@@ -578,6 +582,7 @@ impl Registry {
         self.fallbacks.snapshots(&mut rows);
         self.pipelines.snapshots(&mut rows);
         self.health_monitors.snapshots(&mut rows);
+        self.supervisors.snapshots(&mut rows);
         rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.kind.cmp(&b.kind)));
         rows
     }

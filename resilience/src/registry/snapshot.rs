@@ -165,6 +165,8 @@ pub enum PolicyStats {
     Pipeline(PipelineStats),
     /// A health monitor's crash counts.
     HealthMonitor(HealthMonitorStats),
+    /// A supervisor's children and restarts.
+    Supervisor(crate::SupervisorStats),
 }
 
 impl RegistrySnapshot {
@@ -293,6 +295,10 @@ impl PolicySnapshot {
             PolicyStats::RateLimiter(stats) => format!("{}/{} free", stats.available, stats.burst),
             PolicyStats::HealthMonitor(stats) if stats.healthy => "healthy".to_owned(),
             PolicyStats::HealthMonitor(_) => "unhealthy".to_owned(),
+            PolicyStats::Supervisor(stats) if stats.gave_up => "gave up".to_owned(),
+            PolicyStats::Supervisor(stats) => {
+                format!("{}/{} running", stats.running, stats.children)
+            }
             PolicyStats::Retry(_)
             | PolicyStats::Timeout(_)
             | PolicyStats::Fallback(_)
@@ -337,6 +343,7 @@ impl PolicySnapshot {
                     s.total_crashes, s.crashes_in_window
                 )
             }
+            PolicyStats::Supervisor(s) => format!("restarts={}", s.restarts),
         };
         if !self.conflicts.is_empty() {
             text.push_str(&format!(" CONFLICT({})", self.conflicts.join(",")));
