@@ -250,6 +250,7 @@ pub mod config;
 mod config_error;
 mod error;
 mod events;
+mod executor;
 mod failure;
 mod fallback;
 mod health;
@@ -281,6 +282,7 @@ pub use config::{Config, Source};
 pub use config_error::ConfigError;
 pub use error::Error;
 pub use events::Event;
+pub use executor::{batch, with_protection, with_retry, with_timeout, BatchError, BatchOptions};
 pub use failure::{Failure, FailureRef};
 pub use fallback::{Fallback, FallbackBuilder, FallbackConfig, FallbackStats};
 pub use health::{CheckHandle, Contributor, HealthCheck, HealthReport, HealthStatus};
@@ -292,7 +294,8 @@ pub use registry::{
     Registry, RegistrySnapshot, SettingSource, CONFIG_ENV,
 };
 pub use retry::{
-    Backoff, Jitter, Retry, RetryBuilder, RetryConfig, RetryContext, RetryOn, RetryRun, RetryStats,
+    Attempt, Attempts, Backoff, Jitter, Retry, RetryBuilder, RetryConfig, RetryContext, RetryOn,
+    RetryRun, RetryStats,
 };
 pub use supervisor::{
     ChildSpec, Restart, Strategy, Supervisor, SupervisorBuilder, SupervisorError, SupervisorStats,

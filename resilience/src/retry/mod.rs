@@ -3,6 +3,7 @@
 //! [`Retry`] holds the configuration and the counters; [`RetryRun`] is one call's loop state,
 //! driven alike by [`Retry::call`] and by the code `#[retry]` generates.
 
+mod attempts;
 mod backoff;
 mod builder;
 mod config;
@@ -23,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use attempts::{Attempt, Attempts};
 pub use backoff::Backoff;
 pub use builder::RetryBuilder;
 pub use config::RetryConfig;

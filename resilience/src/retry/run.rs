@@ -87,6 +87,12 @@ impl<'a> RetryRun<'a> {
         self.policy.counters.record_success(self.attempt > 1);
     }
 
+    /// The attempt whose result is reported next, from 1.
+    #[inline]
+    pub(super) fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
     /// Whether the attempt about to run is the last that `max_attempts` allows: the macros move
     /// owned arguments into it instead of cloning them.
     #[doc(hidden)]
@@ -199,7 +205,7 @@ impl<'a> RetryRun<'a> {
     /// reported), or `None` when the call ends with this failure (counted and reported).
     ///
     /// The clock is read here, once, and only for an attempt that will be retried.
-    fn next_delay<E>(
+    pub(super) fn next_delay<E>(
         &mut self,
         failure: FailureRef<'_, E>,
         retry_if: impl Fn(&E) -> bool,
@@ -267,7 +273,7 @@ impl<'a> RetryRun<'a> {
 
 /// `now + delay`, saturating as `tokio::time::sleep` does: a delay beyond what an `Instant` can
 /// hold sleeps about thirty years.
-fn deadline(now: Instant, delay: Duration) -> Instant {
+pub(super) fn deadline(now: Instant, delay: Duration) -> Instant {
     const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
     now.checked_add(delay)
         .or_else(|| now.checked_add(FAR_FUTURE))
