@@ -166,6 +166,14 @@
 //! [`Retry::call_with`] and [`Retry::run_with`] take the attribute's `retry_if` and `on_retry`;
 //! [`Fallback::call`] and [`Fallback::call_if`] answer for a failure as `#[fallback]` does.
 //!
+//! # Executor helpers
+//!
+//! For code that cannot be annotated: [`with_timeout`] (as `#[timeout]`), [`with_retry`] (as
+//! `#[retry]`), [`with_protection`] (as `#[retry] #[circuit_breaker]`), and [`batch`], which runs
+//! many futures with at most [`BatchOptions::max_concurrency`] in flight, per-task and overall
+//! timeouts, and results in input order. [`Retry::attempts`] is a retry loop the caller writes,
+//! on the policy's schedule, stats and events.
+//!
 //! # Composite policies
 //!
 //! A [`Pipeline`] is one named policy made of up to five: retry → circuit breaker → rate limit →
