@@ -17,6 +17,10 @@ use std::time::Duration;
 /// assert_eq!(err.http_status(), 504);
 /// assert_eq!(err.policy_name(), "db");
 /// assert_eq!(err.to_string(), "timeout `db` expired after 250ms");
+///
+/// let closing = Error::ShuttingDown { name: "db".into() };
+/// assert_eq!(closing.code(), "SHUTTING_DOWN");
+/// assert_eq!(closing.http_status(), 503);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -57,23 +61,37 @@ pub enum Error {
         /// Time until capacity is available again.
         retry_after: Duration,
     },
+    /// The program is shutting down: [`Registry::shutdown`](crate::Registry::shutdown) (or
+    /// [`Bulkhead::shutdown`](crate::Bulkhead::shutdown) for one bulkhead) has begun. New calls
+    /// fail with it at once, and so do calls waiting in a bulkhead's queue, a rate limiter's
+    /// wait or a retry's sleep. Never retried.
+    #[error("`{name}` is shutting down")]
+    ShuttingDown {
+        /// Registry name of the policy that turned the call away.
+        name: Arc<str>,
+    },
 }
 
 impl Error {
-    /// A stable, machine-readable code: `"CIRCUIT_OPEN"`, `"TIMEOUT"`, `"BULKHEAD_FULL"`, `"RATE_LIMITED"`.
+    /// A stable, machine-readable code: `"CIRCUIT_OPEN"`, `"TIMEOUT"`, `"BULKHEAD_FULL"`,
+    /// `"RATE_LIMITED"`, `"SHUTTING_DOWN"`.
     pub fn code(&self) -> &'static str {
         match self {
             Error::CircuitOpen { .. } => "CIRCUIT_OPEN",
             Error::Timeout { .. } => "TIMEOUT",
             Error::BulkheadFull { .. } => "BULKHEAD_FULL",
             Error::RateLimited { .. } => "RATE_LIMITED",
+            Error::ShuttingDown { .. } => "SHUTTING_DOWN",
         }
     }
 
-    /// The HTTP status a server should answer with: 503, 504, 503, 429.
+    /// The HTTP status a server should answer with: 503, 504, 503, 429, and 503 while
+    /// shutting down.
     pub fn http_status(&self) -> u16 {
         match self {
-            Error::CircuitOpen { .. } | Error::BulkheadFull { .. } => 503,
+            Error::CircuitOpen { .. } | Error::BulkheadFull { .. } | Error::ShuttingDown { .. } => {
+                503
+            }
             Error::Timeout { .. } => 504,
             Error::RateLimited { .. } => 429,
         }
@@ -85,7 +103,8 @@ impl Error {
             Error::CircuitOpen { name, .. }
             | Error::Timeout { name, .. }
             | Error::BulkheadFull { name, .. }
-            | Error::RateLimited { name, .. } => name,
+            | Error::RateLimited { name, .. }
+            | Error::ShuttingDown { name } => name,
         }
     }
 
@@ -110,7 +129,7 @@ impl Error {
         match self {
             Error::CircuitOpen { retry_after, .. } => *retry_after,
             Error::RateLimited { retry_after, .. } => Some(*retry_after),
-            Error::Timeout { .. } | Error::BulkheadFull { .. } => None,
+            Error::Timeout { .. } | Error::BulkheadFull { .. } | Error::ShuttingDown { .. } => None,
         }
     }
 }

@@ -236,7 +236,8 @@ impl Event {
                 Error::CircuitOpen { name, .. }
                 | Error::Timeout { name, .. }
                 | Error::BulkheadFull { name, .. }
-                | Error::RateLimited { name, .. } => name,
+                | Error::RateLimited { name, .. }
+                | Error::ShuttingDown { name } => name,
             },
             Event::ConfigApplied { .. }
             | Event::ConfigRejected { .. }

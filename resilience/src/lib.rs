@@ -262,6 +262,7 @@ mod executor;
 mod failure;
 mod fallback;
 mod health;
+mod lifecycle;
 mod live_config;
 mod metrics;
 mod pipeline;
@@ -295,6 +296,9 @@ pub use failure::{Failure, FailureRef};
 pub use fallback::{Fallback, FallbackBuilder, FallbackConfig, FallbackStats};
 pub use health::{CheckHandle, Contributor, HealthCheck, HealthReport, HealthStatus};
 pub use health::{HealthMonitor, HealthMonitorBuilder, HealthMonitorStats, WorkerHealth};
+#[cfg(feature = "signal")]
+pub use lifecycle::shutdown_on_signal;
+pub use lifecycle::{ShutdownReport, StillRunning};
 pub use pipeline::{Pipeline, PipelineBuilder, PipelineMembers, PipelineStats};
 pub use rate_limiter::{RateLimiter, RateLimiterBuilder, RateLimiterConfig, RateLimiterStats};
 pub use registry::{

@@ -84,7 +84,9 @@ pub(super) fn wrap(
             // the call and its deadline are dropped at the end of the inner block, before an
             // expiry is reported.
             quote! {
-                {
+                if let ::core::result::Result::Err(#rejection) = #policy.admit() {
+                    ::core::result::Result::Err(#krate::Failure::Policy(#rejection))
+                } else {
                     let #after = #policy.duration();
                     match {
                         #policy.count_call();
@@ -261,6 +263,12 @@ fn retry_loop(
         .as_ref()
         .map_or_else(|| quote!(#krate::__private::ignore_retry), |p| quote!(#p));
     let describe = describe_error(krate, return_type);
+    // Inside a stack that can reject, a retry that shutdown calls off ends with the rejection.
+    let decide = if rejects {
+        quote!(#run.after_attempt_in_stack(#attempt, #retry_if, #on_retry, #describe))
+    } else {
+        quote!(#run.after_attempt_described(#attempt, #view, #retry_if, #on_retry, #describe))
+    };
     quote! {
         {
             let mut #run = #policy.begin();
@@ -277,9 +285,7 @@ fn retry_loop(
                     }
                     ::core::result::Result::Err(#error) => ::core::result::Result::Err(#error),
                 };
-                match #run
-                    .after_attempt_described(#attempt, #view, #retry_if, #on_retry, #describe)
-                    .await
+                match #decide.await
                 {
                     ::core::ops::ControlFlow::Break(#done) => break #done,
                     ::core::ops::ControlFlow::Continue(()) => {}

@@ -5,6 +5,7 @@ mod config;
 mod loom_tests;
 #[cfg(test)]
 mod reconfigure_tests;
+mod shutdown;
 mod slots;
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,7 @@ pub use config::{BulkheadBuilder, BulkheadConfig};
 
 use self::slots::{Admission, Slots};
 use crate::events::{self, Event};
+use crate::lifecycle::gate::{self, Gate};
 use crate::live_config::LiveConfig;
 use crate::registry::PolicyKind;
 use crate::{ConfigError, Error, Failure};
@@ -78,6 +80,8 @@ pub struct Bulkhead {
     config: LiveConfig<BulkheadConfig>,
     slots: Slots,
     rejected: AtomicU64,
+    /// Closed by [`Bulkhead::shutdown`]: `bulkhead/shutdown.rs`.
+    gate: Gate,
 }
 
 /// Counters and occupancy of a [`Bulkhead`], read with [`Bulkhead::stats`].
@@ -143,6 +147,7 @@ impl Bulkhead {
             name,
             config: LiveConfig::new(config),
             rejected: AtomicU64::new(0),
+            gate: Gate::new(),
         }
     }
 
@@ -208,9 +213,13 @@ impl Bulkhead {
     ///
     /// # Errors
     ///
-    /// [`Error::BulkheadFull`] when no slot is free.
+    /// [`Error::BulkheadFull`] when no slot is free; [`Error::ShuttingDown`] once the program
+    /// or this bulkhead is shutting down.
     #[inline]
     pub fn try_acquire(&self) -> Result<BulkheadPermit<'_>, Error> {
+        if self.is_closing() {
+            return Err(self.turn_away());
+        }
         if self.slots.try_claim() {
             Ok(BulkheadPermit { bulkhead: self })
         } else {
@@ -222,8 +231,13 @@ impl Bulkhead {
     ///
     /// # Errors
     ///
-    /// [`Error::BulkheadFull`] when the queue is full, or no slot came within `queue_timeout`.
+    /// [`Error::BulkheadFull`] when the queue is full, or no slot came within `queue_timeout`;
+    /// [`Error::ShuttingDown`] once the program or this bulkhead is shutting down, also for a
+    /// caller waiting in the queue, which leaves it at once.
     pub async fn acquire(&self) -> Result<BulkheadPermit<'_>, Error> {
+        if self.is_closing() {
+            return Err(self.turn_away());
+        }
         let admitted = match self.slots.claim_or_queue() {
             Admission::Admitted => true,
             Admission::Full => false,
@@ -231,7 +245,13 @@ impl Bulkhead {
             // future larger (296 bytes instead of 112 for `run`); queueing allocates anyway.
             Admission::Queued(ticket) => {
                 let patience = self.config.get().queue_timeout;
-                Box::pin(ticket.wait(patience)).await
+                let wait = gate::unless_closed(ticket.wait(patience), Some(&self.gate));
+                // The ticket, dropped with the cut wait, has left the queue (or given back a
+                // slot handed over meanwhile).
+                match Box::pin(wait).await {
+                    Some(admitted) => admitted,
+                    None => return Err(self.turn_away()),
+                }
             }
         };
         if admitted {
@@ -267,6 +287,18 @@ impl Bulkhead {
     {
         let _permit = self.acquire().await?;
         fut.await
+    }
+
+    /// Whether the program or this bulkhead is shutting down.
+    #[inline(always)]
+    fn is_closing(&self) -> bool {
+        gate::is_closed() || self.gate.is_closed()
+    }
+
+    #[cold]
+    fn turn_away(&self) -> Error {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        crate::lifecycle::rejection(PolicyKind::Bulkhead, &self.name)
     }
 
     fn reject(&self) -> Error {

@@ -45,6 +45,7 @@ use state_word::{Phase, StateWord};
 use stats::WallClockMark;
 use streak::FailureStreak;
 
+use crate::registry::PolicyKind;
 use crate::sync::{AtomicU64, Mutex};
 use crate::{ConfigError, Error, Failure};
 
@@ -311,6 +312,12 @@ impl CircuitBreaker {
     /// the circuit is open or every half-open probe slot is taken.
     #[inline]
     pub fn try_acquire(&self) -> Result<CallPermit<'_>, Error> {
+        if crate::lifecycle::gate::is_closed() {
+            return Err(crate::lifecycle::rejection(
+                PolicyKind::CircuitBreaker,
+                &self.name,
+            ));
+        }
         let word = self.load_state();
         if word.phase() == Phase::Closed {
             Ok(CallPermit::new(self, word))

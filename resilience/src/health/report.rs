@@ -89,11 +89,13 @@ pub enum Contributor {
     Config,
     /// A [`Supervisor`](crate::Supervisor) that gave up: unhealthy.
     Supervisor,
+    /// The program's lifecycle: shutting down is unhealthy (and not live).
+    Lifecycle,
 }
 
 impl Contributor {
     /// `"circuit_breaker"`, `"bulkhead"`, `"health_monitor"`, `"composite"`, `"check"`,
-    /// `"config"`, `"supervisor"`.
+    /// `"config"`, `"supervisor"`, `"lifecycle"`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Contributor::CircuitBreaker => "circuit_breaker",
@@ -103,6 +105,7 @@ impl Contributor {
             Contributor::Check => "check",
             Contributor::Config => "config",
             Contributor::Supervisor => "supervisor",
+            Contributor::Lifecycle => "lifecycle",
         }
     }
 }

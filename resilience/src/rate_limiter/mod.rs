@@ -17,6 +17,7 @@ pub use config::{RateLimiterBuilder, RateLimiterConfig};
 
 use self::gcra::Gcra;
 use crate::events::{self, Event};
+use crate::lifecycle::gate;
 use crate::live_config::LiveConfig;
 use crate::registry::PolicyKind;
 use crate::striped::StripedCounter;
@@ -245,6 +246,9 @@ impl RateLimiter {
     /// next cell.
     #[inline]
     pub fn try_acquire(&self) -> Result<(), Error> {
+        if gate::is_closed() {
+            return Err(self.turn_away());
+        }
         let now = self.bucket.now();
         match self.bucket.try_take(now) {
             Ok(()) => {
@@ -263,6 +267,9 @@ impl RateLimiter {
     ///
     /// [`Error::RateLimited`] when no cell is due within `wait`.
     pub async fn acquire(&self) -> Result<(), Error> {
+        if gate::is_closed() {
+            return Err(self.turn_away());
+        }
         let now = self.bucket.now();
         match self.bucket.try_take(now) {
             Ok(()) => {
@@ -276,7 +283,13 @@ impl RateLimiter {
                 } else {
                     // Boxed so the timer of a wait, which only a limited call needs, does not
                     // make every call's future larger.
-                    Box::pin(self.wait_for_cell(next_cell, deadline)).await
+                    // A caller still waiting when shutdown begins leaves without a cell.
+                    Box::pin(gate::unless_closed(
+                        self.wait_for_cell(next_cell, deadline),
+                        None,
+                    ))
+                    .await
+                    .unwrap_or_else(|| Err(self.turn_away()))
                 }
             }
         }
@@ -327,6 +340,12 @@ impl RateLimiter {
     {
         self.acquire().await?;
         fut.await
+    }
+
+    #[cold]
+    fn turn_away(&self) -> Error {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        crate::lifecycle::rejection(PolicyKind::RateLimiter, &self.name)
     }
 
     fn reject(&self, retry_after_nanos: u64) -> Error {

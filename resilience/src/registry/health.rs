@@ -69,6 +69,7 @@ impl Registry {
     /// | check | a non-critical one failed | a critical one failed, panicked or timed out |
     /// | configuration | | the last one offered was refused |
     /// | supervisor | | gave up |
+    /// | lifecycle | | shutting down |
     ///
     /// Sends [`Event::HealthChanged`] when the status differs from the last one computed.
     pub async fn health(&self) -> HealthReport {
@@ -84,14 +85,12 @@ impl Registry {
         self.health().await.ready()
     }
 
-    /// Liveness: whether the program should be restarted. Only a program shutting down or a
-    /// [`Supervisor`](crate::Supervisor) that gave up (until it runs again) is not live: an
-    /// open breaker or a failing dependency is never a reason to restart.
+    /// Liveness: whether the program should be restarted. Only a program shutting down (see
+    /// [`shutdown`](Self::shutdown)) or a [`Supervisor`](crate::Supervisor) that gave up (until
+    /// it runs again) is not live: an open breaker or a failing dependency is never a reason to
+    /// restart.
     pub fn live(&self) -> bool {
-        if !self.supervisors_gave_up().is_empty() {
-            return false;
-        }
-        true
+        !self.is_shutting_down() && self.supervisors_gave_up().is_empty()
     }
 
     /// Every contributor but the user's checks, without running anything: what the snapshot
@@ -102,6 +101,14 @@ impl Registry {
 
     fn policy_health(&self) -> Vec<HealthCheck> {
         let mut checks = Vec::new();
+        if self.is_shutting_down() {
+            checks.push(HealthCheck {
+                contributor: Contributor::Lifecycle,
+                name: "shutdown".to_owned(),
+                status: HealthStatus::Unhealthy,
+                detail: "shutting down".to_owned(),
+            });
+        }
         for (name, entry) in self.circuit_breakers.read().iter() {
             let breaker = &entry.policy;
             let critical = breaker.is_critical();

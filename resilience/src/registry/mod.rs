@@ -8,6 +8,7 @@ pub(crate) mod isolation;
 mod kind;
 mod pipelines;
 mod registered;
+mod shutdown;
 mod snapshot;
 mod supervisors;
 
@@ -28,6 +29,7 @@ pub(crate) use registered::RegisteredPolicy;
 
 pub use config::{ApplyReport, ConfigWatch, PolicyChange, CONFIG_ENV};
 pub use kind::PolicyKind;
+pub(crate) use shutdown::DRAIN_POLL;
 pub use snapshot::{PolicySnapshot, PolicyStats, RegistrySnapshot, SettingSource};
 
 /// The process-wide registry every annotated function registers its policies in.

@@ -364,8 +364,19 @@ impl Retry {
         P: Fn(&E) -> bool,
         O: Fn(&RetryContext<'_, E>),
     {
-        self.drive(operation, Failure::as_ref, retry_if, on_retry)
-            .await
+        let mut operation = operation;
+        let mut run = self.begin();
+        loop {
+            let result = operation().await;
+            let describe = |e: &E| run::type_name_of(e);
+            match run
+                .after_attempt_in_stack(result, &retry_if, &on_retry, describe)
+                .await
+            {
+                ControlFlow::Break(result) => return result,
+                ControlFlow::Continue(()) => {}
+            }
+        }
     }
 
     /// The loop of every `call` and `run`: an attempt, then [`RetryRun::after_attempt`]'s

@@ -69,10 +69,13 @@ impl RetryOn {
             .map(|(kind, _)| *kind)
     }
 
-    /// Whether a rejection of this kind is retried.
+    /// Whether a rejection of this kind is retried. [`Error::ShuttingDown`] never is, whatever
+    /// the set.
     #[inline]
     pub fn retries(self, rejection: &Error) -> bool {
         let kind = match rejection {
+            // The program is going away: another attempt would only be turned away again.
+            Error::ShuttingDown { .. } => return false,
             Error::Timeout { .. } => RetryOn::TIMEOUT,
             Error::BulkheadFull { .. } => RetryOn::BULKHEAD_FULL,
             Error::RateLimited { .. } => RetryOn::RATE_LIMITED,
@@ -185,5 +188,15 @@ mod tests {
                 assert!(!other.retries(rejection));
             }
         }
+    }
+
+    #[test]
+    fn shutting_down_is_never_retried() {
+        let closing = Error::ShuttingDown { name: "x".into() };
+        let every = RetryOn::NAMED
+            .iter()
+            .fold(RetryOn::NONE, |set, (kind, _)| set.union(*kind));
+        assert!(!every.retries(&closing));
+        assert!(!RetryOn::default().retries(&closing));
     }
 }

@@ -7,6 +7,8 @@ use tokio::time::Instant;
 
 use super::{Retry, RetryContext, RetryOn};
 use crate::events::{emit, Event};
+use crate::lifecycle::gate;
+use crate::registry::PolicyKind;
 use crate::{Error, FailureRef};
 
 /// One call's way through a [`Retry`]: which attempt it is on, when it began, the last sleep.
@@ -182,6 +184,57 @@ impl<'a> RetryRun<'a> {
         O: Fn(&RetryContext<'_, E>),
         D: Fn(&E) -> String,
     {
+        self.decide(result, view, retry_if, on_retry, describe, |last, _| last)
+            .await
+    }
+
+    /// [`after_attempt_described`](Self::after_attempt_described) inside a stack of policies,
+    /// where a rejection can be told: a retry that shutdown cuts short ends with
+    /// [`Error::ShuttingDown`] rather than with the last attempt's error. The macros' expansion
+    /// and [`Retry::run`](super::Retry::run) call it.
+    #[doc(hidden)]
+    pub async fn after_attempt_in_stack<T, E, P, O, D>(
+        &mut self,
+        result: Result<T, crate::Failure<E>>,
+        retry_if: P,
+        on_retry: O,
+        describe: D,
+    ) -> ControlFlow<Result<T, crate::Failure<E>>>
+    where
+        P: Fn(&E) -> bool,
+        O: Fn(&RetryContext<'_, E>),
+        D: Fn(&E) -> String,
+    {
+        self.decide(
+            result,
+            crate::Failure::as_ref,
+            retry_if,
+            on_retry,
+            describe,
+            |_, closing| Err(crate::Failure::Policy(closing)),
+        )
+        .await
+    }
+
+    /// The decision after an attempt. A retry that is due is called off when the program is
+    /// shutting down, before or during its sleep: `shut` then gives the call's result from the
+    /// last attempt's and the [`Error::ShuttingDown`].
+    async fn decide<T, X, E, V, P, O, D, S>(
+        &mut self,
+        result: Result<T, X>,
+        view: V,
+        retry_if: P,
+        on_retry: O,
+        describe: D,
+        shut: S,
+    ) -> ControlFlow<Result<T, X>>
+    where
+        V: Fn(&X) -> FailureRef<'_, E>,
+        P: Fn(&E) -> bool,
+        O: Fn(&RetryContext<'_, E>),
+        D: Fn(&E) -> String,
+        S: FnOnce(Result<T, X>, Error) -> Result<T, X>,
+    {
         let error = match &result {
             Ok(_) => {
                 self.succeeded();
@@ -192,13 +245,22 @@ impl<'a> RetryRun<'a> {
         let Some((delay, now)) = self.next_delay(view(error), retry_if, on_retry, describe) else {
             return ControlFlow::Break(result);
         };
-        // The error is not needed any more: drop it now rather than hold it across the sleep.
-        drop(result);
-        if !delay.is_zero() {
+        // The last result is kept across the sleep: shutdown may end the call with it.
+        let slept = if gate::is_closed() {
+            false
+        } else if delay.is_zero() {
+            true
+        } else {
             // The clock read for `elapsed` also sets the deadline: `sleep` would read it again.
-            tokio::time::sleep_until(deadline(now, delay)).await;
+            gate::unless_closed(tokio::time::sleep_until(deadline(now, delay)), None)
+                .await
+                .is_some()
+        };
+        if slept {
+            return ControlFlow::Continue(());
         }
-        ControlFlow::Continue(())
+        let closing = crate::lifecycle::rejection(PolicyKind::Retry, self.policy.name_arc());
+        ControlFlow::Break(shut(result, closing))
     }
 
     /// Decides on a failed attempt: `Some((delay, now))` before the next attempt (counted and

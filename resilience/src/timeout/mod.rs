@@ -20,6 +20,7 @@ pub use config::{TimeoutBuilder, TimeoutConfig};
 
 use crate::events::{self, Event};
 use crate::live_config::LiveConfig;
+use crate::registry::PolicyKind;
 use crate::striped::Striped;
 use crate::{ConfigError, Error, Failure};
 
@@ -261,6 +262,7 @@ impl Timeout {
 
     /// The core both `call` and `run` go through: `fut`'s output, or the timeout's rejection.
     async fn limit<F: Future>(&self, fut: F) -> Result<F::Output, Error> {
+        self.admit()?;
         let after = self.duration();
         let finished = {
             self.count_call();
@@ -279,6 +281,18 @@ impl Timeout {
     #[inline(always)]
     pub fn count_call(&self) {
         self.counts.local().started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Lets a call start, unless the program is shutting down: then
+    /// [`Error::ShuttingDown`], and the call is not counted. The macros' expansion calls it
+    /// before [`count_call`](Self::count_call).
+    #[doc(hidden)]
+    #[inline]
+    pub fn admit(&self) -> Result<(), Error> {
+        if crate::lifecycle::gate::is_closed() {
+            return Err(crate::lifecycle::rejection(PolicyKind::Timeout, &self.name));
+        }
+        Ok(())
     }
 
     /// One poll of a timed call: `Ready(Some(output))` when the call finished, `Ready(None)`
