@@ -62,3 +62,60 @@ impl Bulkhead {
         self.is_closing()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::{Bulkhead, Error};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_queued_caller_leaves_at_once_and_the_running_one_is_reported() {
+        let bulkhead = Bulkhead::builder("shutdown-one")
+            .max_concurrent(1)
+            .queue(1)
+            .queue_timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let running = bulkhead.try_acquire().unwrap();
+        let (report, queued) = tokio::join!(bulkhead.shutdown(Duration::from_secs(3)), async {
+            bulkhead.acquire().await.map(drop)
+        });
+        // `join!` polls the shutdown first: the queued caller finds the bulkhead shut.
+        assert!(matches!(queued, Err(Error::ShuttingDown { .. })));
+        assert_eq!(report.waited, Duration::from_secs(3));
+        assert_eq!(report.still_running[0].in_flight, 1);
+        assert_eq!(bulkhead.stats().queued, 0);
+        drop(running);
+        assert_eq!(bulkhead.stats().in_flight, 0);
+        assert!(bulkhead.is_shutting_down());
+        // Other bulkheads are untouched.
+        assert!(Bulkhead::new("shutdown-other", 1)
+            .unwrap()
+            .try_acquire()
+            .is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_already_queued_wakes_when_the_bulkhead_shuts() {
+        let bulkhead = Bulkhead::builder("shutdown-queued")
+            .max_concurrent(1)
+            .queue(1)
+            .queue_timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let running = bulkhead.try_acquire().unwrap();
+        let (queued, report) = tokio::join!(async { bulkhead.acquire().await.map(drop) }, async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            assert_eq!(bulkhead.stats().queued, 1);
+            bulkhead.shutdown(Duration::from_secs(5)).await
+        });
+        assert!(matches!(queued, Err(Error::ShuttingDown { .. })));
+        assert!(!report.drained());
+        drop(running);
+        assert_eq!(
+            (bulkhead.stats().in_flight, bulkhead.stats().queued),
+            (0, 0)
+        );
+    }
+}
