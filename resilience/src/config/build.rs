@@ -5,6 +5,8 @@ use resilience_settings::circuit_breaker::Window as WindowSetting;
 use resilience_settings::retry::{
     BackoffStrategy, JitterStrategy, DEFAULT_DELAY, DEFAULT_FACTOR, REJECTIONS,
 };
+use std::sync::Arc;
+
 use resilience_settings::{Attribute, Problem};
 
 use super::layer::{Layer, Source, Value};
@@ -19,6 +21,9 @@ use crate::{
 pub(crate) trait Layered: RegisteredPolicy {
     /// The attribute whose keys a file uses for it; `None` when a file can set nothing.
     const ATTRIBUTE: Option<Attribute>;
+
+    /// A builder named `name` that gives no settings.
+    fn named(name: Arc<str>) -> Self::Builder;
 
     /// The settings `builder` gives, each from `source`.
     fn code_layer(builder: &Self::Builder, source: Source) -> Layer;
@@ -72,6 +77,10 @@ fn layer_of(source: Source, values: Vec<(&'static str, Option<Value>)>) -> Layer
 
 impl Layered for Retry {
     const ATTRIBUTE: Option<Attribute> = Some(Attribute::Retry);
+
+    fn named(name: Arc<str>) -> Self::Builder {
+        Retry::builder(name)
+    }
 
     fn code_layer(builder: &RetryBuilder, source: Source) -> Layer {
         let settings = builder.settings();
@@ -163,6 +172,10 @@ impl Layered for Retry {
 impl Layered for CircuitBreaker {
     const ATTRIBUTE: Option<Attribute> = Some(Attribute::CircuitBreaker);
 
+    fn named(name: Arc<str>) -> Self::Builder {
+        CircuitBreaker::builder(name)
+    }
+
     fn code_layer(builder: &CircuitBreakerBuilder, source: Source) -> Layer {
         let settings = builder.settings();
         layer_of(
@@ -245,6 +258,10 @@ impl Layered for CircuitBreaker {
 impl Layered for Bulkhead {
     const ATTRIBUTE: Option<Attribute> = Some(Attribute::Bulkhead);
 
+    fn named(name: Arc<str>) -> Self::Builder {
+        Bulkhead::builder(name)
+    }
+
     fn code_layer(builder: &BulkheadBuilder, source: Source) -> Layer {
         let settings = builder.settings();
         layer_of(
@@ -278,6 +295,10 @@ impl Layered for Bulkhead {
 
 impl Layered for RateLimiter {
     const ATTRIBUTE: Option<Attribute> = Some(Attribute::RateLimit);
+
+    fn named(name: Arc<str>) -> Self::Builder {
+        RateLimiter::builder(name)
+    }
 
     fn code_layer(builder: &RateLimiterBuilder, source: Source) -> Layer {
         let settings = builder.settings();
@@ -317,6 +338,10 @@ impl Layered for RateLimiter {
 impl Layered for Timeout {
     const ATTRIBUTE: Option<Attribute> = Some(Attribute::Timeout);
 
+    fn named(name: Arc<str>) -> Self::Builder {
+        Timeout::builder(name)
+    }
+
     fn code_layer(builder: &TimeoutBuilder, source: Source) -> Layer {
         layer_of(
             source,
@@ -342,6 +367,10 @@ impl Layered for Timeout {
 
 impl Layered for Fallback {
     const ATTRIBUTE: Option<Attribute> = None;
+
+    fn named(name: Arc<str>) -> Self::Builder {
+        Fallback::builder(name)
+    }
 
     fn code_layer(_builder: &FallbackBuilder, _source: Source) -> Layer {
         Layer::default()

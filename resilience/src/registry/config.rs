@@ -12,7 +12,7 @@ use resilience_settings::Attribute;
 use super::{layered, PolicyKind, Registry, Shelf};
 use crate::config::{label, ConfigProblem, ConfigProblems, Layered, ProblemKind};
 use crate::events::{self, Event};
-use crate::{Bulkhead, CircuitBreaker, Config, ConfigError, RateLimiter, Retry, Source, Timeout};
+use crate::{Config, ConfigError, Source};
 
 /// The environment variable naming a configuration file that the global registry applies when
 /// it is first used.
@@ -101,26 +101,25 @@ fn orphaned<P: Layered>(config: &Config, name: &str, code: &P::Builder) -> bool 
         && P::ATTRIBUTE.is_some_and(|attribute| config.section(attribute, name).is_none())
 }
 
-/// A composite's member the configuration creates: its settings, checked before anything is
-/// registered.
-fn check_new<P: Layered>(
-    registered: bool,
-    config: &Config,
-    name: &str,
-    code: P::Builder,
-    problems: &mut Vec<ConfigProblem>,
-) {
-    if registered {
+/// The members of the configuration's composites that are not registered yet (the
+/// configuration creates them): their settings, checked before anything is registered.
+fn check_new<P: Layered>(shelf: &Shelf<P>, config: &Config, problems: &mut Vec<ConfigProblem>) {
+    let Some(attribute) = P::ATTRIBUTE else {
         return;
-    }
-    let (_, builder) = layered::<P>(config, &code, Source::File);
-    for problem in P::problems(&builder) {
-        problems.push(apply_problem(
-            config,
-            P::ATTRIBUTE,
-            name,
-            &problem.to_string(),
-        ));
+    };
+    for (name, pipeline) in &config.pipelines {
+        if !pipeline.members.contains_key(attribute.name()) || shelf.read().contains_key(&**name) {
+            continue;
+        }
+        let (_, builder) = layered::<P>(config, &P::named(Arc::from(name.as_str())), Source::File);
+        for problem in P::problems(&builder) {
+            problems.push(apply_problem(
+                config,
+                P::ATTRIBUTE,
+                name,
+                &problem.to_string(),
+            ));
+        }
     }
 }
 
@@ -185,55 +184,11 @@ impl Registry {
         check(&self.timeouts, config, &mut problems);
         check(&self.bulkheads, config, &mut problems);
         check(&self.rate_limiters, config, &mut problems);
-        for (name, pipeline) in &config.pipelines {
-            let has = |kind: &str| pipeline.members.contains_key(kind);
-            let arc: Arc<str> = Arc::from(name.as_str());
-            if has("retry") {
-                check_new::<Retry>(
-                    self.retry(name).is_some(),
-                    config,
-                    name,
-                    Retry::builder(Arc::clone(&arc)),
-                    &mut problems,
-                );
-            }
-            if has("circuit_breaker") {
-                check_new::<CircuitBreaker>(
-                    self.circuit_breaker(name).is_some(),
-                    config,
-                    name,
-                    CircuitBreaker::builder(Arc::clone(&arc)),
-                    &mut problems,
-                );
-            }
-            if has("rate_limit") {
-                check_new::<RateLimiter>(
-                    self.rate_limiter(name).is_some(),
-                    config,
-                    name,
-                    RateLimiter::builder(Arc::clone(&arc)),
-                    &mut problems,
-                );
-            }
-            if has("timeout") {
-                check_new::<Timeout>(
-                    self.timeout(name).is_some(),
-                    config,
-                    name,
-                    Timeout::builder(Arc::clone(&arc)),
-                    &mut problems,
-                );
-            }
-            if has("bulkhead") {
-                check_new::<Bulkhead>(
-                    self.bulkhead(name).is_some(),
-                    config,
-                    name,
-                    Bulkhead::builder(Arc::clone(&arc)),
-                    &mut problems,
-                );
-            }
-        }
+        check_new(&self.circuit_breakers, config, &mut problems);
+        check_new(&self.retries, config, &mut problems);
+        check_new(&self.timeouts, config, &mut problems);
+        check_new(&self.bulkheads, config, &mut problems);
+        check_new(&self.rate_limiters, config, &mut problems);
         if !problems.is_empty() {
             let error = ConfigError::Invalid(ConfigProblems(problems));
             self.reject(error.clone());

@@ -5,8 +5,9 @@
 //! settings is reported as a conflict.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLockReadGuard};
 
+use super::named::{Named, Retired};
 use super::{PolicyKind, PolicySnapshot, PolicyStats, Registry, SettingSource};
 use crate::events::{self, Event};
 use crate::{ConfigError, HealthMonitor, HealthMonitorBuilder, Source};
@@ -16,10 +17,10 @@ type Map = HashMap<Arc<str>, Registered>;
 /// The health monitors by name.
 #[derive(Default)]
 pub(crate) struct HealthMonitors {
-    map: RwLock<Map>,
-    /// Monitors taken out by `Registry::unregister_policy`, kept so that the next registration
-    /// of the name revives the same object, fresh: whoever holds it records into the new one.
-    retired: Mutex<HashMap<Arc<str>, Arc<HealthMonitor>>>,
+    map: Named<Registered>,
+    /// Monitors taken out by `Registry::unregister_policy`: whoever holds one records into the
+    /// next registration of its name.
+    retired: Retired<HealthMonitor>,
 }
 
 struct Registered {
@@ -54,12 +55,7 @@ impl Registered {
 
 impl HealthMonitors {
     fn read(&self) -> RwLockReadGuard<'_, Map> {
-        // Every write is one insert, removal or field update: a poisoned map is whole.
-        self.map.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> RwLockWriteGuard<'_, Map> {
-        self.map.write().unwrap_or_else(PoisonError::into_inner)
+        self.map.read()
     }
 
     fn get(&self, name: &str) -> Option<Arc<HealthMonitor>> {
@@ -78,7 +74,7 @@ impl HealthMonitors {
         let built = builder.clone().build()?;
         let name = Arc::clone(builder.name());
         let (monitor, conflicts) = {
-            let mut map = self.write();
+            let mut map = self.map.write();
             match map.get_mut(&name) {
                 Some(entry) => {
                     let conflicts = builder.conflicts_with(&entry.monitor);
@@ -90,12 +86,7 @@ impl HealthMonitors {
                     (Arc::clone(&entry.monitor), conflicts)
                 }
                 None => {
-                    let retired = self
-                        .retired
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .remove(&name);
-                    let monitor = match retired {
+                    let monitor = match self.retired.revive(&name) {
                         Some(monitor) => {
                             monitor.reconfigure_fresh(built);
                             monitor
@@ -131,18 +122,11 @@ impl HealthMonitors {
 
     /// Takes the monitor named `name` out of every listing; the next registration revives it.
     pub(super) fn unregister(&self, name: &str) -> bool {
-        let Some(entry) = self.write().remove(name) else {
-            return false;
-        };
-        self.retired
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(Arc::from(name), entry.monitor);
-        true
+        self.map.retire(name, &self.retired, |entry| entry.monitor)
     }
 
     pub(super) fn names(&self, names: &mut Vec<String>) {
-        names.extend(self.read().keys().map(|name| name.to_string()));
+        self.map.names(names);
     }
 
     pub(super) fn snapshot_named(&self, name: &str, rows: &mut Vec<PolicySnapshot>) {

@@ -6,6 +6,7 @@ mod health_monitors;
 #[cfg(feature = "test-util")]
 pub(crate) mod isolation;
 mod kind;
+mod named;
 mod pipelines;
 mod registered;
 mod shutdown;
@@ -15,6 +16,8 @@ mod supervisors;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use named::{Named, Retired};
 
 use crate::config::layer::Layer;
 use crate::config::{ConfigProblems, Layered};
@@ -109,18 +112,16 @@ pub(crate) struct Entry<P: RegisteredPolicy> {
 type Map<P> = HashMap<Arc<str>, Entry<P>>;
 
 pub(crate) struct Shelf<P: RegisteredPolicy> {
-    map: RwLock<Map<P>>,
-    /// Policies taken out by [`Registry::unregister_policy`], kept so that the next
-    /// registration under the name revives the same object, fresh: call sites hold it in a
-    /// `static`, and must use the new registration from then on.
-    retired: Mutex<HashMap<Arc<str>, Arc<P>>>,
+    map: Named<Entry<P>>,
+    /// Policies taken out by [`Registry::unregister_policy`], for the next registration.
+    retired: Retired<P>,
 }
 
 impl<P: RegisteredPolicy> Default for Shelf<P> {
     fn default() -> Self {
         Shelf {
-            map: RwLock::new(HashMap::new()),
-            retired: Mutex::new(HashMap::new()),
+            map: Named::default(),
+            retired: Retired::default(),
         }
     }
 }
@@ -145,17 +146,11 @@ pub(crate) fn layered<P: Layered>(
 
 impl<P: Layered> Shelf<P> {
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, Map<P>> {
-        // A panic while holding the lock cannot leave the map half-updated: every write is a
-        // single insert, remove or field update, so the poisoned state is safe to use.
-        self.map
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.map.read()
     }
 
     pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Map<P>> {
-        self.map
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.map.write()
     }
 
     fn get(&self, name: &str) -> Option<Arc<P>> {
@@ -240,12 +235,7 @@ impl<P: Layered> Shelf<P> {
             return Ok(existing);
         }
         let (effective, built) = build_layered::<P>(&config, &builder, source, &name)?;
-        let retired = self
-            .retired
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&*name);
-        let policy = match retired {
+        let policy = match self.retired.revive(&name) {
             Some(policy) => {
                 policy.reconfigure_from(built);
                 policy.reset();
@@ -306,21 +296,11 @@ impl<P: Layered> Shelf<P> {
     /// Takes the policy named `name` out of every listing; the next registration under the
     /// name revives it, fresh.
     pub(crate) fn unregister(&self, name: &str) -> bool {
-        let removed = self.write().remove(name);
-        match removed {
-            Some(entry) => {
-                self.retired
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(Arc::from(name), entry.policy);
-                true
-            }
-            None => false,
-        }
+        self.map.retire(name, &self.retired, |entry| entry.policy)
     }
 
     pub(crate) fn names(&self, names: &mut Vec<String>) {
-        names.extend(self.read().keys().map(|name| name.to_string()));
+        self.map.names(names);
     }
 
     /// The snapshot of the policy named `name`, if there is one.

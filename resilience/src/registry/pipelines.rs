@@ -8,8 +8,9 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLockReadGuard, RwLockWriteGuard};
 
+use super::named::{Named, Retired};
 use super::{PolicyKind, PolicySnapshot, PolicyStats, Registry};
 use crate::config::Layered;
 use crate::events::{self, Event};
@@ -23,10 +24,9 @@ type Map = HashMap<Arc<str>, Registered>;
 /// The pipelines by name.
 #[derive(Default)]
 pub(crate) struct Pipelines {
-    map: RwLock<Map>,
-    /// Pipelines taken out by `Registry::unregister_policy`, kept so that the next definition of
-    /// the name revives the same object, fresh: call sites hold it in a `static`.
-    retired: Mutex<HashMap<Arc<str>, Arc<Pipeline>>>,
+    map: Named<Registered>,
+    /// Pipelines taken out by `Registry::unregister_policy`, for the next definition.
+    retired: Retired<Pipeline>,
 }
 
 struct Registered {
@@ -55,12 +55,11 @@ impl Registered {
 
 impl Pipelines {
     fn read(&self) -> RwLockReadGuard<'_, Map> {
-        // Every write is one insert, removal or field update: a poisoned map is whole.
-        self.map.read().unwrap_or_else(PoisonError::into_inner)
+        self.map.read()
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Map> {
-        self.map.write().unwrap_or_else(PoisonError::into_inner)
+        self.map.write()
     }
 
     fn get(&self, name: &str) -> Option<Arc<Pipeline>> {
@@ -117,12 +116,7 @@ impl Pipelines {
         members: PipelineMembers,
         missing: bool,
     ) -> Arc<Pipeline> {
-        let retired = self
-            .retired
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(name);
-        let pipeline = match retired {
+        let pipeline = match self.retired.revive(name) {
             Some(pipeline) => {
                 pipeline.replace_members(members);
                 pipeline.reset_stats();
@@ -143,15 +137,7 @@ impl Pipelines {
 
     /// Takes the pipeline named `name` out of every listing; the next definition revives it.
     fn unregister(&self, name: &str) -> bool {
-        let mut map = self.write();
-        let Some(entry) = map.remove(name) else {
-            return false;
-        };
-        self.retired
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(Arc::from(name), entry.pipeline);
-        true
+        self.map.retire(name, &self.retired, |entry| entry.pipeline)
     }
 
     /// The members of the pipeline named `name`, if something defined it (a placeholder of a
@@ -214,7 +200,7 @@ impl Pipelines {
     }
 
     fn names(&self, names: &mut Vec<String>) {
-        names.extend(self.read().keys().map(|name| name.to_string()));
+        self.map.names(names);
     }
 
     pub(super) fn snapshot_named(&self, name: &str, rows: &mut Vec<PolicySnapshot>) {

@@ -4,8 +4,9 @@
 //! supervisor is built again for each start of its parent's child).
 
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLockReadGuard, RwLockWriteGuard};
 
+use super::named::Named;
 use super::{PolicyKind, PolicySnapshot, PolicyStats, Registry};
 use crate::supervisor::SupervisorState;
 
@@ -14,17 +15,16 @@ type Map = HashMap<Arc<str>, Arc<SupervisorState>>;
 /// The supervisors by name.
 #[derive(Default)]
 pub(crate) struct Supervisors {
-    map: RwLock<Map>,
+    map: Named<Arc<SupervisorState>>,
 }
 
 impl Supervisors {
     fn read(&self) -> RwLockReadGuard<'_, Map> {
-        // Every write is one insert or removal: a poisoned map is whole.
-        self.map.read().unwrap_or_else(PoisonError::into_inner)
+        self.map.read()
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Map> {
-        self.map.write().unwrap_or_else(PoisonError::into_inner)
+        self.map.write()
     }
 
     pub(super) fn unregister(&self, name: &str) -> bool {
@@ -32,7 +32,7 @@ impl Supervisors {
     }
 
     pub(super) fn names(&self, names: &mut Vec<String>) {
-        names.extend(self.read().keys().map(|name| name.to_string()));
+        self.map.names(names);
     }
 
     pub(super) fn snapshot_named(&self, name: &str, rows: &mut Vec<PolicySnapshot>) {
