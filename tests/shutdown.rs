@@ -2,6 +2,10 @@
 //! queued in a bulkhead, sleeping between retries and waiting on a rate limiter when shutdown
 //! begins, and calls that arrive after.
 //!
+//! Calls that never end, through each kind of policy alone, a stack, a tower layer and a
+//! composite, are named in the report at the deadline; `#[fallback]`, `registry().execute`,
+//! `Retry::attempts`, `batch` and `with_timeout` see the shutdown too.
+//!
 //! The shutdown gate is process-wide and never reopens, so this file is one test, in its own
 //! process: the scenarios run one after the other around a single shutdown.
 
@@ -9,12 +13,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeSet;
+use std::future::pending;
+
+use resilience::tower::CircuitBreakerLayer;
 use resilience::{
-    bulkhead, circuit_breaker, rate_limit, registry, retry, timeout, Error, HealthStatus,
-    PolicyKind,
+    batch, bulkhead, circuit_breaker, fallback, rate_limit, registry, retry, timeout, with_timeout,
+    BatchError, BatchOptions, CircuitBreaker, Error, HealthStatus, Pipeline, PolicyKind, Retry,
 };
 use tokio::sync::Notify;
 use tokio::time::{sleep, Instant};
+use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
 
 fn shutting_down(err: &anyhow::Error) -> bool {
     matches!(
@@ -62,6 +71,47 @@ async fn timed() -> anyhow::Result<()> {
     Ok(())
 }
 
+// Calls that never end, through each kind alone and through a stack.
+#[circuit_breaker(name = "sd-hang-breaker")]
+async fn hang_breaker() -> anyhow::Result<()> {
+    pending().await
+}
+
+#[timeout(secs = 3600, name = "sd-hang-timeout")]
+async fn hang_timeout() -> anyhow::Result<()> {
+    pending().await
+}
+
+#[retry(max_attempts = 2, name = "sd-hang-retry")]
+async fn hang_retry() -> anyhow::Result<()> {
+    pending().await
+}
+
+#[rate_limit(rate = 100, per = "1s", name = "sd-hang-limit")]
+async fn hang_limited() -> anyhow::Result<()> {
+    pending().await
+}
+
+#[retry(max_attempts = 2, name = "sd-stack-retry")]
+#[circuit_breaker(name = "sd-stack-breaker")]
+#[timeout(secs = 3600, name = "sd-stack-timeout")]
+async fn hang_stacked() -> anyhow::Result<()> {
+    pending().await
+}
+
+fn stale(error: Error) -> Result<&'static str, Error> {
+    match error {
+        Error::ShuttingDown { .. } => Ok("stale"),
+        other => Err(other),
+    }
+}
+
+#[fallback(stale)]
+#[circuit_breaker(name = "sd-fallback-breaker")]
+async fn with_fallback() -> Result<&'static str, Error> {
+    Ok("fresh")
+}
+
 #[tokio::test(start_paused = true)]
 async fn shutdown_races_calls_in_every_state() {
     let runs = Arc::new(AtomicU32::new(0));
@@ -88,6 +138,78 @@ async fn shutdown_races_calls_in_every_state() {
         let runs = Arc::clone(&bare_runs);
         async move { failing_alone(&runs).await }
     });
+    // Never end: through each kind alone, a stack, a tower layer and a composite.
+    let composite = registry()
+        .register_pipeline(
+            Pipeline::builder("sd-composite")
+                .circuit_breaker(|b| b)
+                .timeout(Duration::from_secs(3600)),
+        )
+        .unwrap();
+    let hanging = vec![
+        tokio::spawn(hang_breaker()),
+        tokio::spawn(hang_timeout()),
+        tokio::spawn(hang_retry()),
+        tokio::spawn(hang_limited()),
+        tokio::spawn(hang_stacked()),
+        tokio::spawn(async {
+            let mut service = ServiceBuilder::new()
+                .layer(CircuitBreakerLayer::register(CircuitBreaker::builder("sd-tower")).unwrap())
+                .service(service_fn(|()| pending::<Result<(), std::io::Error>>()));
+            service
+                .ready()
+                .await
+                .unwrap()
+                .call(())
+                .await
+                .map_err(anyhow::Error::from_boxed)
+        }),
+        tokio::spawn(async {
+            registry()
+                .execute("sd-composite", pending::<anyhow::Result<()>>)
+                .await
+        }),
+    ];
+    let hang_composite =
+        tokio::spawn(async move { composite.execute(pending::<anyhow::Result<()>>).await });
+    // A loop written by hand, sleeping before its second attempt.
+    let attempts = Retry::builder("sd-attempts")
+        .fixed(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let attempts = Arc::new(attempts);
+    let hand_loop = tokio::spawn({
+        let attempts = Arc::clone(&attempts);
+        async move {
+            let mut loop_ = attempts.attempts();
+            let mut tries = 0;
+            while let Some(attempt) = loop_.next().await {
+                tries += 1;
+                attempt.failed(&"busy");
+            }
+            tries
+        }
+    });
+    // A batch of three, one at a time: the first runs until released, the others wait.
+    let batch_release = Arc::new(Notify::new());
+    let batched = tokio::spawn({
+        let release = Arc::clone(&batch_release);
+        async move {
+            let tasks = (0..3).map(|i| {
+                let release = Arc::clone(&release);
+                async move {
+                    release.notified().await;
+                    Ok::<_, ()>(i)
+                }
+            });
+            let options = BatchOptions {
+                max_concurrency: 1,
+                ..BatchOptions::default()
+            };
+            batch(tasks, options).await.unwrap()
+        }
+    });
+
     // Takes the limiter's cell, so the next caller waits 10 s for the next.
     limited().await.unwrap();
     let waiting = tokio::spawn(limited());
@@ -95,6 +217,25 @@ async fn shutdown_races_calls_in_every_state() {
 
     let pool = registry().bulkhead("sd-pool").unwrap();
     assert_eq!((pool.stats().in_flight, pool.stats().queued), (1, 1));
+    let breaker = registry().circuit_breaker("sd-hang-breaker").unwrap();
+    assert_eq!(breaker.in_flight(), 1);
+    assert_eq!(
+        registry()
+            .rate_limiter("sd-hang-limit")
+            .unwrap()
+            .in_flight(),
+        1
+    );
+    assert_eq!(
+        registry().timeout("sd-hang-timeout").unwrap().in_flight(),
+        1
+    );
+    assert_eq!(registry().retry("sd-hang-retry").unwrap().in_flight(), 1);
+    assert_eq!(
+        attempts.in_flight(),
+        1,
+        "the hand-written loop sleeps before attempt 2"
+    );
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     assert_eq!(bare_runs.load(Ordering::SeqCst), 1);
 
@@ -115,6 +256,31 @@ async fn shutdown_races_calls_in_every_state() {
     assert_eq!(runs.load(Ordering::SeqCst), 1, "no second attempt");
     assert_eq!(bare_runs.load(Ordering::SeqCst), 1, "no second attempt");
     assert_eq!(pool.stats().queued, 0, "the queued caller left the queue");
+    // The hand-written loop's sleep ends too, with no second attempt.
+    assert_eq!(hand_loop.await.unwrap(), 1);
+    assert_eq!(attempts.in_flight(), 0);
+    // The batch's waiting tasks never start; the running one finishes when released.
+    batch_release.notify_one();
+    let results = batched.await.unwrap();
+    assert_eq!(results[0], Ok(0));
+    assert_eq!(
+        &results[1..],
+        &[Err(BatchError::ShuttingDown), Err(BatchError::ShuttingDown)]
+    );
+    // An unregistered deadline refuses a new call as the policies do.
+    let refused: Result<(), Error> = with_timeout(Duration::from_secs(1), async { Ok(()) }).await;
+    assert!(
+        matches!(refused, Err(Error::ShuttingDown { .. })),
+        "{refused:?}"
+    );
+    // A fallback over a rejecting policy answers the rejection, as it answers any failure it
+    // accepts: a program that wants no answer while shutting down says so in `fallback_if`.
+    assert_eq!(with_fallback().await, Ok("stale"));
+    // A composite by name turns new calls away.
+    let composite: anyhow::Result<()> = registry()
+        .execute("sd-composite", || async { Ok(()) })
+        .await;
+    assert!(shutting_down(&composite.unwrap_err()));
 
     // New calls through every kind fail fast, with the policy's name.
     for err in [
@@ -148,21 +314,48 @@ async fn shutdown_races_calls_in_every_state() {
     release.notify_one();
     assert_eq!(admitted.await.unwrap().unwrap(), 7);
 
-    // The stuck call is still running at the deadline, and named.
+    // The calls that never end are still running at the deadline, each named under every
+    // policy it runs through, once (the composite's two calls, by name and by handle, twice).
     let report = shutdown.await.unwrap();
     assert_eq!(report.waited, Duration::from_secs(5));
     assert!(!report.drained());
-    assert_eq!(report.still_running.len(), 1, "{report}");
-    let running = &report.still_running[0];
-    assert_eq!(
-        (running.kind, running.name.as_str()),
-        (PolicyKind::Bulkhead, "sd-stuck")
+    let named: BTreeSet<(PolicyKind, &str, u32)> = report
+        .still_running
+        .iter()
+        .map(|running| (running.kind, running.name.as_str(), running.in_flight))
+        .collect();
+    let expected: BTreeSet<(PolicyKind, &str, u32)> = [
+        (PolicyKind::Bulkhead, "sd-stuck", 1),
+        (PolicyKind::CircuitBreaker, "sd-hang-breaker", 1),
+        (PolicyKind::Timeout, "sd-hang-timeout", 1),
+        (PolicyKind::Retry, "sd-hang-retry", 1),
+        (PolicyKind::RateLimiter, "sd-hang-limit", 1),
+        (PolicyKind::Retry, "sd-stack-retry", 1),
+        (PolicyKind::CircuitBreaker, "sd-stack-breaker", 1),
+        (PolicyKind::Timeout, "sd-stack-timeout", 1),
+        (PolicyKind::CircuitBreaker, "sd-tower", 1),
+        (PolicyKind::CircuitBreaker, "sd-composite", 2),
+        (PolicyKind::Timeout, "sd-composite", 2),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(named, expected, "{report}");
+    assert_eq!(report.still_running.len(), expected.len(), "{report}");
+    assert!(
+        report.to_string().contains("`sd-hang-limit` (1 in flight)"),
+        "{report}"
     );
-    assert_eq!(running.in_flight, 1);
 
-    // Once it is gone, nothing is left: no slot leaked, and a second shutdown returns at once.
+    // Once they are gone, nothing is left: no slot or count leaked, and a second shutdown
+    // returns at once.
     never.abort();
     let _ = never.await;
+    for call in hanging {
+        call.abort();
+        let _ = call.await;
+    }
+    hang_composite.abort();
+    let _ = hang_composite.await;
     let report = registry().shutdown(Duration::from_secs(5)).await;
     assert!(report.drained(), "{report}");
     assert_eq!(report.waited, Duration::ZERO);
@@ -170,4 +363,5 @@ async fn shutdown_races_calls_in_every_state() {
         let stats = registry().bulkhead(name).unwrap().stats();
         assert_eq!((stats.in_flight, stats.queued), (0, 0), "{name}");
     }
+    assert_eq!(breaker.in_flight(), 0);
 }

@@ -41,6 +41,8 @@ pub(super) fn wrap(
     let permit = format_ident!("__resilience_permit", span = Span::mixed_site());
     let outcome = format_ident!("__resilience_outcome", span = Span::mixed_site());
     let rejection = format_ident!("__resilience_rejection", span = Span::mixed_site());
+    // Counts the call as running, for a shutdown to wait for, until the end of its block.
+    let running = format_ident!("__resilience_running", span = Span::mixed_site());
     match &layer.settings {
         Settings::Retry(args) => {
             retry_loop(krate, args, policy, inner, rejects, bindings, return_type)
@@ -89,7 +91,7 @@ pub(super) fn wrap(
                 } else {
                     let #after = #policy.duration();
                     match {
-                        #policy.count_call();
+                        let #running = #policy.count_call();
                         let mut #call = ::core::pin::pin!(async { #inner });
                         let mut #deadline = ::core::pin::pin!(::core::option::Option::None);
                         ::core::future::poll_fn(|#cx| {
@@ -121,7 +123,10 @@ pub(super) fn wrap(
                 ::core::result::Result::Err(#rejection) => {
                     ::core::result::Result::Err(#krate::Failure::Policy(#rejection))
                 }
-                ::core::result::Result::Ok(()) => #inner,
+                ::core::result::Result::Ok(()) => {
+                    let #running = #policy.enter();
+                    #inner
+                }
             }
         },
         Settings::Bulkhead(_) => quote! {

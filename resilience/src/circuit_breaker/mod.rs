@@ -38,6 +38,7 @@ pub use permit::{CallOutcome, CallPermit};
 pub use state::{CircuitState, TransitionCause};
 pub use stats::CircuitBreakerStats;
 
+use crate::lifecycle::InFlight;
 use atomic_settings::AtomicSettings;
 use counters::OutcomeCounters;
 use machine::Machine;
@@ -147,6 +148,8 @@ pub struct CircuitBreaker {
     clock_origin: Instant,
     machine: Mutex<Machine>,
     counters: OutcomeCounters,
+    /// Calls admitted and not yet settled, for a shutdown to wait for.
+    in_flight: InFlight,
     /// Total successes at the last failure or transition: `consecutive_successes` is the
     /// difference, which keeps a shared counter off the success path.
     successes_at_break: AtomicU64,
@@ -192,6 +195,7 @@ impl CircuitBreaker {
             clock_origin: Instant::now(),
             machine: Mutex::new(Machine::new(config)),
             counters: OutcomeCounters::default(),
+            in_flight: InFlight::default(),
             successes_at_break: AtomicU64::new(0),
             marks: WallClockMarks::default(),
         }
@@ -306,6 +310,12 @@ impl CircuitBreaker {
             probe_admitted_at: None,
         };
         self.settle(ticket, outcome);
+    }
+
+    /// The calls this breaker admitted that have not ended yet (their permits are alive): what
+    /// a [shutdown](crate::Registry::shutdown) waits for.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.count()
     }
 
     /// Asks to make one call by hand; see [`CallPermit`]. Fails with [`Error::CircuitOpen`] when

@@ -146,6 +146,8 @@ impl<'a> CallPermit<'a> {
     /// A permit whose time bits are `time`: an admission time or [`UNTIMED`].
     #[inline(always)]
     fn with_time(breaker: &'a CircuitBreaker, word: StateWord, time: u64) -> Self {
+        // Counted out by whichever way the permit ends: `record`, `record_rest` or `drop`.
+        breaker.in_flight.enter_unguarded();
         CallPermit {
             breaker,
             word,
@@ -247,6 +249,7 @@ impl<'a> CallPermit<'a> {
         let (breaker, word, admitted_and_body) = (self.breaker, self.word, self.admitted_and_body);
         // The outcome is recorded below, so the drop guard must not record another.
         std::mem::forget(self);
+        breaker.in_flight.exit();
         if outcome == CallOutcome::Success && breaker.closed_success_is_quick(word) {
             breaker.count_success(word);
         } else {
@@ -299,6 +302,7 @@ impl Drop for CallPermit<'_> {
         } else {
             CallOutcome::Ignored
         };
+        self.breaker.in_flight.exit();
         self.breaker.settle(self.ticket(), outcome);
     }
 }

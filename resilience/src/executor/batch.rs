@@ -94,6 +94,10 @@ pub enum BatchError<E> {
         /// Whether the future had started.
         started: bool,
     },
+    /// The program began [shutting down](crate::Registry::shutdown) before this future could
+    /// start: it never started. The futures already running when it began run to their end.
+    #[error("the program is shutting down: the task never started")]
+    ShuttingDown,
 }
 
 /// Runs `futures` with at most [`max_concurrency`](BatchOptions::max_concurrency) in flight and
@@ -148,9 +152,16 @@ where
     let mut results: Vec<Option<Result<T, BatchError<E>>>> = Vec::new();
     let mut in_flight = Vec::new();
     let mut deadline = pin!(options.timeout.map(tokio::time::sleep));
+    // A shutdown stops the batch from starting more: the futures waiting for a place end at
+    // once, as callers queued in a bulkhead do.
+    let mut closing = pin!(crate::lifecycle::gate::global_closed());
+    let mut shut = false;
 
     let finished = poll_fn(|cx| {
         loop {
+            if !exhausted && closing.as_mut().poll(cx).is_ready() {
+                (exhausted, shut) = (true, true);
+            }
             while !exhausted && in_flight.len() < options.max_concurrency {
                 match pending.next() {
                     Some((index, fut)) => {
@@ -190,6 +201,10 @@ where
     in_flight.clear();
     Ok(match options.timeout {
         Some(after) if !finished => cut_short(results, pending, after),
+        _ if shut => collect(results)
+            .into_iter()
+            .chain(pending.map(|_| Err(BatchError::ShuttingDown)))
+            .collect(),
         _ => collect(results),
     })
 }

@@ -41,6 +41,12 @@ where
     Fut: Future<Output = Result<T, E>>,
     E: From<Error>,
 {
+    if crate::lifecycle::gate::is_closed() {
+        return Err(E::from(crate::lifecycle::rejection(
+            crate::PolicyKind::Timeout,
+            &Arc::from(NAME),
+        )));
+    }
     match tokio::time::timeout(after, fut).await {
         Ok(result) => result,
         Err(_elapsed) => Err(E::from(Error::Timeout {

@@ -62,6 +62,11 @@ pub(crate) fn is_closed() -> bool {
     GLOBAL.is_closed()
 }
 
+/// Completes once the process-wide gate closes (at once if it is closed).
+pub(crate) async fn global_closed() {
+    GLOBAL.closed().await;
+}
+
 /// Runs `wait` unless the process-wide gate (or `local`, when given) closes first: `None` when
 /// one did. `wait` is dropped at once then, so whatever it held is given back.
 pub(crate) async fn unless_closed<F: Future>(wait: F, local: Option<&Gate>) -> Option<F::Output> {

@@ -2,12 +2,15 @@
 //! running, and the helper that shuts down on a signal.
 
 pub(crate) mod gate;
+mod in_flight;
 mod report;
 #[cfg(feature = "signal")]
 mod signal;
 
 use std::sync::Arc;
 
+pub(crate) use in_flight::InFlight;
+pub use in_flight::InFlightGuard;
 pub use report::{ShutdownReport, StillRunning};
 #[cfg(feature = "signal")]
 pub use signal::shutdown_on_signal;

@@ -137,6 +137,7 @@ impl PipelineMembers {
             };
             admitted.map_err(Failure::Policy)?;
         }
+        let _running = self.rate_limiter.as_ref().map(|limiter| limiter.enter());
         let Some(timeout) = &self.timeout else {
             return self.in_bulkhead(body, permit).await;
         };
@@ -145,7 +146,7 @@ impl PipelineMembers {
         // reported.
         let after = timeout.duration();
         let finished = {
-            timeout.count_call();
+            let _running = timeout.count_call();
             let mut call = pin!(self.in_bulkhead(body, permit));
             let mut deadline = pin!(None);
             poll_fn(|cx| timeout.poll_before_deadline(call.as_mut(), deadline.as_mut(), after, cx))

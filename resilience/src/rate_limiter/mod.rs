@@ -17,7 +17,7 @@ pub use config::{RateLimiterBuilder, RateLimiterConfig};
 
 use self::gcra::Gcra;
 use crate::events::{self, Event};
-use crate::lifecycle::gate;
+use crate::lifecycle::{gate, InFlight, InFlightGuard};
 use crate::live_config::LiveConfig;
 use crate::registry::PolicyKind;
 use crate::striped::StripedCounter;
@@ -92,6 +92,8 @@ pub struct RateLimiter {
     permitted: StripedCounter,
     rejected: AtomicU64,
     waited: AtomicU64,
+    /// Calls admitted and still running, for a shutdown to wait for.
+    in_flight: InFlight,
 }
 
 /// Counters and capacity of a [`RateLimiter`], read with [`RateLimiter::stats`].
@@ -154,6 +156,7 @@ impl RateLimiter {
             permitted: StripedCounter::default(),
             rejected: AtomicU64::new(0),
             waited: AtomicU64::new(0),
+            in_flight: InFlight::default(),
         }
     }
 
@@ -328,6 +331,7 @@ impl RateLimiter {
         E: From<Error>,
     {
         self.acquire().await?;
+        let _running = self.enter();
         fut.await
     }
 
@@ -339,7 +343,23 @@ impl RateLimiter {
         Fut: Future<Output = Result<T, Failure<E>>>,
     {
         self.acquire().await?;
+        let _running = self.enter();
         fut.await
+    }
+
+    /// Counts a call the limiter admitted as running until the guard drops: the macros'
+    /// expansion and the layers hold it around the call after [`try_acquire`](Self::try_acquire)
+    /// or [`acquire`](Self::acquire), so that a shutdown waits for it.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn enter(&self) -> InFlightGuard<'_> {
+        self.in_flight.enter()
+    }
+
+    /// The calls this limiter admitted that are still running: what a
+    /// [shutdown](crate::Registry::shutdown) waits for.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.count()
     }
 
     #[cold]

@@ -22,6 +22,8 @@ pub(crate) trait RegisteredPolicy: Sized {
     fn fallback(name: Arc<str>) -> Self;
     fn config_line(&self) -> String;
     fn stats(&self) -> PolicyStats;
+    /// The calls running through the policy now, for a shutdown to wait for and report.
+    fn in_flight(&self) -> u32;
     /// Back to a fresh start: counters, and a breaker's state.
     fn reset(&self);
     /// Takes `built`'s configuration in place, keeping state; returns the keys that changed.
@@ -29,7 +31,7 @@ pub(crate) trait RegisteredPolicy: Sized {
 }
 
 macro_rules! registered {
-    ($policy:ident, $builder:ty, $shelf:ident, reset: $reset:expr) => {
+    ($policy:ident, $builder:ty, $shelf:ident, in_flight: $in_flight:expr, reset: $reset:expr) => {
         impl RegisteredPolicy for $policy {
             const KIND: PolicyKind = PolicyKind::$policy;
             type Builder = $builder;
@@ -55,6 +57,10 @@ macro_rules! registered {
             fn stats(&self) -> PolicyStats {
                 PolicyStats::$policy($policy::stats(self))
             }
+            fn in_flight(&self) -> u32 {
+                let in_flight: fn(&$policy) -> u32 = $in_flight;
+                in_flight(self)
+            }
             fn reset(&self) {
                 let reset: fn(&$policy) = $reset;
                 reset(self);
@@ -66,15 +72,16 @@ macro_rules! registered {
     };
 }
 
-registered!(CircuitBreaker, CircuitBreakerBuilder, circuit_breakers, reset: |breaker| {
+registered!(CircuitBreaker, CircuitBreakerBuilder, circuit_breakers, in_flight: CircuitBreaker::in_flight, reset: |breaker| {
     breaker.reset();
     breaker.reset_stats();
 });
-registered!(Retry, RetryBuilder, retries, reset: Retry::reset_stats);
-registered!(Timeout, TimeoutBuilder, timeouts, reset: Timeout::reset_stats);
-registered!(Bulkhead, BulkheadBuilder, bulkheads, reset: Bulkhead::reset_stats);
-registered!(Fallback, FallbackBuilder, fallbacks, reset: Fallback::reset_stats);
-registered!(RateLimiter, RateLimiterBuilder, rate_limiters, reset: |limiter| {
+registered!(Retry, RetryBuilder, retries, in_flight: Retry::in_flight, reset: Retry::reset_stats);
+registered!(Timeout, TimeoutBuilder, timeouts, in_flight: Timeout::in_flight, reset: Timeout::reset_stats);
+registered!(Bulkhead, BulkheadBuilder, bulkheads, in_flight: |bulkhead| bulkhead.stats().in_flight, reset: Bulkhead::reset_stats);
+// A fallback admits nothing and is never turned away: the policies below it count its calls.
+registered!(Fallback, FallbackBuilder, fallbacks, in_flight: |_| 0, reset: Fallback::reset_stats);
+registered!(RateLimiter, RateLimiterBuilder, rate_limiters, in_flight: RateLimiter::in_flight, reset: |limiter| {
     limiter.refill();
     limiter.reset_stats();
 });

@@ -7,6 +7,8 @@ use tokio::time::Instant;
 
 use super::run::deadline;
 use super::{Retry, RetryRun};
+use crate::lifecycle::gate;
+use crate::registry::PolicyKind;
 use crate::{Error, FailureRef};
 
 /// One call's retry loop, written by the caller: what [`Retry::attempts`] returns.
@@ -98,11 +100,28 @@ impl Retry {
 impl<'a> Attempts<'a> {
     /// The next attempt, once the delay the last failure called for has passed; `None` when the
     /// call is done.
+    ///
+    /// A retry that is due is called off when the program is
+    /// [shutting down](crate::Registry::shutdown), before or during its sleep: `next` returns
+    /// `None` at once (the call ends with the caller's last error) and a
+    /// [`Event::CallRejected`](crate::Event::CallRejected) with
+    /// [`Error::ShuttingDown`] is emitted, as under `#[retry]`. The first attempt is always
+    /// given: the policies it calls through turn it away themselves.
     pub async fn next(&mut self) -> Option<Attempt<'_, 'a>> {
-        if let Next::At(instant) = self.next {
-            tokio::time::sleep_until(instant).await;
-        }
-        if self.next == Next::Done {
+        let retrying = self.run.attempt() > 1;
+        let slept = match self.next {
+            Next::Done => return None,
+            Next::Now => !(retrying && gate::is_closed()),
+            Next::At(instant) => {
+                !gate::is_closed()
+                    && gate::unless_closed(tokio::time::sleep_until(instant), None)
+                        .await
+                        .is_some()
+            }
+        };
+        if !slept {
+            self.next = Next::Done;
+            crate::lifecycle::rejection(PolicyKind::Retry, self.run.policy_name());
             return None;
         }
         self.next = Next::Done;

@@ -34,6 +34,7 @@ pub use retry_on::RetryOn;
 pub use run::RetryRun;
 pub use stats::RetryStats;
 
+use crate::lifecycle::InFlight;
 use crate::live_config::LiveConfig;
 use crate::{Failure, FailureRef};
 use stats::RetryCounters;
@@ -107,6 +108,8 @@ pub struct Retry {
     /// code) and reads its schedule from it.
     config: LiveConfig<Arc<RetryConfig>>,
     counters: RetryCounters,
+    /// Calls begun and not yet ended, for a shutdown to wait for.
+    in_flight: InFlight,
 }
 
 /// The settings a call reads from its policy as it begins, in one word so that a reconfigure
@@ -153,6 +156,7 @@ impl Retry {
             limits: AtomicU64::new(CallLimits::of(&config).pack()),
             config: LiveConfig::new(Arc::new(config)),
             counters: RetryCounters::default(),
+            in_flight: InFlight::default(),
         }
     }
 
@@ -226,6 +230,12 @@ impl Retry {
     pub fn delay_for(&self, retry: u32) -> Duration {
         let config = self.current();
         config.backoff.delay(retry, config.max_delay)
+    }
+
+    /// The calls running through this retry now (begun and not yet ended, between attempts
+    /// included): what a [shutdown](crate::Registry::shutdown) waits for.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.count()
     }
 
     /// Starts one call's retry loop. Cheap: it allocates nothing and reads the clock only when

@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use super::{Retry, RetryContext, RetryOn};
 use crate::events::{emit, Event};
-use crate::lifecycle::gate;
+use crate::lifecycle::{gate, InFlightGuard};
 use crate::registry::PolicyKind;
 use crate::{Error, FailureRef};
 
@@ -60,6 +60,8 @@ pub struct RetryRun<'a> {
     /// `retry_after` floor: decorrelated jitter grows from it. One word rather than a
     /// `Duration`, so that a call that succeeds at once stores less.
     previous_delay_nanos: u64,
+    /// Counts the call in the policy's calls in flight until the run is dropped.
+    _in_flight: InFlightGuard<'a>,
 }
 
 /// Whether a failure is worth another attempt, and the least sleep before it.
@@ -78,6 +80,7 @@ impl<'a> RetryRun<'a> {
             max_attempts: limits.max_attempts,
             started: limits.timed.then(Instant::now),
             previous_delay_nanos: 0,
+            _in_flight: policy.in_flight.enter(),
         }
     }
 
@@ -87,6 +90,11 @@ impl<'a> RetryRun<'a> {
     #[inline]
     pub fn succeeded(&self) {
         self.policy.counters.record_success(self.attempt > 1);
+    }
+
+    /// The name of the retry this run belongs to.
+    pub(super) fn policy_name(&self) -> &std::sync::Arc<str> {
+        self.policy.name_arc()
     }
 
     /// The attempt whose result is reported next, from 1.

@@ -19,6 +19,7 @@ use tokio::time::Sleep;
 pub use config::{TimeoutBuilder, TimeoutConfig};
 
 use crate::events::{self, Event};
+use crate::lifecycle::{InFlight, InFlightGuard};
 use crate::live_config::LiveConfig;
 use crate::registry::PolicyKind;
 use crate::striped::Striped;
@@ -77,6 +78,8 @@ pub struct Timeout {
     duration_nanos: AtomicU64,
     counts: Striped<CallCounts>,
     timeouts: AtomicU64,
+    /// Calls started and not yet ended, for a shutdown to wait for.
+    in_flight: InFlight,
 }
 
 /// How a timeout's calls went, counted on the calling thread's stripe.
@@ -164,6 +167,7 @@ impl Timeout {
             duration_nanos: AtomicU64::new(duration_nanos(config.duration)),
             config: LiveConfig::new(config),
             counts: Striped::new(),
+            in_flight: InFlight::default(),
             timeouts: AtomicU64::new(0),
         }
     }
@@ -265,7 +269,7 @@ impl Timeout {
         self.admit()?;
         let after = self.duration();
         let finished = {
-            self.count_call();
+            let _running = self.count_call();
             let mut fut = pin!(fut);
             let mut deadline = pin!(None::<Sleep>);
             poll_fn(|cx| self.poll_before_deadline(fut.as_mut(), deadline.as_mut(), after, cx))
@@ -276,11 +280,19 @@ impl Timeout {
     }
 
     /// The first step of a timed call in the macros' expansion, which takes the steps of
-    /// [`call`](Self::call) inline: counts the call as started, before its first poll.
+    /// [`call`](Self::call) inline: counts the call as started, before its first poll, and as
+    /// running until the guard drops (after the call and its deadline).
     #[doc(hidden)]
     #[inline(always)]
-    pub fn count_call(&self) {
+    pub fn count_call(&self) -> InFlightGuard<'_> {
         self.counts.local().started.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.enter()
+    }
+
+    /// The calls running under this timeout now: what a
+    /// [shutdown](crate::Registry::shutdown) waits for.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.count()
     }
 
     /// Lets a call start, unless the program is shutting down: then

@@ -75,6 +75,7 @@ where
         let limiter = Arc::clone(&self.policy);
         Box::pin(async move {
             limiter.acquire().await?;
+            let _running = limiter.enter();
             inner.call(request).await.map_err(Into::into)
         })
     }
