@@ -33,11 +33,14 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod bulkhead;
+pub mod chaos;
 pub mod circuit_breaker;
 pub mod fallback;
+pub mod hedge;
 mod problem;
 pub mod rate_limit;
 pub mod retry;
+pub mod retry_budget;
 mod spec;
 mod text;
 pub mod timeout;
@@ -73,21 +76,32 @@ pub enum Attribute {
     RateLimit,
     /// `#[fallback]`.
     Fallback,
+    /// `#[hedge]`.
+    Hedge,
+    /// `#[chaos]`.
+    Chaos,
+    /// A retry budget: no attribute of its own (`#[retry(budget = "api")]` names one), but
+    /// keys all the same, for `RetryBudget::builder` and the file's `[retry_budget.NAME]`.
+    /// Not in [`ALL`](Self::ALL), which lists the attribute macros.
+    RetryBudget,
 }
 
 impl Attribute {
-    /// Every attribute.
-    pub const ALL: [Attribute; 6] = [
+    /// Every attribute macro's settings.
+    pub const ALL: [Attribute; 8] = [
         Attribute::Retry,
         Attribute::CircuitBreaker,
         Attribute::Timeout,
         Attribute::Bulkhead,
         Attribute::RateLimit,
         Attribute::Fallback,
+        Attribute::Hedge,
+        Attribute::Chaos,
     ];
 
     /// The attribute's name: `"retry"`, `"circuit_breaker"`, `"timeout"`, `"bulkhead"`,
-    /// `"rate_limit"`, `"fallback"`.
+    /// `"rate_limit"`, `"fallback"`, `"hedge"`, `"chaos"`, and `"retry_budget"` for the
+    /// budget's section.
     pub const fn name(self) -> &'static str {
         match self {
             Attribute::Retry => "retry",
@@ -96,6 +110,9 @@ impl Attribute {
             Attribute::Bulkhead => "bulkhead",
             Attribute::RateLimit => "rate_limit",
             Attribute::Fallback => "fallback",
+            Attribute::Hedge => "hedge",
+            Attribute::Chaos => "chaos",
+            Attribute::RetryBudget => "retry_budget",
         }
     }
 
@@ -108,6 +125,9 @@ impl Attribute {
             Attribute::Bulkhead => bulkhead::KEYS,
             Attribute::RateLimit => rate_limit::KEYS,
             Attribute::Fallback => fallback::KEYS,
+            Attribute::Hedge => hedge::KEYS,
+            Attribute::Chaos => chaos::KEYS,
+            Attribute::RetryBudget => retry_budget::KEYS,
         }
     }
 
@@ -133,6 +153,9 @@ impl Attribute {
             Attribute::Bulkhead => bulkhead::RENAMED,
             Attribute::RateLimit => rate_limit::RENAMED,
             Attribute::Fallback => fallback::RENAMED,
+            Attribute::Hedge => hedge::RENAMED,
+            Attribute::Chaos => chaos::RENAMED,
+            Attribute::RetryBudget => retry_budget::RENAMED,
         }
     }
 
@@ -145,7 +168,10 @@ impl Attribute {
             Attribute::Timeout
             | Attribute::Bulkhead
             | Attribute::RateLimit
-            | Attribute::Fallback => &[],
+            | Attribute::Fallback
+            | Attribute::Hedge
+            | Attribute::Chaos
+            | Attribute::RetryBudget => &[],
         }
     }
 }
@@ -239,7 +265,7 @@ mod tests {
     /// at a key: the table is consistent with itself.
     #[test]
     fn the_table_is_consistent() {
-        for attribute in Attribute::ALL {
+        for attribute in Attribute::ALL.into_iter().chain([Attribute::RetryBudget]) {
             let keys = attribute.keys();
             for (i, spec) in keys.iter().enumerate() {
                 assert!(

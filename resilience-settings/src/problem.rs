@@ -93,6 +93,8 @@ pub enum Rule {
         /// Whether `burst` was given (else it is `rate`).
         burst_given: bool,
     },
+    /// A retry budget's `ratio` of 0 with a `min_per_sec` of 0: it would never allow a retry.
+    NeverRetries,
 }
 
 impl Problem {
@@ -141,6 +143,7 @@ impl Problem {
             Rule::MinCallsOverWindow { .. } => "at most the window's size in calls",
             Rule::FasterThanNanoseconds { .. } => "at most one call per nanosecond of `per`",
             Rule::RefillTooLong { .. } => "`burst` × `per` / `rate` at most 100 years",
+            Rule::NeverRetries => "above 0 when `min_per_sec` is 0",
         }
     }
 
@@ -157,6 +160,7 @@ impl Problem {
             Rule::MinCallsOverWindow { .. } => &["window"],
             Rule::FasterThanNanoseconds { .. } => &["rate", "per"],
             Rule::RefillTooLong { .. } => &["rate", "per", "burst"],
+            Rule::NeverRetries => &["min_per_sec"],
         }
     }
 
@@ -266,6 +270,9 @@ impl fmt::Display for Problem {
             } => write!(
                 f,
                 "`burst` × `per` / `rate` must be at most 100 years: with `burst` at its default, `rate` ({rate}), a full bucket takes all of `per` to refill; shorten `per`"
+            ),
+            Rule::NeverRetries => f.write_str(
+                "a retry budget with `ratio = 0` and `min_per_sec = 0` would never allow a retry; give `ratio` above 0 (like `ratio = 0.2`) or a floor (like `min_per_sec = 10`), or remove `budget` from the retry",
             ),
         }
     }

@@ -135,6 +135,16 @@ pub const ON_RETRY: KeySpec = path(
     "a `fn(&RetryContext<'_, E>)` called before each sleep",
 );
 
+/// `budget = "api"`.
+pub const BUDGET: KeySpec = KeySpec::new(
+    "budget",
+    ValueKind::Reference,
+    "a non-blank string",
+    "none",
+    "\"api\"",
+    "the name of the retry budget each retry draws on (a name never defined has the defaults)",
+);
+
 /// Every `#[retry]` key, in the order messages list them.
 pub const KEYS: &[KeySpec] = &[
     MAX_ATTEMPTS,
@@ -152,6 +162,7 @@ pub const KEYS: &[KeySpec] = &[
     RETRY_IF,
     RETRY_ON,
     ON_RETRY,
+    BUDGET,
     NAME,
 ];
 
@@ -172,6 +183,7 @@ pub const RENAMED: &[(&str, &str)] = &[
     ("notify", "on_retry"),
     ("max_duration", "max_elapsed"),
     ("max_elapsed_time", "max_elapsed"),
+    ("retry_budget", "budget"),
 ];
 
 const WHOLE_SCHEDULE: &str = " (`delays` is the whole schedule)";

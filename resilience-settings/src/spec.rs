@@ -85,6 +85,8 @@ pub enum ValueKind {
     /// On or off: in an attribute the bare key (`critical`, on) or `key = true` / `key = false`;
     /// in a file a boolean (`critical = true`).
     Flag,
+    /// The name of another policy this one uses (`budget = "api"`): a string that is not blank.
+    Reference,
 }
 
 /// The range of a [`ValueKind::Number`].
@@ -95,6 +97,10 @@ pub enum NumberRange {
     GreaterThanOne,
     /// `0 < f ≤ 1`.
     Fraction,
+    /// `0 ≤ p ≤ 1`: a probability, where zero means never.
+    Probability,
+    /// `0 ≤ r ≤ 1000`: a ratio of one count to another (a retry budget's retries per call).
+    Ratio,
 }
 
 impl NumberRange {
@@ -104,6 +110,8 @@ impl NumberRange {
             // Written so that NaN fails both.
             NumberRange::GreaterThanOne => value.is_finite() && value > 1.0,
             NumberRange::Fraction => value > 0.0 && value <= 1.0,
+            NumberRange::Probability => (0.0..=1.0).contains(&value),
+            NumberRange::Ratio => (0.0..=1000.0).contains(&value),
         }
     }
 }
