@@ -59,6 +59,18 @@ pub fn bulkhead(args: TokenStream, item: TokenStream) -> TokenStream {
     entry(Kind::Bulkhead, args, item)
 }
 
+/// Starts another attempt beside a slow call; the first success wins. See `resilience::hedge`.
+#[proc_macro_attribute]
+pub fn hedge(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry(Kind::Hedge, args, item)
+}
+
+/// Injects faults and delays, once enabled at run time. See `resilience::chaos`.
+#[proc_macro_attribute]
+pub fn chaos(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry(Kind::Chaos, args, item)
+}
+
 /// Runs the function through a composite policy of the registry. See `resilience::resilient`.
 #[proc_macro_attribute]
 pub fn resilient(args: TokenStream, item: TokenStream) -> TokenStream {

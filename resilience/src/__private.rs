@@ -179,6 +179,34 @@ pub fn register_fallback(builder: FallbackBuilder) -> Arc<Fallback> {
     register(builder)
 }
 
+/// A `#[chaos]` site's policy: registered (disabled), or, when the builder was refused, an
+/// unregistered one with the defaults and the report (it can never be enabled by name then).
+pub fn register_chaos(builder: crate::ChaosBuilder) -> Arc<crate::Chaos> {
+    let name = Arc::clone(builder.name());
+    registry().register_chaos(builder).unwrap_or_else(|error| {
+        crate::events::emit(|| crate::Event::SettingsRejected {
+            kind: crate::PolicyKind::Chaos,
+            name: Arc::clone(&name),
+            error,
+        });
+        Arc::new(crate::Chaos::builder(name).build_unchecked())
+    })
+}
+
+/// A `#[hedge]` site's policy. A hedge has no registry entry of its own to configure (its
+/// settings are the attribute's); it is listed through its budget, stats and events.
+pub fn register_hedge(builder: crate::HedgeBuilder) -> Arc<crate::Hedge> {
+    let name = Arc::clone(builder.name_ref());
+    registry().register_hedge(builder).unwrap_or_else(|error| {
+        crate::events::emit(|| crate::Event::SettingsRejected {
+            kind: crate::PolicyKind::Hedge,
+            name: Arc::clone(&name),
+            error,
+        });
+        Arc::new(crate::Hedge::builder(name).build_unchecked())
+    })
+}
+
 /// A `#[resilient(policy = "NAME")]` site's composite policy: the registered one, or an empty
 /// one marked missing (reported once), which a later definition fills in place: see
 /// [`Registry::execute`](crate::Registry::execute).
@@ -318,6 +346,50 @@ impl<T: Clone> RetryImplArg for T {
 #[inline]
 pub fn clone_impl_for_retry<T: RetryImplArg>(value: &T) -> T {
     value.clone_for_retry()
+}
+
+/// An owned argument of a hedged function, cloned for each attempt.
+#[diagnostic::on_unimplemented(
+    message = "`#[hedge]` runs attempts at once, so the owned argument of type `{Self}` must be `Clone`",
+    label = "each attempt gets its own clone of this argument",
+    note = "implement or derive `Clone` for it, or take it by reference"
+)]
+pub trait HedgeArg: Sized {
+    fn clone_for_hedge(&self) -> Self;
+}
+
+impl<T: Clone> HedgeArg for T {
+    #[inline]
+    fn clone_for_hedge(&self) -> Self {
+        self.clone()
+    }
+}
+
+#[inline]
+pub fn clone_for_hedge<T: HedgeArg>(value: &T) -> T {
+    value.clone_for_hedge()
+}
+
+/// An owned `impl Trait` argument of a hedged function: the fix is a bound.
+#[diagnostic::on_unimplemented(
+    message = "`#[hedge]` runs attempts at once, so the owned argument of type `{Self}` must be `Clone`",
+    label = "each attempt gets its own clone of this argument",
+    note = "add `Clone` to its bounds (`{Self} + Clone`), or take it by reference"
+)]
+pub trait HedgeImplArg: Sized {
+    fn clone_for_hedge(&self) -> Self;
+}
+
+impl<T: Clone> HedgeImplArg for T {
+    #[inline]
+    fn clone_for_hedge(&self) -> Self {
+        self.clone()
+    }
+}
+
+#[inline]
+pub fn clone_impl_for_hedge<T: HedgeImplArg>(value: &T) -> T {
+    value.clone_for_hedge()
 }
 
 /// An owned argument of a `#[resilient]` function, cloned for each attempt of its composite.

@@ -70,11 +70,19 @@ pub enum Error {
         /// Registry name of the policy that turned the call away.
         name: Arc<str>,
     },
+    /// A fault injected by an enabled [`Chaos`](crate::Chaos) policy (`#[chaos]` without
+    /// `error = path`). It stands for a failure of the operation: a circuit breaker above counts
+    /// it as a failure and a retry above retries it, whatever `retry_on` says.
+    #[error("fault injected by chaos `{name}`")]
+    Injected {
+        /// Registry name of the chaos policy.
+        name: Arc<str>,
+    },
 }
 
 impl Error {
     /// A stable, machine-readable code: `"CIRCUIT_OPEN"`, `"TIMEOUT"`, `"BULKHEAD_FULL"`,
-    /// `"RATE_LIMITED"`, `"SHUTTING_DOWN"`.
+    /// `"RATE_LIMITED"`, `"SHUTTING_DOWN"`, `"INJECTED"`.
     pub fn code(&self) -> &'static str {
         match self {
             Error::CircuitOpen { .. } => "CIRCUIT_OPEN",
@@ -82,13 +90,15 @@ impl Error {
             Error::BulkheadFull { .. } => "BULKHEAD_FULL",
             Error::RateLimited { .. } => "RATE_LIMITED",
             Error::ShuttingDown { .. } => "SHUTTING_DOWN",
+            Error::Injected { .. } => "INJECTED",
         }
     }
 
     /// The HTTP status a server should answer with: 503, 504, 503, 429, and 503 while
-    /// shutting down.
+    /// shutting down, 500 for an injected fault (it stands for the operation failing).
     pub fn http_status(&self) -> u16 {
         match self {
+            Error::Injected { .. } => 500,
             Error::CircuitOpen { .. } | Error::BulkheadFull { .. } | Error::ShuttingDown { .. } => {
                 503
             }
@@ -104,7 +114,8 @@ impl Error {
             | Error::Timeout { name, .. }
             | Error::BulkheadFull { name, .. }
             | Error::RateLimited { name, .. }
-            | Error::ShuttingDown { name } => name,
+            | Error::ShuttingDown { name }
+            | Error::Injected { name } => name,
         }
     }
 
@@ -129,7 +140,10 @@ impl Error {
         match self {
             Error::CircuitOpen { retry_after, .. } => *retry_after,
             Error::RateLimited { retry_after, .. } => Some(*retry_after),
-            Error::Timeout { .. } | Error::BulkheadFull { .. } | Error::ShuttingDown { .. } => None,
+            Error::Timeout { .. }
+            | Error::BulkheadFull { .. }
+            | Error::ShuttingDown { .. }
+            | Error::Injected { .. } => None,
         }
     }
 }

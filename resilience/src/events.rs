@@ -172,6 +172,35 @@ pub enum Event {
         /// The restarts asked for within the period, the refused one included.
         restarts: u32,
     },
+    /// A [`RetryBudget`](crate::RetryBudget) refused a retry (or a hedged attempt): the call
+    /// ended with its last error (a hedge waits for the attempts it has).
+    #[non_exhaustive]
+    RetryBudgetExhausted {
+        /// The budget's name.
+        name: Arc<str>,
+        /// The kind of policy that asked: [`PolicyKind::Retry`] or [`PolicyKind::Hedge`].
+        policy_kind: PolicyKind,
+        /// The name of the retry or hedge that asked.
+        policy: Arc<str>,
+    },
+    /// A [`Hedge`](crate::Hedge) started an extra attempt beside the ones running.
+    #[non_exhaustive]
+    Hedged {
+        /// The hedge's name.
+        name: Arc<str>,
+        /// The attempt started, from 2.
+        attempt: u32,
+    },
+    /// An enabled [`Chaos`](crate::Chaos) policy delayed a call, failed it, or both.
+    #[non_exhaustive]
+    ChaosInjected {
+        /// The chaos policy's name.
+        name: Arc<str>,
+        /// The delay added, if any.
+        delay: Option<Duration>,
+        /// Whether the call was failed with an injected error.
+        fault: bool,
+    },
 }
 
 impl Event {
@@ -207,6 +236,9 @@ impl Event {
             Event::RetryAttempt { .. } | Event::RetriesExhausted { .. } => PolicyKind::Retry,
             Event::TimedOut { .. } => PolicyKind::Timeout,
             Event::ChildRestarted { .. } | Event::SupervisorGaveUp { .. } => PolicyKind::Supervisor,
+            Event::RetryBudgetExhausted { .. } => PolicyKind::RetryBudget,
+            Event::Hedged { .. } => PolicyKind::Hedge,
+            Event::ChaosInjected { .. } => PolicyKind::Chaos,
             Event::ConfigApplied { .. }
             | Event::ConfigRejected { .. }
             | Event::HealthChanged { .. } => return None,
@@ -229,7 +261,10 @@ impl Event {
             | Event::TimedOut { name, .. }
             | Event::ConfigConflict { name, .. }
             | Event::SettingsRejected { name, .. }
-            | Event::PolicyMissing { name, .. } => name,
+            | Event::PolicyMissing { name, .. }
+            | Event::RetryBudgetExhausted { name, .. }
+            | Event::Hedged { name, .. }
+            | Event::ChaosInjected { name, .. } => name,
             Event::ChildRestarted { supervisor, .. }
             | Event::SupervisorGaveUp { supervisor, .. } => supervisor,
             Event::CallRejected { error, .. } => match error {
@@ -237,7 +272,8 @@ impl Event {
                 | Error::Timeout { name, .. }
                 | Error::BulkheadFull { name, .. }
                 | Error::RateLimited { name, .. }
-                | Error::ShuttingDown { name } => name,
+                | Error::ShuttingDown { name }
+                | Error::Injected { name } => name,
             },
             Event::ConfigApplied { .. }
             | Event::ConfigRejected { .. }
@@ -334,6 +370,28 @@ impl std::fmt::Display for Event {
                 f,
                 "supervisor `{supervisor}` gave up: child `{child}` asked for restart {restarts} within the period; every child stopped"
             ),
+            Event::RetryBudgetExhausted {
+                name,
+                policy_kind,
+                policy,
+            } => write!(
+                f,
+                "retry budget `{name}` is spent: {policy_kind} `{policy}` may not try again"
+            ),
+            Event::Hedged { name, attempt } => {
+                write!(f, "hedge `{name}`: attempt {attempt} started beside the others")
+            }
+            Event::ChaosInjected { name, delay, fault } => {
+                write!(f, "chaos `{name}`:")?;
+                if let Some(delay) = delay {
+                    write!(f, " delayed the call {delay:?}")?;
+                }
+                if *fault {
+                    let and = if delay.is_some() { " and" } else { "" };
+                    write!(f, "{and} failed the call")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -488,6 +546,17 @@ fn trace(event: &Event) {
         } => tracing::error!(
             target: "resilience", policy = "supervisor", name = &**supervisor,
             child = &**child, restarts, "{event}"
+        ),
+        Event::RetryBudgetExhausted { name, policy, .. } => tracing::warn!(
+            target: "resilience", policy = "retry_budget", name = &**name,
+            asked_by = &**policy, "{event}"
+        ),
+        Event::Hedged { name, attempt } => tracing::debug!(
+            target: "resilience", policy = "hedge", name = &**name, attempt, "{event}"
+        ),
+        Event::ChaosInjected { name, delay, fault } => tracing::info!(
+            target: "resilience", policy = "chaos", name = &**name, delay = ?delay, fault,
+            "{event}"
         ),
     }
 }

@@ -253,6 +253,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod bulkhead;
+mod chaos;
 mod circuit_breaker;
 pub mod config;
 mod config_error;
@@ -262,6 +263,7 @@ mod executor;
 mod failure;
 mod fallback;
 mod health;
+mod hedge;
 mod lifecycle;
 mod live_config;
 mod metrics;
@@ -269,6 +271,7 @@ mod pipeline;
 mod rate_limiter;
 mod registry;
 mod retry;
+mod retry_budget;
 mod striped;
 mod supervisor;
 mod sync;
@@ -283,6 +286,7 @@ pub mod __private;
 pub mod testing;
 
 pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadConfig, BulkheadPermit, BulkheadStats};
+pub use chaos::{Chaos, ChaosBuilder, ChaosConfig, ChaosStats, Injection};
 pub use circuit_breaker::{
     CallOutcome, CallPermit, CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerConfig,
     CircuitBreakerStats, CircuitState, TransitionCause, TripRule, Window,
@@ -296,6 +300,7 @@ pub use failure::{Failure, FailureRef};
 pub use fallback::{Fallback, FallbackBuilder, FallbackConfig, FallbackStats};
 pub use health::{CheckHandle, Contributor, HealthCheck, HealthReport, HealthStatus};
 pub use health::{HealthMonitor, HealthMonitorBuilder, HealthMonitorStats, WorkerHealth};
+pub use hedge::{Hedge, HedgeBuilder, HedgeConfig, HedgeStats};
 #[cfg(feature = "signal")]
 pub use lifecycle::shutdown_on_signal;
 pub use lifecycle::{ShutdownReport, StillRunning};
@@ -309,6 +314,7 @@ pub use retry::{
     Attempt, Attempts, Backoff, Jitter, Retry, RetryBuilder, RetryConfig, RetryContext, RetryOn,
     RetryRun, RetryStats,
 };
+pub use retry_budget::{RetryBudget, RetryBudgetBuilder, RetryBudgetConfig, RetryBudgetStats};
 pub use supervisor::{
     ChildSpec, Restart, Strategy, Supervisor, SupervisorBuilder, SupervisorError, SupervisorStats,
 };
@@ -542,6 +548,15 @@ pub use resilience_macros::fallback;
 /// # }
 /// ```
 pub use resilience_macros::resilient;
+
+/// Starts another attempt beside a slow call; the first success wins: see [`Hedge`] and the
+/// README's section. Keys: `delay` (default `"50ms"`), `max_hedged` (default 1), `budget`, `name`.
+/// The function's owned arguments are cloned for each attempt; `&mut` arguments are refused.
+pub use resilience_macros::hedge;
+
+/// Injects faults and delays once enabled at run time: see [`Chaos`] and the README's section.
+/// Keys: `fault_rate`, `latency`, `latency_rate`, `error` (a `fn() -> E`), `name`.
+pub use resilience_macros::chaos;
 
 /// An `async fn` test on paused time with a registry of its own (feature `test-util`).
 ///

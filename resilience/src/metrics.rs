@@ -150,7 +150,11 @@ mod enabled {
                 counter!(CONFLICTS, "kind" => kind.as_str(), "name" => name).increment(1);
             }
             // The restarts are counted from the supervisor's stats (`outcome="restart"`).
-            Event::ChildRestarted { .. } | Event::SupervisorGaveUp { .. } => {}
+            Event::ChildRestarted { .. }
+            | Event::SupervisorGaveUp { .. }
+            | Event::RetryBudgetExhausted { .. }
+            | Event::Hedged { .. }
+            | Event::ChaosInjected { .. } => {}
             Event::ConfigApplied { .. }
             | Event::ConfigRejected { .. }
             | Event::HealthChanged { .. } => {}
@@ -327,6 +331,18 @@ mod enabled {
             PolicyStats::Pipeline(s) => outcome("unprotected", s.unprotected_calls),
             PolicyStats::HealthMonitor(s) => outcome("crash", s.total_crashes),
             PolicyStats::Supervisor(s) => outcome("restart", s.restarts),
+            PolicyStats::RetryBudget(s) => {
+                outcome("withdrawn", s.withdrawals);
+                outcome("refused", s.refusals);
+            }
+            PolicyStats::Hedge(s) => {
+                outcome("hedged", s.hedged);
+                outcome("refused", s.refused);
+            }
+            PolicyStats::Chaos(s) => {
+                outcome("fault", s.injected_faults);
+                outcome("delay", s.injected_delays);
+            }
         }
     }
 
@@ -367,7 +383,10 @@ mod enabled {
             | PolicyStats::Timeout(_)
             | PolicyStats::Fallback(_)
             | PolicyStats::Pipeline(_)
-            | PolicyStats::Supervisor(_) => {}
+            | PolicyStats::Supervisor(_)
+            | PolicyStats::RetryBudget(_)
+            | PolicyStats::Hedge(_)
+            | PolicyStats::Chaos(_) => {}
         }
     }
 }

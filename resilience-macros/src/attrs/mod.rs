@@ -1,8 +1,10 @@
 //! Parsing and validation of each attribute's arguments into typed settings.
 
 mod bulkhead;
+mod chaos;
 mod circuit_breaker;
 mod fallback;
+mod hedge;
 mod rate_limit;
 mod resilient;
 mod retry;
@@ -19,8 +21,10 @@ use crate::args::{parse_args, Arg, Errors};
 use crate::suggest;
 
 pub(crate) use bulkhead::BulkheadArgs;
+pub(crate) use chaos::ChaosArgs;
 pub(crate) use circuit_breaker::{BreakerArgs, TripArg, WindowArg};
 pub(crate) use fallback::{FallbackArgs, FallbackFn};
+pub(crate) use hedge::HedgeArgs;
 pub(crate) use rate_limit::RateLimitArgs;
 pub(crate) use resilient::{parse as parse_resilient, ResilientArgs};
 pub(crate) use retry::{BackoffArg, JitterArg, RetryArgs};
@@ -43,11 +47,14 @@ pub(crate) trait KindExt {
 
 impl KindExt for Kind {
     fn rejects(self) -> bool {
-        !matches!(self, Kind::Retry | Kind::Fallback)
+        !matches!(
+            self,
+            Kind::Retry | Kind::Fallback | Kind::Hedge | Kind::RetryBudget
+        )
     }
 
     fn reuses_arguments(self) -> bool {
-        matches!(self, Kind::Retry | Kind::Fallback)
+        matches!(self, Kind::Retry | Kind::Fallback | Kind::Hedge)
     }
 
     fn key_names(self) -> Vec<&'static str> {
@@ -126,6 +133,8 @@ pub(crate) enum Settings {
     Bulkhead(BulkheadArgs),
     RateLimit(RateLimitArgs),
     Fallback(FallbackArgs),
+    Hedge(HedgeArgs),
+    Chaos(ChaosArgs),
 }
 
 impl PolicyAttr {
@@ -137,6 +146,18 @@ impl PolicyAttr {
             Settings::Bulkhead(_) => Kind::Bulkhead,
             Settings::RateLimit(_) => Kind::RateLimit,
             Settings::Fallback(_) => Kind::Fallback,
+            Settings::Hedge(_) => Kind::Hedge,
+            Settings::Chaos(_) => Kind::Chaos,
+        }
+    }
+
+    /// Whether this layer can fail a call with a `resilience::Error`: the function's error type
+    /// then needs `From<resilience::Error>`. A chaos layer whose `error = path` builds the
+    /// function's own error cannot.
+    pub(crate) fn rejects(&self) -> bool {
+        match &self.settings {
+            Settings::Chaos(args) => args.error.is_none(),
+            _ => self.kind().rejects(),
         }
     }
 }
@@ -159,6 +180,16 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, span: Span) -> syn::Result<Po
         Kind::Bulkhead => bulkhead::parse(&mut set).map(Settings::Bulkhead),
         Kind::RateLimit => rate_limit::parse(&mut set).map(Settings::RateLimit),
         Kind::Fallback => fallback::parse(&mut set, head, span).map(Settings::Fallback),
+        Kind::Hedge => hedge::parse(&mut set).map(Settings::Hedge),
+        Kind::Chaos => chaos::parse(&mut set).map(Settings::Chaos),
+        // No attribute macro has these settings; kept total.
+        Kind::RetryBudget => {
+            set.errors.at(
+                span,
+                "a retry budget has no attribute: name one with `#[retry(budget = \"api\")]`",
+            );
+            None
+        }
     };
     let krate = set.krate();
     match (settings, set.errors.into_error()) {
@@ -440,6 +471,29 @@ impl<'a> ArgSet<'a> {
     pub(crate) fn flag(&mut self, spec: &'static KeySpec) -> Option<bool> {
         let arg = self.get(spec.key)?;
         self.errors.take(arg.flag())
+    }
+
+    /// The name of another policy for `spec` (`budget = "api"`): a non-blank string.
+    pub(crate) fn reference(&mut self, spec: &'static KeySpec) -> Option<String> {
+        let arg = self.get(spec.key)?;
+        let Some((text, span)) = arg.value.as_ref().and_then(crate::args::lit_str) else {
+            self.errors.push(arg.value_error(format!(
+                "`{}` takes a name as a string, like `{} = {}`",
+                spec.key, spec.key, spec.example
+            )));
+            return None;
+        };
+        if text.trim().is_empty() {
+            self.errors.at(
+                span,
+                format!(
+                    "`{}` must be {}, like `{} = {}`",
+                    spec.key, spec.allowed, spec.key, spec.example
+                ),
+            );
+            return None;
+        }
+        Some(text)
     }
 
     pub(crate) fn path(&mut self, key: &str, example: &str) -> Option<syn::Expr> {

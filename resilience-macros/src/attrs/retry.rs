@@ -23,6 +23,8 @@ pub(crate) struct RetryArgs {
     /// `retry_on`: the rejections retried, each a name of the table's `REJECTIONS`, once.
     pub(crate) retry_on: Option<Vec<&'static str>>,
     pub(crate) on_retry: Option<syn::Expr>,
+    /// `budget = "api"`: the retry budget each retry draws on.
+    pub(crate) budget: Option<String>,
 }
 
 pub(crate) enum BackoffArg {
@@ -55,6 +57,7 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<RetryArgs> {
     let retry_if = set.path(RETRY_IF.key, RETRY_IF.example);
     let retry_on = set.get(RETRY_ON.key).and_then(|arg| rejections(set, arg));
     let on_retry = set.path(ON_RETRY.key, ON_RETRY.example);
+    let budget = set.reference(&retry::BUDGET);
 
     let settings = RetrySettings {
         max_attempts,
@@ -104,6 +107,7 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<RetryArgs> {
         retry_if,
         retry_on,
         on_retry,
+        budget,
     })
 }
 

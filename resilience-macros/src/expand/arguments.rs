@@ -111,6 +111,41 @@ pub(super) fn fallback_clones(krate: &TokenStream, bindings: &[ArgBinding]) -> V
         .collect()
 }
 
+/// For `#[hedge]`: `let x = clone_for_hedge(&x);` for each owned argument, at the start of each
+/// attempt (attempts run at once, so each owns its copy and the originals stay put).
+pub(super) fn hedge_clones(krate: &TokenStream, bindings: &[ArgBinding]) -> Vec<TokenStream> {
+    owned(bindings)
+        .map(|binding| {
+            let ArgBinding {
+                ident, cfgs, span, ..
+            } = binding;
+            let krate = respan(krate, *span);
+            let clone = if binding.impl_trait {
+                quote_spanned!(*span=> #krate::__private::clone_impl_for_hedge)
+            } else {
+                quote_spanned!(*span=> #krate::__private::clone_for_hedge)
+            };
+            quote!(#(#cfgs)* let #ident = #krate::__private::cloned(&#ident, #clone);)
+        })
+        .collect()
+}
+
+/// For `#[hedge]`: an error on each `&mut` argument, which attempts running at once cannot
+/// share.
+pub(super) fn exclusive_under_hedge(bindings: &[ArgBinding]) -> Vec<TokenStream> {
+    bindings
+        .iter()
+        .filter(|binding| binding.passing == Passing::Exclusive)
+        .map(|binding| {
+            syn::Error::new(
+                binding.span,
+                "`#[hedge]` runs attempts at once, which cannot share a `&mut` argument; take it by `&` (with interior mutability) or by value (`Clone`)",
+            )
+            .into_compile_error()
+        })
+        .collect()
+}
+
 /// `tokens` with every span set to `span`, so that an error about the call they start points there.
 fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
     tokens

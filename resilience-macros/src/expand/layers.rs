@@ -7,6 +7,7 @@ use syn::Type;
 use super::arguments::{self, PassedOn};
 use crate::attrs::{FallbackArgs, FallbackFn, PolicyAttr, RetryArgs, Settings};
 use crate::item::ArgBinding;
+use syn::spanned::Spanned;
 
 /// What a layer needs to know of the function and of the stack.
 pub(super) struct Below<'a> {
@@ -113,6 +114,43 @@ pub(super) fn wrap(
             }
         }
         Settings::Fallback(args) => fallback(args, policy, inner, below),
+        Settings::Hedge(_) => {
+            let attempt = format_ident!("__resilience_attempt", span = Span::mixed_site());
+            let clones = arguments::hedge_clones(krate, bindings);
+            let refused = arguments::exclusive_under_hedge(bindings);
+            // Each attempt owns its copies of the owned arguments and runs the layers below.
+            quote! {
+                {
+                    #(#refused)*
+                    let #attempt = || {
+                        #(#clones)*
+                        async move { #inner }
+                    };
+                    #policy.call(#attempt).await
+                }
+            }
+        }
+        Settings::Chaos(args) => {
+            // Disabled, one relaxed load; enabled, a draw and perhaps a sleep.
+            let fault = match &args.error {
+                Some(path) => {
+                    let built = quote_spanned!(path.span()=> #path());
+                    if rejects {
+                        quote!(#krate::Failure::Operation(#built))
+                    } else {
+                        built
+                    }
+                }
+                None => quote!(#krate::Failure::Policy(#policy.injected())),
+            };
+            quote! {
+                if if #policy.is_enabled() { #policy.inject().await } else { false } {
+                    ::core::result::Result::Err(#fault)
+                } else {
+                    #inner
+                }
+            }
+        }
         Settings::RateLimit(_) => quote! {
             // Without a wait the limiter decides at once; a wait makes it a real await.
             match if #policy.has_wait() {

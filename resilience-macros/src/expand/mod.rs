@@ -46,7 +46,7 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
     let (return_type, block) = return_type_and_body(&function, boxed.as_ref());
     let anchor = erase_impl_trait(return_type.clone());
 
-    let rejects = stack.iter().any(|layer| layer.kind().rejects());
+    let rejects = stack.iter().any(PolicyAttr::rejects);
     let default_name = DefaultName::of(&function);
 
     let policies: Vec<_> = (0..stack.len())

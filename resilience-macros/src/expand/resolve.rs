@@ -6,8 +6,8 @@ use quote::{format_ident, quote};
 use syn::ItemFn;
 
 use crate::attrs::{
-    BackoffArg, BreakerArgs, BulkheadArgs, JitterArg, PolicyAttr, RateLimitArgs, RetryArgs,
-    Settings, TimeoutArgs, TripArg, WindowArg,
+    BackoffArg, BreakerArgs, BulkheadArgs, ChaosArgs, HedgeArgs, JitterArg, PolicyAttr,
+    RateLimitArgs, RetryArgs, Settings, TimeoutArgs, TripArg, WindowArg,
 };
 
 /// Where an unnamed policy's name comes from.
@@ -49,6 +49,8 @@ pub(super) fn resolve(
         Settings::Bulkhead(args) => &args.name,
         Settings::RateLimit(args) => &args.name,
         Settings::Fallback(args) => &args.name,
+        Settings::Hedge(args) => &args.name,
+        Settings::Chaos(args) => &args.name,
     };
     let private = quote!(#krate::__private);
     let marker = format_ident!("__resilience_site");
@@ -80,6 +82,7 @@ pub(super) fn resolve(
                     && args.jitter.is_none()
                     && args.max_elapsed.is_none()
                     && args.retry_on.is_none()
+                    && args.budget.is_none()
             }
             Settings::CircuitBreaker(args) => {
                 args.trip.is_none()
@@ -123,6 +126,16 @@ pub(super) fn resolve(
             quote!(#krate::Fallback),
             quote!(register_fallback),
             quote!(#krate::Fallback::builder(#name)),
+        ),
+        Settings::Hedge(args) => (
+            quote!(#krate::Hedge),
+            quote!(register_hedge),
+            hedge_builder(krate, args, &name),
+        ),
+        Settings::Chaos(args) => (
+            quote!(#krate::Chaos),
+            quote!(register_chaos),
+            chaos_builder(krate, args, &name),
         ),
     };
     let register = if name_only {
@@ -205,7 +218,40 @@ fn retry_builder(krate: &TokenStream, args: &RetryArgs, name: &TokenStream) -> T
         });
         calls.push(quote!(.retry_on(#krate::RetryOn::NONE #(#kinds)*)));
     }
+    if let Some(budget) = &args.budget {
+        calls.push(quote!(.budget(#budget)));
+    }
     quote!(#krate::Retry::builder(#name) #(#calls)*)
+}
+
+fn hedge_builder(krate: &TokenStream, args: &HedgeArgs, name: &TokenStream) -> TokenStream {
+    let mut calls = Vec::new();
+    if let Some(d) = args.delay {
+        let d = duration(d);
+        calls.push(quote!(.delay(#d)));
+    }
+    if let Some(n) = args.max_hedged {
+        calls.push(quote!(.max_hedged(#n)));
+    }
+    if let Some(budget) = &args.budget {
+        calls.push(quote!(.budget(#budget)));
+    }
+    quote!(#krate::Hedge::builder(#name) #(#calls)*)
+}
+
+fn chaos_builder(krate: &TokenStream, args: &ChaosArgs, name: &TokenStream) -> TokenStream {
+    let mut calls = Vec::new();
+    if let Some(rate) = args.fault_rate {
+        calls.push(quote!(.fault_rate(#rate)));
+    }
+    if let Some(d) = args.latency {
+        let d = duration(d);
+        calls.push(quote!(.latency(#d)));
+    }
+    if let Some(rate) = args.latency_rate {
+        calls.push(quote!(.latency_rate(#rate)));
+    }
+    quote!(#krate::Chaos::builder(#name) #(#calls)*)
 }
 
 fn breaker_builder(krate: &TokenStream, args: &BreakerArgs, name: &TokenStream) -> TokenStream {

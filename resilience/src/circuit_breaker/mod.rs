@@ -410,7 +410,10 @@ pub(crate) fn layer_outcome<T, E>(
     match result {
         Ok(_) => CallOutcome::Success,
         Err(Failure::Operation(error)) => classify(error),
-        Err(Failure::Policy(Error::Timeout { .. })) => CallOutcome::Failure,
+        // An injected fault stands for the operation failing.
+        Err(Failure::Policy(Error::Timeout { .. } | Error::Injected { .. })) => {
+            CallOutcome::Failure
+        }
         Err(Failure::Policy(_)) => CallOutcome::Ignored,
     }
 }

@@ -108,6 +108,12 @@ impl Layered for Retry {
                 ("jitter", settings.jitter.map(Value::Jitter)),
                 ("max_elapsed", settings.max_elapsed.map(Value::Duration)),
                 ("retry_on", retry_on),
+                (
+                    "budget",
+                    builder
+                        .given_budget()
+                        .map(|budget| Value::Text(budget.to_string())),
+                ),
             ],
         )
     }
@@ -160,6 +166,9 @@ impl Layered for Retry {
                 .filter_map(|name| RetryOn::from_name(name))
                 .fold(RetryOn::NONE, RetryOn::union);
             builder = builder.retry_on(retry_on);
+        }
+        if let Some(Value::Text(budget)) = effective.get("budget") {
+            builder = builder.budget(budget.as_str());
         }
         builder
     }

@@ -65,6 +65,8 @@ pub(crate) enum Value {
     Choices(Vec<&'static str>),
     /// On or off: `critical`.
     Flag(bool),
+    /// The name of another policy: a retry's `budget`.
+    Text(String),
     /// A setting only code can give (a custom backoff function): present, with no value a file
     /// could write.
     Code,
@@ -85,6 +87,7 @@ impl fmt::Display for Value {
             Value::Durations(delays) => write!(f, "{delays:?}"),
             Value::Choices(choices) => write!(f, "{choices:?}"),
             Value::Flag(flag) => write!(f, "{flag}"),
+            Value::Text(text) => f.write_str(text),
             Value::Code => f.write_str("fn"),
         }
     }

@@ -22,7 +22,18 @@ use super::{Config, Section};
 
 /// The kinds a file configures: every attribute with settings (a fallback has none a file
 /// could give).
-pub(crate) const KINDS: [Attribute; 5] = [
+pub(crate) const KINDS: [Attribute; 7] = [
+    Attribute::Retry,
+    Attribute::CircuitBreaker,
+    Attribute::RateLimit,
+    Attribute::Timeout,
+    Attribute::Bulkhead,
+    Attribute::RetryBudget,
+    Attribute::Chaos,
+];
+
+/// The kinds a composite `[policy.NAME]` names: the pipeline's.
+const PIPELINE_KINDS: [Attribute; 5] = [
     Attribute::Retry,
     Attribute::CircuitBreaker,
     Attribute::RateLimit,
@@ -311,8 +322,11 @@ impl Reader<'_> {
                     });
                     continue;
                 }
-                let Some(attribute) = kind_named(kind_name) else {
-                    let mut known = kind_names();
+                let Some(attribute) =
+                    kind_named(kind_name).filter(|attribute| PIPELINE_KINDS.contains(attribute))
+                else {
+                    let mut known: Vec<&str> =
+                        PIPELINE_KINDS.iter().map(|kind| kind.name()).collect();
                     known.push("base");
                     self.problem(
                         key.span(),
@@ -788,6 +802,19 @@ fn read_value(spec: &'static KeySpec, value: &DeValue<'_>) -> Result<Value, (Pro
         ValueKind::Flag => match value {
             DeValue::Boolean(flag) => Ok(Value::Flag(*flag)),
             _ => Err(wrong("`true` or `false`")),
+        },
+        ValueKind::Reference => match value {
+            DeValue::String(text) if !text.trim().is_empty() => Ok(Value::Text(text.to_string())),
+            DeValue::String(text) => Err((
+                ProblemKind::OutOfRange,
+                format!(
+                    "`{}` must be {}, not {:?}",
+                    spec.key,
+                    spec.allowed,
+                    text.as_ref()
+                ),
+            )),
+            _ => Err(wrong("a name")),
         },
         // Filtered out by the caller; kept total.
         ValueKind::Name | ValueKind::Path => Err(wrong("nothing a file can give")),

@@ -189,6 +189,8 @@ impl Registry {
         check_new(&self.timeouts, config, &mut problems);
         check_new(&self.bulkheads, config, &mut problems);
         check_new(&self.rate_limiters, config, &mut problems);
+        self.retry_budgets.check(config, &mut problems);
+        self.chaos.check(config, &mut problems);
         if !problems.is_empty() {
             let error = ConfigError::Invalid(ConfigProblems(problems));
             self.reject(error.clone());
@@ -205,6 +207,8 @@ impl Registry {
         reconfigure(&self.timeouts, config, &mut changed);
         reconfigure(&self.bulkheads, config, &mut changed);
         reconfigure(&self.rate_limiters, config, &mut changed);
+        self.retry_budgets.reconfigure(config, &mut changed);
+        self.chaos.reconfigure(config, &mut changed);
         self.define_configured_pipelines(config);
         changed.sort_by(|a, b| a.name.cmp(&b.name).then(a.kind.cmp(&b.kind)));
         let report = ApplyReport { changed };
@@ -328,6 +332,9 @@ impl Registry {
             self.unregister_pipeline(name),
             self.health_monitors.unregister(name),
             self.supervisors.unregister(name),
+            self.retry_budgets.unregister(name),
+            self.chaos.unregister(name),
+            self.hedges.unregister(name),
         ]
         .contains(&true)
     }
@@ -344,6 +351,9 @@ impl Registry {
         self.pipeline_names(&mut names);
         self.health_monitors.names(&mut names);
         self.supervisors.names(&mut names);
+        self.retry_budgets.names(&mut names);
+        self.chaos.names(&mut names);
+        self.hedges.names(&mut names);
         names.sort();
         names.dedup();
         names

@@ -27,12 +27,19 @@ pub enum PolicyKind {
     HealthMonitor,
     /// A [`Supervisor`](crate::Supervisor): `"supervisor"`.
     Supervisor,
+    /// A [`RetryBudget`](crate::RetryBudget): `"retry_budget"`.
+    RetryBudget,
+    /// A [`Hedge`](crate::Hedge): `"hedge"`.
+    Hedge,
+    /// A [`Chaos`](crate::Chaos) policy: `"chaos"`.
+    Chaos,
 }
 
 impl PolicyKind {
     /// The kind's name in snake case: `"circuit_breaker"`, `"retry"`, `"timeout"`, `"bulkhead"`,
     /// `"rate_limiter"` (whose attribute is `#[rate_limit]`), `"fallback"`, `"policy"` for a
-    /// composite ([`PolicyKind::Pipeline`]), `"health_monitor"` and `"supervisor"`.
+    /// composite ([`PolicyKind::Pipeline`]), `"health_monitor"`, `"supervisor"`,
+    /// `"retry_budget"`, `"hedge"` and `"chaos"`.
     pub fn as_str(self) -> &'static str {
         match self {
             PolicyKind::CircuitBreaker => "circuit_breaker",
@@ -44,6 +51,9 @@ impl PolicyKind {
             PolicyKind::Pipeline => "policy",
             PolicyKind::HealthMonitor => "health_monitor",
             PolicyKind::Supervisor => "supervisor",
+            PolicyKind::RetryBudget => "retry_budget",
+            PolicyKind::Hedge => "hedge",
+            PolicyKind::Chaos => "chaos",
         }
     }
 }

@@ -1,14 +1,17 @@
 //! The global registry: every policy by kind and name, for sharing and for inspection.
 
+mod chaos;
 mod config;
 mod health;
 mod health_monitors;
+mod hedges;
 #[cfg(feature = "test-util")]
 pub(crate) mod isolation;
 mod kind;
 mod named;
 mod pipelines;
 mod registered;
+mod retry_budgets;
 mod shutdown;
 mod snapshot;
 mod supervisors;
@@ -30,6 +33,7 @@ use crate::{Config, Source};
 
 pub(crate) use registered::RegisteredPolicy;
 
+use crate::config::ConfigProblem;
 pub use config::{ApplyReport, ConfigWatch, PolicyChange, CONFIG_ENV};
 pub use kind::PolicyKind;
 pub(crate) use shutdown::DRAIN_POLL;
@@ -79,6 +83,12 @@ pub struct Registry {
     health_monitors: health_monitors::HealthMonitors,
     /// Supervisors: `registry/supervisors.rs`.
     supervisors: supervisors::Supervisors,
+    /// Retry budgets: `registry/retry_budgets.rs`.
+    retry_budgets: retry_budgets::RetryBudgets,
+    /// Chaos policies: `registry/chaos.rs`.
+    chaos: chaos::ChaosPolicies,
+    /// Hedges: `registry/hedges.rs`.
+    hedges: hedges::Hedges,
     /// See [`Registry::strict_names`].
     strict_names: AtomicBool,
     /// The configuration in force: see [`Registry::apply`].
@@ -532,6 +542,9 @@ impl Registry {
                 self.fallbacks.reset(name),
                 self.pipelines.reset(name),
                 self.health_monitors.reset(name),
+                self.retry_budgets.reset(name),
+                self.chaos.reset(name),
+                self.hedges.reset(name),
             ]
             .contains(&true)
         })
@@ -550,6 +563,9 @@ impl Registry {
         self.pipelines.snapshot_named(name, &mut rows);
         self.health_monitors.snapshot_named(name, &mut rows);
         self.supervisors.snapshot_named(name, &mut rows);
+        self.retry_budgets.snapshot_named(name, &mut rows);
+        self.chaos.snapshot_named(name, &mut rows);
+        self.hedges.snapshot_named(name, &mut rows);
         rows
     }
 
@@ -565,6 +581,9 @@ impl Registry {
         self.pipelines.snapshots(&mut rows);
         self.health_monitors.snapshots(&mut rows);
         self.supervisors.snapshots(&mut rows);
+        self.retry_budgets.snapshots(&mut rows);
+        self.chaos.snapshots(&mut rows);
+        self.hedges.snapshots(&mut rows);
         rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.kind.cmp(&b.kind)));
         rows
     }

@@ -167,6 +167,12 @@ pub enum PolicyStats {
     HealthMonitor(HealthMonitorStats),
     /// A supervisor's children and restarts.
     Supervisor(crate::SupervisorStats),
+    /// A retry budget's deposits, withdrawals and refusals.
+    RetryBudget(crate::RetryBudgetStats),
+    /// A hedge's calls and extra attempts.
+    Hedge(crate::HedgeStats),
+    /// A chaos policy's state and injections.
+    Chaos(crate::ChaosStats),
 }
 
 impl RegistrySnapshot {
@@ -299,7 +305,11 @@ impl PolicySnapshot {
             PolicyStats::Supervisor(stats) => {
                 format!("{}/{} running", stats.running, stats.children)
             }
+            PolicyStats::RetryBudget(stats) => format!("{} available", stats.available),
+            PolicyStats::Chaos(stats) if stats.enabled => "enabled".to_owned(),
+            PolicyStats::Chaos(_) => "disabled".to_owned(),
             PolicyStats::Retry(_)
+            | PolicyStats::Hedge(_)
             | PolicyStats::Timeout(_)
             | PolicyStats::Fallback(_)
             | PolicyStats::Pipeline(_) => "-".to_owned(),
@@ -344,6 +354,17 @@ impl PolicySnapshot {
                 )
             }
             PolicyStats::Supervisor(s) => format!("restarts={}", s.restarts),
+            PolicyStats::RetryBudget(s) => format!(
+                "deposits={} withdrawals={} refusals={}",
+                s.deposits, s.withdrawals, s.refusals
+            ),
+            PolicyStats::Hedge(s) => format!(
+                "calls={} hedged={} hedge_wins={} refused={}",
+                s.calls, s.hedged, s.hedge_wins, s.refused
+            ),
+            PolicyStats::Chaos(s) => {
+                format!("faults={} delays={}", s.injected_faults, s.injected_delays)
+            }
         };
         if !self.conflicts.is_empty() {
             text.push_str(&format!(" CONFLICT({})", self.conflicts.join(",")));

@@ -45,6 +45,7 @@ pub struct RetryBuilder {
     jitter: Option<Jitter>,
     max_elapsed: Option<Duration>,
     retry_on: Option<RetryOn>,
+    budget: Option<Arc<str>>,
 }
 
 impl RetryBuilder {
@@ -57,7 +58,21 @@ impl RetryBuilder {
             jitter: None,
             max_elapsed: None,
             retry_on: None,
+            budget: None,
         }
+    }
+
+    /// The [`RetryBudget`](crate::RetryBudget) each retry draws on, by name: the registry's
+    /// budget of that name, registered with the defaults if nothing defined it. Each call
+    /// deposits in it; a retry it refuses ends the call with the last error.
+    pub fn budget(mut self, budget: impl Into<Arc<str>>) -> Self {
+        self.budget = Some(budget.into());
+        self
+    }
+
+    /// The budget given, if any.
+    pub(crate) fn given_budget(&self) -> Option<&Arc<str>> {
+        self.budget.as_ref()
     }
 
     /// The registry name the policy is built with.
@@ -144,6 +159,7 @@ impl RetryBuilder {
             jitter: self.jitter.unwrap_or(defaults.jitter),
             max_elapsed: self.max_elapsed.or(defaults.max_elapsed),
             retry_on: self.retry_on.unwrap_or(defaults.retry_on),
+            budget: self.budget.clone().or(defaults.budget),
         }
     }
 
@@ -159,6 +175,13 @@ impl RetryBuilder {
     pub fn build(self) -> Result<Retry, ConfigError> {
         ConfigError::check_name(&self.name)?;
         self.settings().check().map_err(ConfigError::from_problem)?;
+        if let Some(budget) = &self.budget {
+            resilience_settings::check_name(budget).map_err(|_| ConfigError::OutOfRange {
+                key: "budget",
+                value: format!("{budget:?}"),
+                allowed: resilience_settings::retry::BUDGET.allowed,
+            })?;
+        }
         let config = self.config();
         Ok(Retry::new(self.name, config))
     }
@@ -238,6 +261,9 @@ impl RetryBuilder {
         }
         if self.retry_on.is_some_and(|v| v != config.retry_on) {
             keys.push("retry_on");
+        }
+        if self.budget.is_some() && self.budget != config.budget {
+            keys.push("budget");
         }
         keys
     }

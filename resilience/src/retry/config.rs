@@ -38,6 +38,8 @@ pub struct RetryConfig {
     pub max_elapsed: Option<Duration>,
     /// Which rejections of the policies below are retried.
     pub retry_on: RetryOn,
+    /// The [`RetryBudget`](crate::RetryBudget) each retry draws on, by name.
+    pub budget: Option<std::sync::Arc<str>>,
 }
 
 impl RetryConfig {
@@ -70,6 +72,7 @@ impl RetryConfig {
             (settings::JITTER, self.jitter != other.jitter),
             (settings::MAX_ELAPSED, self.max_elapsed != other.max_elapsed),
             (settings::RETRY_ON, self.retry_on != other.retry_on),
+            (settings::BUDGET, self.budget != other.budget),
         ];
         differs
             .into_iter()
@@ -142,6 +145,7 @@ impl Default for RetryConfig {
             jitter: Jitter::None,
             max_elapsed: None,
             retry_on: RetryOn::default(),
+            budget: None,
         }
     }
 }
@@ -163,6 +167,9 @@ impl fmt::Display for RetryConfig {
         }
         if self.retry_on != RetryOn::default() {
             write!(f, " retry_on={}", self.retry_on)?;
+        }
+        if let Some(budget) = &self.budget {
+            write!(f, " budget={budget}")?;
         }
         Ok(())
     }

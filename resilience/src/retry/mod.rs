@@ -110,28 +110,37 @@ pub struct Retry {
     counters: RetryCounters,
     /// Calls begun and not yet ended, for a shutdown to wait for.
     in_flight: InFlight,
+    /// The budget `config.budget` names, resolved in the registry; read only by a call whose
+    /// limits say it has one (a retry without a budget never touches it).
+    budget: std::sync::RwLock<Option<Arc<crate::RetryBudget>>>,
 }
 
 /// The settings a call reads from its policy as it begins, in one word so that a reconfigure
-/// changes them together: `max_attempts` in the low half, whether `max_elapsed` is set above.
+/// changes them together: `max_attempts` in the low half, whether `max_elapsed` is set and
+/// whether a budget is named above.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct CallLimits {
     max_attempts: u32,
     timed: bool,
+    budgeted: bool,
 }
 
 impl CallLimits {
     const TIMED: u64 = 1 << 32;
+    const BUDGETED: u64 = 1 << 33;
 
     fn of(config: &RetryConfig) -> Self {
         CallLimits {
             max_attempts: config.max_attempts,
             timed: config.max_elapsed.is_some(),
+            budgeted: config.budget.is_some(),
         }
     }
 
     fn pack(self) -> u64 {
-        u64::from(self.max_attempts) | if self.timed { Self::TIMED } else { 0 }
+        u64::from(self.max_attempts)
+            | if self.timed { Self::TIMED } else { 0 }
+            | if self.budgeted { Self::BUDGETED } else { 0 }
     }
 
     #[inline]
@@ -140,6 +149,7 @@ impl CallLimits {
             // The low half, by truncation.
             max_attempts: word as u32,
             timed: word & Self::TIMED != 0,
+            budgeted: word & Self::BUDGETED != 0,
         }
     }
 }
@@ -151,12 +161,34 @@ impl Retry {
     }
 
     fn new(name: Arc<str>, config: RetryConfig) -> Self {
+        let budget = resolve_budget(&config);
         Retry {
             name,
             limits: AtomicU64::new(CallLimits::of(&config).pack()),
             config: LiveConfig::new(Arc::new(config)),
             counters: RetryCounters::default(),
             in_flight: InFlight::default(),
+            budget: std::sync::RwLock::new(budget),
+        }
+    }
+
+    /// The budget the policy draws on, if it names one.
+    pub fn budget(&self) -> Option<Arc<crate::RetryBudget>> {
+        self.budget
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Deposits a call in the budget: called as a call begins, when its limits name one.
+    #[cold]
+    fn deposit(&self) {
+        if let Some(budget) = &*self
+            .budget
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            budget.deposit();
         }
     }
 
@@ -200,6 +232,12 @@ impl Retry {
     pub(crate) fn reconfigure(&self, config: RetryConfig) -> Vec<&'static str> {
         let mut current = self.config.write();
         let changed = current.changed_keys(&config);
+        if changed.contains(&"budget") {
+            *self
+                .budget
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = resolve_budget(&config);
+        }
         if !changed.is_empty() {
             self.limits
                 .store(CallLimits::of(&config).pack(), Ordering::Relaxed);
@@ -424,6 +462,14 @@ impl fmt::Debug for Retry {
             .field("stats", &self.stats())
             .finish()
     }
+}
+
+/// The registry's budget `config` names, registered with the defaults if nothing defined it.
+fn resolve_budget(config: &RetryConfig) -> Option<Arc<crate::RetryBudget>> {
+    config
+        .budget
+        .as_deref()
+        .map(|name| crate::registry().retry_budget_named(name))
 }
 
 /// Shows an opaque operation error to the driver as the operation's own.

@@ -76,6 +76,8 @@ impl RetryOn {
         let kind = match rejection {
             // The program is going away: another attempt would only be turned away again.
             Error::ShuttingDown { .. } => return false,
+            // An injected fault stands for the operation failing: retried as its errors are.
+            Error::Injected { .. } => return true,
             Error::Timeout { .. } => RetryOn::TIMEOUT,
             Error::BulkheadFull { .. } => RetryOn::BULKHEAD_FULL,
             Error::RateLimited { .. } => RetryOn::RATE_LIMITED,

@@ -74,6 +74,9 @@ impl<'a> RetryRun<'a> {
     #[inline]
     pub(crate) fn new(policy: &'a Retry) -> Self {
         let limits = policy.call_limits();
+        if limits.budgeted {
+            policy.deposit();
+        }
         RetryRun {
             policy,
             attempt: 1,
@@ -319,6 +322,11 @@ impl<'a> RetryRun<'a> {
                 return None;
             }
         }
+        if config.budget.is_some() && !self.withdraw() {
+            policy.counters.record_exhausted();
+            self.report_gave_up(failure, &describe);
+            return None;
+        }
 
         policy.counters.record_retry();
         on_retry(&RetryContext::new(self.attempt, delay, elapsed, failure));
@@ -330,6 +338,23 @@ impl<'a> RetryRun<'a> {
         });
         self.attempt = self.attempt.saturating_add(1);
         Some((delay, now))
+    }
+
+    /// Takes the retry about to be made from the policy's budget; `false` (reported as
+    /// [`Event::RetryBudgetExhausted`]) when the budget refuses it.
+    fn withdraw(&self) -> bool {
+        let Some(budget) = self.policy.budget() else {
+            return true;
+        };
+        if budget.try_withdraw() {
+            return true;
+        }
+        emit(|| Event::RetryBudgetExhausted {
+            name: std::sync::Arc::clone(budget.name_arc()),
+            policy_kind: PolicyKind::Retry,
+            policy: self.policy.name_arc().clone(),
+        });
+        false
     }
 
     fn report_gave_up<E>(&self, failure: FailureRef<'_, E>, describe: impl Fn(&E) -> String) {

@@ -40,7 +40,8 @@ pub struct RetryStats {
     pub successes_without_retry: u64,
     /// Calls that succeeded after one retry or more.
     pub successes_after_retry: u64,
-    /// Calls that ended with an error because `max_attempts` or `max_elapsed` ran out.
+    /// Calls that ended with an error because `max_attempts`, `max_elapsed` or the retry budget
+    /// ran out.
     pub exhausted: u64,
     /// Calls that ended with an error that is not retried (`retry_if` said no, an open circuit).
     pub not_retryable: u64,
