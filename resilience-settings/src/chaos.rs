@@ -81,7 +81,6 @@ pub const RENAMED: &[(&str, &str)] = &[
     ("delay", "latency"),
     ("delay_rate", "latency_rate"),
     ("fault", "error"),
-    ("enable", "enabled"),
 ];
 
 /// `#[chaos]`'s settings as plain values; `None` means not given.

@@ -348,6 +348,13 @@ pub fn clone_impl_for_retry<T: RetryImplArg>(value: &T) -> T {
     value.clone_for_retry()
 }
 
+/// `#[chaos(error = path)]`: the function's own error, built by `path`, typed by the declared
+/// return type `R` so that a function of another type is an error at the path.
+#[inline]
+pub fn injected_error<R: IsResult>(error: fn() -> R::Err) -> R::Err {
+    error()
+}
+
 /// An owned argument of a hedged function, cloned for each attempt.
 #[diagnostic::on_unimplemented(
     message = "`#[hedge]` runs attempts at once, so the owned argument of type `{Self}` must be `Clone`",

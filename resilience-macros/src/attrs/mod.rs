@@ -223,6 +223,12 @@ impl<'a> ArgSet<'a> {
     fn new(kind: Kind, args: &'a [Arg], span: Span, syntax_errors: Errors) -> Self {
         let attr = kind.name();
         let known = kind.key_names();
+        // `#[chaos]` knows `enabled` only to say where it belongs (run time), not to offer it.
+        let listed: Vec<&'static str> = known
+            .iter()
+            .copied()
+            .filter(|key| !(kind == Kind::Chaos && *key == resilience_settings::chaos::ENABLED.key))
+            .collect();
         // The names other libraries give a setting, for the "did you mean".
         let renamed = kind.renamed();
         let complete = syntax_errors.is_empty();
@@ -232,7 +238,7 @@ impl<'a> ArgSet<'a> {
         for (position, arg) in args.iter().enumerate() {
             let key = arg.name();
             if !known.contains(&key.as_str()) {
-                let (message, guess) = suggest::unknown_key(attr, &key, &known, renamed);
+                let (message, guess) = suggest::unknown_key(attr, &key, &listed, renamed);
                 errors.at(arg.key.span(), message);
                 suggested.extend(guess);
                 continue;

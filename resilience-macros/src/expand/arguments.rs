@@ -130,19 +130,32 @@ pub(super) fn hedge_clones(krate: &TokenStream, bindings: &[ArgBinding]) -> Vec<
         .collect()
 }
 
-/// For `#[hedge]`: an error on each `&mut` argument, which attempts running at once cannot
-/// share.
-pub(super) fn exclusive_under_hedge(bindings: &[ArgBinding]) -> Vec<TokenStream> {
-    bindings
+/// For `#[hedge]`: an error on each `&mut` argument (`&mut self` included), which attempts
+/// running at once cannot share.
+pub(super) fn exclusive_under_hedge(function: &ItemFn) -> Vec<TokenStream> {
+    let message = "`#[hedge]` runs attempts at once, which cannot share a `&mut` argument; take it by `&` (with interior mutability) or by value (`Clone`)";
+    function
+        .sig
+        .inputs
         .iter()
-        .filter(|binding| binding.passing == Passing::Exclusive)
-        .map(|binding| {
-            syn::Error::new(
-                binding.span,
-                "`#[hedge]` runs attempts at once, which cannot share a `&mut` argument; take it by `&` (with interior mutability) or by value (`Clone`)",
-            )
-            .into_compile_error()
+        .filter_map(|input| match input {
+            syn::FnArg::Receiver(receiver)
+                if receiver.reference.is_some() && receiver.mutability.is_some() =>
+            {
+                Some(receiver.self_token.span)
+            }
+            syn::FnArg::Typed(arg) => match &*arg.ty {
+                syn::Type::Reference(reference) if reference.mutability.is_some() => {
+                    Some(match &*arg.pat {
+                        syn::Pat::Ident(binding) => binding.ident.span(),
+                        other => other.span(),
+                    })
+                }
+                _ => None,
+            },
+            _ => None,
         })
+        .map(|span| syn::Error::new(span, message).into_compile_error())
         .collect()
 }
 

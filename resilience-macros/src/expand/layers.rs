@@ -22,6 +22,8 @@ pub(super) struct Below<'a> {
     pub(super) return_type: &'a Type,
     /// The return type with `impl Trait` erased, for type annotations.
     pub(super) anchor: &'a Type,
+    /// Errors for the `&mut` arguments a `#[hedge]` cannot share among its attempts.
+    pub(super) exclusive: &'a [TokenStream],
 }
 
 /// The expression of one layer around `inner`, the expression of the layers below; both
@@ -117,7 +119,7 @@ pub(super) fn wrap(
         Settings::Hedge(_) => {
             let attempt = format_ident!("__resilience_attempt", span = Span::mixed_site());
             let clones = arguments::hedge_clones(krate, bindings);
-            let refused = arguments::exclusive_under_hedge(bindings);
+            let refused = below.exclusive;
             // Each attempt owns its copies of the owned arguments and runs the layers below.
             quote! {
                 {
@@ -134,7 +136,8 @@ pub(super) fn wrap(
             // Disabled, one relaxed load; enabled, a draw and perhaps a sleep.
             let fault = match &args.error {
                 Some(path) => {
-                    let built = quote_spanned!(path.span()=> #path());
+                    let anchor = below.anchor;
+                    let built = quote_spanned!(path.span()=> #krate::__private::injected_error::<#anchor>(#path));
                     if rejects {
                         quote!(#krate::Failure::Operation(#built))
                     } else {

@@ -37,6 +37,14 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
         Vec::new()
     };
     let arguments = arguments::passed_on(&function);
+    let exclusive = if stack
+        .iter()
+        .any(|layer| matches!(layer.settings, Settings::Hedge(_)))
+    {
+        arguments::exclusive_under_hedge(&function)
+    } else {
+        Vec::new()
+    };
     if reused {
         // The body binds its own copies (mutable if the argument was): the argument's own
         // binding is then never mutated, and `mut` on it would warn.
@@ -69,6 +77,7 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
         arguments: &arguments,
         return_type: &return_type,
         anchor: &anchor,
+        exclusive: &exclusive,
     };
     let pipeline = stack
         .iter()
