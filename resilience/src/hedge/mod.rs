@@ -73,7 +73,7 @@ pub struct HedgeConfig {
     /// Extra attempts at most, beside the first.
     pub max_hedged: u32,
     /// The retry budget extra attempts draw on.
-    pub budget: Option<Arc<str>>,
+    pub budget: Option<String>,
 }
 
 impl fmt::Display for HedgeConfig {
@@ -149,7 +149,7 @@ impl HedgeBuilder {
                 .settings
                 .max_hedged
                 .unwrap_or(defaults::DEFAULT_MAX_HEDGED),
-            budget: self.budget,
+            budget: self.budget.as_deref().map(str::to_owned),
         };
         let budget = config
             .budget

@@ -159,7 +159,11 @@ impl RetryBuilder {
             jitter: self.jitter.unwrap_or(defaults.jitter),
             max_elapsed: self.max_elapsed.or(defaults.max_elapsed),
             retry_on: self.retry_on.unwrap_or(defaults.retry_on),
-            budget: self.budget.clone().or(defaults.budget),
+            budget: self
+                .budget
+                .as_deref()
+                .map(str::to_owned)
+                .or(defaults.budget),
         }
     }
 
@@ -262,7 +266,7 @@ impl RetryBuilder {
         if self.retry_on.is_some_and(|v| v != config.retry_on) {
             keys.push("retry_on");
         }
-        if self.budget.is_some() && self.budget != config.budget {
+        if self.budget.is_some() && self.budget.as_deref() != config.budget.as_deref() {
             keys.push("budget");
         }
         keys

@@ -39,7 +39,7 @@ pub struct RetryConfig {
     /// Which rejections of the policies below are retried.
     pub retry_on: RetryOn,
     /// The [`RetryBudget`](crate::RetryBudget) each retry draws on, by name.
-    pub budget: Option<std::sync::Arc<str>>,
+    pub budget: Option<String>,
 }
 
 impl RetryConfig {
