@@ -17,8 +17,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use resilience::{
-    bulkhead, circuit_breaker, fallback, rate_limit, registry, resilient, retry, timeout, Error,
-    Pipeline,
+    bulkhead, chaos, circuit_breaker, fallback, hedge, rate_limit, registry, resilient, retry,
+    timeout, Error, Pipeline,
 };
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
@@ -103,6 +103,25 @@ async fn fallback_with_arc(x: u64, body: Arc<[u8]>) -> Result<u64, Error> {
     Ok(if body.len() == 3 { x } else { 0 })
 }
 
+#[retry(
+    max_attempts = 3,
+    budget = "alloc-budget",
+    name = "alloc-budgeted-retry"
+)]
+async fn with_budgeted_retry(x: u64) -> Result<u64, Error> {
+    Ok(x)
+}
+
+#[chaos(fault_rate = 1.0, name = "alloc-chaos")]
+async fn with_disabled_chaos(x: u64) -> Result<u64, Error> {
+    Ok(x)
+}
+
+#[hedge(delay = "60s", name = "alloc-hedge")]
+async fn with_hedge(x: u64) -> Result<u64, Error> {
+    Ok(x)
+}
+
 #[resilient(policy = "alloc-composite")]
 async fn with_composite(x: u64) -> Result<u64, Error> {
     Ok(x)
@@ -157,6 +176,15 @@ fn the_success_path_allocates_nothing() {
         ("#[rate_limit]", allocations_of(&rt, with_rate_limit)),
         ("#[fallback]", allocations_of(&rt, with_fallback)),
         ("all four stacked", allocations_of(&rt, with_all_four)),
+        ("#[retry(budget)]", allocations_of(&rt, with_budgeted_retry)),
+        (
+            "#[chaos] (disabled)",
+            allocations_of(&rt, with_disabled_chaos),
+        ),
+        (
+            "#[hedge] (done before its delay)",
+            allocations_of(&rt, with_hedge),
+        ),
     ];
     // A composite of all five, registered at startup as a program does.
     let composite = registry()

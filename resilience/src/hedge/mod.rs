@@ -26,7 +26,9 @@ use crate::{ConfigError, RetryBudget};
 /// `#[retry]` above the hedge for that). Every extra attempt draws on the hedge's
 /// [`RetryBudget`], if it names one, and each call deposits in it; a refusal stops the hedging
 /// of that call (the attempts running go on) and is reported as
-/// [`Event::RetryBudgetExhausted`].
+/// [`Event::RetryBudgetExhausted`]. Once the program is shutting down
+/// ([`Registry::shutdown`](crate::Registry::shutdown)), no new attempt starts; those running
+/// finish.
 ///
 /// ```
 /// use resilience::Hedge;

@@ -60,9 +60,10 @@ where
         if !hedging || timer.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
-        // Still running at the timer: another attempt beside the others, if allowed.
+        // Still running at the timer: another attempt beside the others, if allowed. A program
+        // shutting down starts no new attempt; those running finish.
         let attempt = started.saturating_add(1);
-        if hedge.may_hedge(attempt) {
+        if !crate::lifecycle::gate::is_closed() && hedge.may_hedge(attempt) {
             started = attempt;
             others.push(Box::pin(operation()));
             hedging = started <= max_hedged;
