@@ -407,3 +407,21 @@ async fn hedges_draw_on_a_named_budget() {
         other => panic!("unexpected {other}"),
     }
 }
+
+#[resilience::test]
+async fn a_composite_retry_names_a_budget_in_the_file() {
+    let config = Config::from_toml_str(
+        "[retry_budget.it-pay-budget]\nratio = 0.5\n\n[policy.it-pay]\nretry = { max_attempts = 3, delay = \"10ms\", budget = \"it-pay-budget\" }\n",
+    )
+    .unwrap();
+    registry().apply(&config).unwrap();
+    let answer: Result<u32, resilience::Failure<AppError>> = registry()
+        .execute("it-pay", || async { Ok(7) })
+        .await;
+    assert_eq!(answer.unwrap(), 7);
+    let retry = registry().retry("it-pay").unwrap();
+    assert_eq!(retry.config().budget.as_deref(), Some("it-pay-budget"));
+    let budget = registry().retry_budget("it-pay-budget").unwrap();
+    assert_eq!(budget.config().ratio, 0.5);
+    assert_eq!(budget.stats().deposits, 1);
+}
