@@ -268,3 +268,49 @@ fn a_health_monitor_serializes_as_a_health_monitor_row() {
     );
     assert!(is_system_time(&worker["last_crash"]), "{worker}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn budgets_hedges_and_chaos_serialize_as_rows_of_their_kinds() {
+    let budget = registry()
+        .retry_budget_or_register(resilience::RetryBudget::builder("json-budget").ratio(0.5))
+        .unwrap();
+    budget.deposit();
+    budget.deposit();
+    assert!(budget.try_withdraw());
+    let chaos = registry()
+        .chaos_or_register(resilience::Chaos::builder("json-chaos").fault_rate(1.0))
+        .unwrap();
+    chaos.enable();
+    let _ = chaos.call(async { Ok::<_, resilience::Error>(()) }).await;
+    registry()
+        .hedge_or_register(resilience::Hedge::builder("json-hedge").budget("json-budget"))
+        .unwrap();
+
+    let snapshot = serde_json::to_value(registry().snapshot()).unwrap();
+    let budget_row = row(&snapshot, "retry_budget", "json-budget");
+    assert_eq!(budget_row["config"], "ratio=0.5 min_per_sec=10 window=10s");
+    assert_eq!(
+        budget_row["sources"],
+        json!([{ "setting": "ratio", "value": "0.5", "source": "code" }])
+    );
+    assert_eq!(
+        budget_row["stats"],
+        json!({
+            "kind": "retry_budget", "deposits": 2, "withdrawals": 1, "refusals": 0,
+            "available": 100,
+        })
+    );
+    assert_eq!(
+        row(&snapshot, "chaos", "json-chaos")["stats"],
+        json!({
+            "kind": "chaos", "enabled": true, "calls": 1, "injected_faults": 1,
+            "injected_delays": 0,
+        })
+    );
+    let hedge_row = row(&snapshot, "hedge", "json-hedge");
+    assert_eq!(hedge_row["config"], "delay=50ms max_hedged=1 budget=json-budget");
+    assert_eq!(
+        hedge_row["stats"],
+        json!({ "kind": "hedge", "calls": 0, "hedged": 0, "hedge_wins": 0, "refused": 0 })
+    );
+}
