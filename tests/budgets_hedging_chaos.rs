@@ -415,9 +415,8 @@ async fn a_composite_retry_names_a_budget_in_the_file() {
     )
     .unwrap();
     registry().apply(&config).unwrap();
-    let answer: Result<u32, resilience::Failure<AppError>> = registry()
-        .execute("it-pay", || async { Ok(7) })
-        .await;
+    let answer: Result<u32, resilience::Failure<AppError>> =
+        registry().execute("it-pay", || async { Ok(7) }).await;
     assert_eq!(answer.unwrap(), 7);
     let retry = registry().retry("it-pay").unwrap();
     assert_eq!(retry.config().budget.as_deref(), Some("it-pay-budget"));

@@ -308,7 +308,10 @@ async fn budgets_hedges_and_chaos_serialize_as_rows_of_their_kinds() {
         })
     );
     let hedge_row = row(&snapshot, "hedge", "json-hedge");
-    assert_eq!(hedge_row["config"], "delay=50ms max_hedged=1 budget=json-budget");
+    assert_eq!(
+        hedge_row["config"],
+        "delay=50ms max_hedged=1 budget=json-budget"
+    );
     assert_eq!(
         hedge_row["stats"],
         json!({ "kind": "hedge", "calls": 0, "hedged": 0, "hedge_wins": 0, "refused": 0 })

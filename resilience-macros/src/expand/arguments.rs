@@ -130,32 +130,41 @@ pub(super) fn hedge_clones(krate: &TokenStream, bindings: &[ArgBinding]) -> Vec<
         .collect()
 }
 
-/// For `#[hedge]`: an error on each `&mut` argument (`&mut self` included), which attempts
-/// running at once cannot share.
+/// For `#[hedge]`: an error on each argument its attempts, running at once, cannot share: a
+/// `&mut` argument (`&mut self` included), and a receiver taken by value (`self`,
+/// `self: Arc<Self>`), which the attempts cannot each own.
 pub(super) fn exclusive_under_hedge(function: &ItemFn) -> Vec<TokenStream> {
-    let message = "`#[hedge]` runs attempts at once, which cannot share a `&mut` argument; take it by `&` (with interior mutability) or by value (`Clone`)";
+    let exclusive = "`#[hedge]` runs attempts at once, which cannot share a `&mut` argument; take it by `&` (with interior mutability) or by value (`Clone`)";
+    let by_value = "`#[hedge]` runs attempts at once, which cannot each own the receiver; take `&self` (call the method on a clone of the `Arc` if need be)";
     function
         .sig
         .inputs
         .iter()
         .filter_map(|input| match input {
-            syn::FnArg::Receiver(receiver)
-                if receiver.reference.is_some() && receiver.mutability.is_some() =>
-            {
-                Some(receiver.self_token.span)
-            }
+            syn::FnArg::Receiver(receiver) => match (&receiver.reference, &receiver.mutability) {
+                (Some(_), Some(_)) => Some((receiver.self_token.span, exclusive)),
+                (Some(_), None) => None,
+                // `self`, `mut self`, `self: Arc<Self>`: owned by the first attempt.
+                (None, _) => match &*receiver.ty {
+                    syn::Type::Reference(reference) if receiver.colon_token.is_some() => reference
+                        .mutability
+                        .is_some()
+                        .then_some((receiver.self_token.span, exclusive)),
+                    _ => Some((receiver.self_token.span, by_value)),
+                },
+            },
             syn::FnArg::Typed(arg) => match &*arg.ty {
-                syn::Type::Reference(reference) if reference.mutability.is_some() => {
-                    Some(match &*arg.pat {
+                syn::Type::Reference(reference) if reference.mutability.is_some() => Some((
+                    match &*arg.pat {
                         syn::Pat::Ident(binding) => binding.ident.span(),
                         other => other.span(),
-                    })
-                }
+                    },
+                    exclusive,
+                )),
                 _ => None,
             },
-            _ => None,
         })
-        .map(|span| syn::Error::new(span, message).into_compile_error())
+        .map(|(span, message)| syn::Error::new(span, message).into_compile_error())
         .collect()
 }
 

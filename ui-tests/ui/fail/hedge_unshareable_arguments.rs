@@ -17,3 +17,12 @@ impl Client {
 }
 
 fn main() {}
+
+struct Shared;
+
+impl Shared {
+    #[hedge(delay = "50ms")]
+    async fn by_arc(self: std::sync::Arc<Self>) -> Result<(), resilience::Error> {
+        Ok(())
+    }
+}
