@@ -14,6 +14,9 @@
 //! nothing is truncated to a whole number of calls per retry, unlike tower's `TpsBudget`
 //! (whose 0.3 allows one retry in 3 calls, not 3 in 10).
 
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 /// Slots in a window.
@@ -54,56 +57,64 @@ impl Rates {
 }
 
 /// One slot's counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 struct Slot {
     /// The slot's number since the origin; a ring entry with another number is stale.
-    number: u64,
-    deposits: u64,
-    withdrawals: u64,
+    number: AtomicU64,
+    deposits: AtomicU64,
+    withdrawals: AtomicU64,
 }
 
-/// The counts of the window's slots, in a ring.
-#[derive(Debug, Clone, Default)]
+/// The counts of the window's slots, in a ring of atomics: a deposit is a load and an add on
+/// its slot's entry, with no lock but once per slot, to reuse the entry of the slot ten back.
+/// Withdrawals are decided under the budget's lock, so two never spend one retry.
+#[derive(Debug, Default)]
 pub(crate) struct Ledger {
     ring: [Slot; SLOTS],
-    /// The latest slot counted in: a count made with an earlier time (read before another
-    /// thread's later one took the lock) goes to it, never into a ring entry reused since.
-    latest: u64,
+    /// The latest slot counted in: a decision made with an earlier time (read before another
+    /// thread's later one) counts over the window of the latest.
+    latest: AtomicU64,
+    /// Held to reuse a ring entry for a newer slot.
+    rotation: Mutex<()>,
 }
 
 impl Ledger {
-    /// The ring entry for slot `slot` (or the latest, if later), emptied if it held an older
-    /// slot.
-    fn entry(&mut self, slot: u64) -> &mut Slot {
-        self.latest = self.latest.max(slot);
-        let slot = self.latest;
-        let entry = &mut self.ring[(slot % SLOTS as u64) as usize];
-        if entry.number != slot {
-            *entry = Slot {
-                number: slot,
-                ..Slot::default()
-            };
+    /// The ring entry for slot `slot`, emptied first if it held an older slot.
+    fn entry(&self, slot: u64) -> &Slot {
+        let entry = &self.ring[(slot % SLOTS as u64) as usize];
+        if entry.number.load(Acquire) < slot {
+            let _rotating = self.rotation.lock().unwrap_or_else(PoisonError::into_inner);
+            if entry.number.load(Acquire) < slot {
+                entry.deposits.store(0, Relaxed);
+                entry.withdrawals.store(0, Relaxed);
+                // Published after the counts are zeroed: an add that sees the new number
+                // counts on top of zero.
+                entry.number.store(slot, Release);
+                self.latest.fetch_max(slot, Relaxed);
+            }
         }
+        // An entry already past `slot` (this thread read the clock a whole window ago) takes
+        // the count all the same: a little late, never lost.
         entry
     }
 
-    pub(crate) fn deposit(&mut self, slot: u64) {
-        let entry = self.entry(slot);
-        entry.deposits = entry.deposits.saturating_add(1);
+    pub(crate) fn deposit(&self, slot: u64) {
+        self.entry(slot).deposits.fetch_add(1, Relaxed);
     }
 
-    /// Deposits and withdrawals in the window that ends with slot `slot`.
+    /// Deposits and withdrawals in the window that ends with slot `slot` (or the latest slot
+    /// counted in, if later).
     pub(crate) fn totals(&self, slot: u64) -> (u64, u64) {
-        let slot = slot.max(self.latest);
+        let slot = slot.max(self.latest.load(Relaxed));
         let oldest = slot.saturating_sub(SLOTS as u64 - 1);
         self.ring
             .iter()
-            .filter(|entry| (oldest..=slot).contains(&entry.number))
+            .filter(|entry| (oldest..=slot).contains(&entry.number.load(Acquire)))
             // A fresh ledger's entries are slot 0 with nothing in them: harmless.
-            .fold((0, 0), |(d, w), entry| {
+            .fold((0u64, 0u64), |(d, w), entry| {
                 (
-                    d.saturating_add(entry.deposits),
-                    w.saturating_add(entry.withdrawals),
+                    d.saturating_add(entry.deposits.load(Relaxed)),
+                    w.saturating_add(entry.withdrawals.load(Relaxed)),
                 )
             })
     }
@@ -115,13 +126,14 @@ impl Ledger {
         available >= (u128::from(withdrawals) + 1) * UNIT
     }
 
-    /// Withdraws a retry in slot `slot` if the window allows one; whether it did.
-    pub(crate) fn withdraw(&mut self, rates: &Rates, slot: u64) -> bool {
+    /// Withdraws a retry in slot `slot` if the window allows one; whether it did. The caller
+    /// holds the budget's lock: one decision at a time.
+    pub(crate) fn withdraw(&self, rates: &Rates, slot: u64) -> bool {
+        let slot = slot.max(self.latest.load(Relaxed));
         if !self.can_withdraw(rates, slot) {
             return false;
         }
-        let entry = self.entry(slot);
-        entry.withdrawals = entry.withdrawals.saturating_add(1);
+        self.entry(slot).withdrawals.fetch_add(1, Relaxed);
         true
     }
 
@@ -131,5 +143,16 @@ impl Ledger {
         let available = rates.floor_micros + u128::from(rates.ratio_micros) * u128::from(deposits);
         let spent = u128::from(withdrawals) * UNIT;
         u64::try_from(available.saturating_sub(spent) / UNIT).unwrap_or(u64::MAX)
+    }
+
+    /// Empties every slot. The caller holds the budget's lock.
+    pub(crate) fn clear(&self) {
+        let _rotating = self.rotation.lock().unwrap_or_else(PoisonError::into_inner);
+        for entry in &self.ring {
+            entry.deposits.store(0, Relaxed);
+            entry.withdrawals.store(0, Relaxed);
+            entry.number.store(0, Release);
+        }
+        self.latest.store(0, Relaxed);
     }
 }

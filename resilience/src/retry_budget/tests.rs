@@ -110,3 +110,28 @@ fn build_refuses_what_the_table_refuses() {
         Err(ConfigError::OutOfRange { key: "name", .. })
     ));
 }
+
+#[test]
+fn threads_depositing_and_withdrawing_at_once_lose_nothing_and_overspend_nothing() {
+    // A minute's window on the real clock: the test ends long before anything expires.
+    let budget = std::sync::Arc::new(budget(0.5, 0, 60));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let budget = std::sync::Arc::clone(&budget);
+            std::thread::spawn(move || {
+                for _ in 0..1000 {
+                    budget.deposit();
+                }
+                (0..1000).filter(|_| budget.try_withdraw()).count()
+            })
+        })
+        .collect();
+    let withdrawn: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    let stats = budget.stats();
+    assert_eq!(stats.deposits, 4000);
+    // Half the calls, at most; and once every deposit is in, the rest is there to take.
+    assert!(withdrawn <= 2000, "{withdrawn}");
+    let rest = withdrawals(&budget, 4000) as usize;
+    assert_eq!(withdrawn + rest, 2000);
+    assert_eq!(stats.withdrawals as usize, withdrawn);
+}
