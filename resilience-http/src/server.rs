@@ -1,0 +1,174 @@
+//! [`Server`]: the API on a listener of its own, with a graceful shutdown.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use resilience::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::{Api, ServerError};
+
+/// The address a [`Server`] listens on unless told otherwise: `127.0.0.1:9464`, local only.
+pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(
+    std::net::IpAddr::V4(Ipv4Addr::LOCALHOST),
+    9464,
+);
+
+/// A standalone server for the [`Api`]: configure, then [`start`](Self::start).
+///
+/// ```
+/// use resilience_http::Server;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), resilience_http::ServerError> {
+/// let server = Server::bind(([127, 0, 0, 1], 0)).control_token("s3cret").start().await?;
+/// println!("dashboard at http://{}/", server.local_addr());
+/// server.shutdown().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+#[must_use = "a server does nothing until started"]
+pub struct Server {
+    addr: SocketAddr,
+    api: Api,
+    shutdown_timeout: Duration,
+}
+
+impl Server {
+    /// A server for `addr` (port 0: any free port), over the global registry, control disabled.
+    /// Listen on `0.0.0.0` only on purpose: the read endpoints need no token.
+    pub fn bind(addr: impl Into<SocketAddr>) -> Self {
+        Server {
+            addr: addr.into(),
+            api: Api::new(),
+            shutdown_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Enables the control endpoints with this bearer token; see [`Api::control_token`].
+    pub fn control_token(mut self, token: impl AsRef<str>) -> Self {
+        self.api = self.api.control_token(token);
+        self
+    }
+
+    /// Serves `registry` instead of the global one; see [`Api::for_registry`].
+    pub fn registry(mut self, registry: &'static Registry) -> Self {
+        self.api = self.api.with_registry(registry);
+        self
+    }
+
+    /// Serves `/metrics` from this Prometheus handle; see [`Api::prometheus`].
+    pub fn prometheus(mut self, handle: PrometheusHandle) -> Self {
+        self.api = self.api.prometheus(handle);
+        self
+    }
+
+    /// How long [`RunningServer::shutdown`] waits for open requests to finish before it drops
+    /// them; 5 s unless set.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Binds the address and serves on the current Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Bind`] when the address cannot be bound.
+    pub async fn start(self) -> Result<RunningServer, ServerError> {
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: self.addr,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: self.addr,
+            source,
+        })?;
+        let (closing, closed) = watch::channel(false);
+        let api = self.api.closing(closed.clone());
+        let app = api.router();
+        let mut signal = closed;
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = signal.wait_for(|closing| *closing).await;
+                })
+                .await
+        });
+        Ok(RunningServer {
+            local_addr,
+            api,
+            closing,
+            task,
+            shutdown_timeout: self.shutdown_timeout,
+        })
+    }
+}
+
+impl Default for Server {
+    /// [`Server::bind`]`(`[`DEFAULT_ADDR`]`)`.
+    fn default() -> Self {
+        Server::bind(DEFAULT_ADDR)
+    }
+}
+
+/// A started [`Server`]. Dropping it stops the server at once; [`shutdown`](Self::shutdown)
+/// stops it gracefully.
+#[derive(Debug)]
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    api: Api,
+    closing: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+    shutdown_timeout: Duration,
+}
+
+impl RunningServer {
+    /// The address it listens on (with the port chosen, when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http://{local_addr}/`: the dashboard.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.local_addr)
+    }
+
+    /// How many `/events` streams are open now.
+    pub fn event_streams(&self) -> usize {
+        self.api.event_streams()
+    }
+
+    /// Stops accepting connections, ends the `/events` streams, lets the requests under way
+    /// finish for up to the [shutdown timeout](Server::shutdown_timeout), then drops what is
+    /// left (a client that sends nothing cannot hold the shutdown up).
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Serve`] when the server had failed.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        let _ = self.closing.send(true);
+        match tokio::time::timeout(self.shutdown_timeout, &mut self.task).await {
+            Ok(Ok(served)) => served.map_err(ServerError::Serve),
+            // Panicked or aborted: nothing of it is left either way.
+            Ok(Err(_)) => Ok(()),
+            Err(_) => {
+                self.task.abort();
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.closing.send(true);
+        self.task.abort();
+    }
+}
