@@ -121,7 +121,10 @@ impl Api {
             .route("/health/ready", get(read::ready))
             .route("/policies", get(read::policies))
             .route("/policies/{kind}/{name}", get(read::policy))
-            .route("/policies/{kind}/{name}/{action}", post(control::policy_action))
+            .route(
+                "/policies/{kind}/{name}/{action}",
+                post(control::policy_action),
+            )
             .route("/config/reload", post(control::reload))
             .route("/chaos/{name}/{action}", post(control::chaos))
             .route("/events", get(events::stream))

@@ -93,7 +93,14 @@ mod tests {
     fn only_the_exact_token_matches() {
         let token = ControlToken::new("s3cret").unwrap();
         assert!(token.matches(b"s3cret"));
-        for wrong in [&b""[..], b"s3cre", b"s3cret ", b"S3cret", b"s3cret\0", &[b'x'; 4096]] {
+        for wrong in [
+            &b""[..],
+            b"s3cre",
+            b"s3cret ",
+            b"S3cret",
+            b"s3cret\0",
+            &[b'x'; 4096],
+        ] {
             assert!(!token.matches(wrong), "{wrong:?}");
         }
         let long = "k".repeat(1000);

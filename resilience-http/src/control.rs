@@ -68,19 +68,21 @@ fn reset(registry: &Registry, kind: PolicyKind, name: &str) -> Result<Option<()>
         }),
         PolicyKind::Retry => registry.retry(name).map(|retry| retry.reset_stats()),
         PolicyKind::Timeout => registry.timeout(name).map(|timeout| timeout.reset_stats()),
-        PolicyKind::Bulkhead => registry.bulkhead(name).map(|bulkhead| bulkhead.reset_stats()),
+        PolicyKind::Bulkhead => registry
+            .bulkhead(name)
+            .map(|bulkhead| bulkhead.reset_stats()),
         PolicyKind::RateLimiter => registry.rate_limiter(name).map(|limiter| {
             limiter.refill();
             limiter.reset_stats();
         }),
-        PolicyKind::Fallback => registry.fallback(name).map(|fallback| fallback.reset_stats()),
-        PolicyKind::Pipeline => registry.pipeline(name).map(|pipeline| pipeline.reset_stats()),
+        PolicyKind::Fallback => registry
+            .fallback(name)
+            .map(|fallback| fallback.reset_stats()),
+        PolicyKind::Pipeline => registry
+            .pipeline(name)
+            .map(|pipeline| pipeline.reset_stats()),
         PolicyKind::HealthMonitor => registry.health_monitor(name).map(|monitor| monitor.reset()),
-        _ => {
-            return Err(ApiError::bad_request(format!(
-                "a {kind} has no reset"
-            )))
-        }
+        _ => return Err(ApiError::bad_request(format!("a {kind} has no reset"))),
     })
 }
 

@@ -36,7 +36,10 @@ pub(crate) async fn render(State(shared): State<Arc<Shared>>) -> Response {
     };
     shared.registry.record_metrics();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         handle.render(),
     )
         .into_response()

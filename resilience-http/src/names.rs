@@ -64,7 +64,11 @@ pub(crate) fn name(text: &str) -> Result<&str, ApiError> {
 
 /// `text` for a message: short, and with control characters escaped.
 pub(crate) fn shown(text: &str) -> String {
-    let mut shown: String = text.chars().take(64).flat_map(char::escape_default).collect();
+    let mut shown: String = text
+        .chars()
+        .take(64)
+        .flat_map(char::escape_default)
+        .collect();
     if text.chars().count() > 64 {
         shown.push('…');
     }

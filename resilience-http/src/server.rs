@@ -12,10 +12,8 @@ use tokio::task::JoinHandle;
 use crate::{Api, ServerError};
 
 /// The address a [`Server`] listens on unless told otherwise: `127.0.0.1:9464`, local only.
-pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(
-    std::net::IpAddr::V4(Ipv4Addr::LOCALHOST),
-    9464,
-);
+pub const DEFAULT_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9464);
 
 /// A standalone server for the [`Api`]: configure, then [`start`](Self::start).
 ///
