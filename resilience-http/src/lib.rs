@@ -94,7 +94,7 @@
 //! # Dashboard
 //!
 //! `GET /` is one page: a card per policy, kept live from `/events` and a refresh of
-//! `/policies` every two seconds. Each card carries `data-kind`, `data-name` and `data-state`
+//! `/policies` every second (which also feeds each card's 60-second sparkline). Each card carries `data-kind`, `data-name` and `data-state`
 //! (`closed`, `open`, `half_open`, or `-` for kinds without a state); `<body>` carries
 //! `data-health` (`healthy`, `degraded`, `unhealthy`).
 
