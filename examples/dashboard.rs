@@ -143,7 +143,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  curl {url}policies");
     println!("  curl -N {url}events");
     println!("  curl {url}metrics");
-    println!("  curl -X POST -H 'Authorization: Bearer {token}' {url}policies/rate_limiter/search/reset");
+    println!(
+        "  curl -X POST -H 'Authorization: Bearer {token}' {url}policies/rate_limiter/search/reset"
+    );
     println!("  curl -X POST -H 'Authorization: Bearer {token}' {url}policies/circuit_breaker/payments/force_open");
     println!("Ctrl-C to stop.");
 

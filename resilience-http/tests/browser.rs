@@ -45,7 +45,10 @@ async fn eval(page: &Page, expression: &str) -> serde_json::Value {
 async fn until(page: &Page, expression: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while eval(page, expression).await != serde_json::Value::Bool(true) {
-        assert!(Instant::now() < deadline, "never true in the page: {expression}");
+        assert!(
+            Instant::now() < deadline,
+            "never true in the page: {expression}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -105,18 +108,33 @@ async fn the_dashboard_shows_a_breaker_opening() {
 
     let page = browser.new_page(h.url("/")).await.unwrap();
     until(&page, "document.querySelectorAll('.card').length === 5").await;
-    let card = r#"document.querySelector('.card[data-kind="circuit_breaker"][data-name="checkout"]')"#;
-    assert_eq!(eval(&page, &format!("{card}.dataset.state")).await, "closed");
+    let card =
+        r#"document.querySelector('.card[data-kind="circuit_breaker"][data-name="checkout"]')"#;
     assert_eq!(
-        eval(&page, r#"document.querySelector('.card[data-kind="bulkhead"]').dataset.state"#).await,
+        eval(&page, &format!("{card}.dataset.state")).await,
+        "closed"
+    );
+    assert_eq!(
+        eval(
+            &page,
+            r#"document.querySelector('.card[data-kind="bulkhead"]').dataset.state"#
+        )
+        .await,
         "-"
     );
     assert_eq!(eval(&page, "document.body.dataset.health").await, "healthy");
     // The page is live on its event stream.
-    assert!(common::eventually(Duration::from_secs(10), || async { h.server.event_streams() >= 1 }).await);
+    assert!(
+        common::eventually(Duration::from_secs(10), || async {
+            h.server.event_streams() >= 1
+        })
+        .await
+    );
 
     // Open through the API: the card turns, and health with it.
-    let (status, _) = h.control("/policies/circuit_breaker/checkout/force_open").await;
+    let (status, _) = h
+        .control("/policies/circuit_breaker/checkout/force_open")
+        .await;
     assert_eq!(status, 200);
     until(&page, &format!("{card}.dataset.state === 'open'")).await;
     until(&page, "document.body.dataset.health === 'degraded'").await;
