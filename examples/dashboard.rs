@@ -174,7 +174,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds)).await,
         None => tokio::signal::ctrl_c().await?,
     }
-    server.shutdown().await?;
+    server.shutdown().await;
     println!("{}", resilience::registry().snapshot());
     Ok(())
 }

@@ -64,7 +64,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Why a [`Server`](crate::Server) could not start or stopped with an error.
+/// Why a [`Server`](crate::Server) could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServerError {
@@ -76,7 +76,4 @@ pub enum ServerError {
         /// What the operating system said.
         source: std::io::Error,
     },
-    /// The server's accept loop failed.
-    #[error("the HTTP server failed: {0}")]
-    Serve(#[source] std::io::Error),
 }

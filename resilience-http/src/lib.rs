@@ -9,7 +9,8 @@
 //! // 127.0.0.1:9464 (DEFAULT_ADDR), control endpoints enabled with a token.
 //! let server = resilience_http::Server::default().control_token("s3cret").start().await?;
 //! println!("dashboard: {}", server.url());
-//! # server.shutdown().await
+//! # server.shutdown().await;
+//! # Ok(())
 //! # }
 //! ```
 //!
@@ -107,6 +108,7 @@ mod events;
 mod metrics;
 mod names;
 mod read;
+mod serve;
 mod server;
 
 pub use api::{Api, MAX_BODY_BYTES};

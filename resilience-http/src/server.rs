@@ -24,7 +24,7 @@ pub const DEFAULT_ADDR: SocketAddr =
 /// # async fn main() -> Result<(), resilience_http::ServerError> {
 /// let server = Server::bind(([127, 0, 0, 1], 0)).control_token("s3cret").start().await?;
 /// println!("dashboard at http://{}/", server.local_addr());
-/// server.shutdown().await?;
+/// server.shutdown().await;
 /// # Ok(())
 /// # }
 /// ```
@@ -34,6 +34,7 @@ pub struct Server {
     addr: SocketAddr,
     api: Api,
     shutdown_timeout: Duration,
+    header_read_timeout: Duration,
 }
 
 impl Server {
@@ -44,6 +45,7 @@ impl Server {
             addr: addr.into(),
             api: Api::new(),
             shutdown_timeout: Duration::from_secs(5),
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 
@@ -72,6 +74,14 @@ impl Server {
         self
     }
 
+    /// How long a client may take to send a request's headers before its connection is
+    /// closed; 10 s unless set. A client that sends half a request and then nothing holds a
+    /// connection no longer than this.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
     /// Binds the address and serves on the current Tokio runtime.
     ///
     /// # Errors
@@ -91,14 +101,12 @@ impl Server {
         let (closing, closed) = watch::channel(false);
         let api = self.api.closing(closed.clone());
         let app = api.router();
-        let mut signal = closed;
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = signal.wait_for(|closing| *closing).await;
-                })
-                .await
-        });
+        let task = tokio::spawn(crate::serve::serve(
+            listener,
+            app,
+            self.header_read_timeout,
+            closed,
+        ));
         Ok(RunningServer {
             local_addr,
             api,
@@ -123,7 +131,7 @@ pub struct RunningServer {
     local_addr: SocketAddr,
     api: Api,
     closing: watch::Sender<bool>,
-    task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<()>,
     shutdown_timeout: Duration,
 }
 
@@ -144,22 +152,16 @@ impl RunningServer {
     }
 
     /// Stops accepting connections, ends the `/events` streams, lets the requests under way
-    /// finish for up to the [shutdown timeout](Server::shutdown_timeout), then drops what is
-    /// left (a client that sends nothing cannot hold the shutdown up).
-    ///
-    /// # Errors
-    ///
-    /// [`ServerError::Serve`] when the server had failed.
-    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+    /// finish for up to the [shutdown timeout](Server::shutdown_timeout), then drops every
+    /// connection left (a client that sends nothing cannot hold the shutdown up).
+    pub async fn shutdown(mut self) {
         let _ = self.closing.send(true);
-        match tokio::time::timeout(self.shutdown_timeout, &mut self.task).await {
-            Ok(Ok(served)) => served.map_err(ServerError::Serve),
-            // Panicked or aborted: nothing of it is left either way.
-            Ok(Err(_)) => Ok(()),
-            Err(_) => {
-                self.task.abort();
-                Ok(())
-            }
+        if tokio::time::timeout(self.shutdown_timeout, &mut self.task)
+            .await
+            .is_err()
+        {
+            // Its connections are in the task's `JoinSet`: aborted with it.
+            self.task.abort();
         }
     }
 }

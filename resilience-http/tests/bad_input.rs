@@ -175,7 +175,7 @@ async fn a_slow_client_holds_up_nobody() {
     let h = Harness::with(|server| {
         server
             .control_token(TOKEN)
-            .shutdown_timeout(Duration::from_millis(500))
+            .header_read_timeout(Duration::from_millis(300))
     })
     .await;
     let breaker = h
@@ -196,15 +196,49 @@ async fn a_slow_client_holds_up_nobody() {
     }
     untouched(&h, &breaker);
 
-    // The shutdown does not wait for them past its timeout.
-    let started = Instant::now();
-    h.server.shutdown().await.unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
+    // Past the header read timeout, the server hangs up on them (answering 408 at most).
+    for mut stream in [slow, trickle] {
+        let mut answer = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "still connected after 5 s");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+            "{answer}"
+        );
+    }
+    // The half-sent request was never served.
+    untouched(&h, &breaker);
+    assert_eq!(h.get("/health/live").await.0, 200);
+}
+
+#[tokio::test]
+async fn the_shutdown_waits_for_no_one_past_its_timeout() {
+    let h = Harness::with(|server| {
+        server
+            .control_token(TOKEN)
+            .shutdown_timeout(Duration::from_millis(300))
+    })
+    .await;
+    // A request under way that never ends: its headers are in and authorized, the handler waits
+    // for a body that does not come.
+    let mut stuck = TcpStream::connect(h.server.local_addr()).await.unwrap();
+    let request = format!(
+        "POST /config/reload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 100\r\n\r\n{{"
     );
-    // And the half-sent request was never served.
-    assert_eq!(breaker.state(), CircuitState::Closed);
-    drop((slow, trickle));
+    stuck.write_all(request.as_bytes()).await.unwrap();
+    assert_eq!(h.get("/health/live").await.0, 200);
+    let started = Instant::now();
+    h.server.shutdown().await;
+    // Graceful: it waited for the request under way, up to its timeout, and no longer.
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    // Its connection went with the server.
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stuck.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "still connected after the shutdown");
 }
