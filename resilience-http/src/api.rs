@@ -6,12 +6,13 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
+#[cfg(feature = "metrics")]
 use metrics_exporter_prometheus::PrometheusHandle;
 use resilience::Registry;
 use tokio::sync::watch;
 
 use crate::auth::ControlToken;
-use crate::{control, dashboard, error::ApiError, events, metrics, read};
+use crate::{control, dashboard, error::ApiError, events, read};
 
 /// The largest request body accepted, in bytes: no endpoint reads one, so a small limit turns
 /// anything bigger away with 413 before it is read.
@@ -21,6 +22,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub(crate) struct Shared {
     pub(crate) registry: &'static Registry,
     pub(crate) token: Option<ControlToken>,
+    #[cfg(feature = "metrics")]
     pub(crate) prometheus: Option<PrometheusHandle>,
     /// `/events` streams open now.
     pub(crate) event_streams: Arc<AtomicUsize>,
@@ -44,6 +46,7 @@ pub(crate) struct Shared {
 pub struct Api {
     registry: &'static Registry,
     token: Option<ControlToken>,
+    #[cfg(feature = "metrics")]
     prometheus: Option<PrometheusHandle>,
     streams: Arc<AtomicUsize>,
     closing: Option<watch::Receiver<bool>>,
@@ -62,6 +65,7 @@ impl Api {
         Api {
             registry,
             token: None,
+            #[cfg(feature = "metrics")]
             prometheus: None,
             streams: Arc::default(),
             closing: None,
@@ -76,11 +80,12 @@ impl Api {
     }
 
     /// Serves `/metrics` from `handle`: for a program that installed its own
-    /// `metrics_exporter_prometheus` recorder.
+    /// `metrics_exporter_prometheus` recorder. (Feature `metrics`, on by default.)
     ///
     /// Without it, [`router`](Self::router) installs a Prometheus recorder as the `metrics`
     /// facade's global recorder, once per process, and serves from that; when another recorder
     /// was installed first, `/metrics` answers 503 `METRICS_UNAVAILABLE`.
+    #[cfg(feature = "metrics")]
     pub fn prometheus(mut self, handle: PrometheusHandle) -> Self {
         self.prometheus = Some(handle);
         self
@@ -106,15 +111,15 @@ impl Api {
     /// The router: every endpoint of the [crate docs](crate#endpoints), at the root (nest it to
     /// mount it under a prefix).
     pub fn router(&self) -> Router {
-        let prometheus = self.prometheus.clone().or_else(metrics::global);
         let shared = Arc::new(Shared {
             registry: self.registry,
             token: self.token.clone(),
-            prometheus,
+            #[cfg(feature = "metrics")]
+            prometheus: self.prometheus.clone().or_else(crate::metrics::global),
             event_streams: Arc::clone(&self.streams),
             closing: self.closing.clone(),
         });
-        Router::new()
+        let router = Router::new()
             .route("/", get(dashboard::page))
             .route("/health", get(read::health))
             .route("/health/live", get(read::live))
@@ -128,11 +133,17 @@ impl Api {
             .route("/config/reload", post(control::reload))
             .route("/chaos/{name}/{action}", post(control::chaos))
             .route("/events", get(events::stream))
-            .route("/metrics", get(metrics::render))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .with_state(shared)
+            .with_state(Arc::clone(&shared));
+        #[cfg(feature = "metrics")]
+        let router = router.merge(
+            Router::new()
+                .route("/metrics", get(crate::metrics::render))
+                .with_state(shared),
+        );
+        router
     }
 }
 
@@ -146,7 +157,6 @@ impl std::fmt::Debug for Api {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Api")
             .field("control", &self.token.is_some())
-            .field("prometheus", &self.prometheus.is_some())
             .finish_non_exhaustive()
     }
 }

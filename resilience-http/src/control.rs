@@ -60,6 +60,7 @@ pub(crate) async fn policy_action(
 fn reset(registry: &Registry, kind: PolicyKind, name: &str) -> Result<Option<()>, ApiError> {
     // The exported counters keep what the policy counted up to now: `record_metrics` takes it
     // before the stats go to zero (the policies' own resets bypass the registry's bookkeeping).
+    #[cfg(feature = "metrics")]
     registry.record_metrics();
     Ok(match kind {
         PolicyKind::CircuitBreaker => registry.circuit_breaker(name).map(|breaker| {

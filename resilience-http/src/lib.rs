@@ -83,14 +83,18 @@
 //! [`MAX_NAME_BYTES`], not UTF-8 once percent-decoded or holding a control character 400
 //! `BAD_REQUEST`. The read endpoints show the policies' settings and counters, never the token.
 //!
-//! # Metrics
+//! # Metrics (feature `metrics`, on by default)
 //!
 //! `/metrics` renders the core's `metrics` feature (the names in the `resilience` README) with
 //! `metrics-exporter-prometheus`. [`Api::router`] installs that exporter's recorder as the
 //! `metrics` facade's global recorder, once per process, unless given a handle with
 //! [`Api::prometheus`]; if another recorder was installed first, `/metrics` answers 503
 //! `METRICS_UNAVAILABLE`. Each scrape first runs
-//! [`Registry::record_metrics`](resilience::Registry::record_metrics).
+//! `Registry::record_metrics`.
+//!
+//! The feature turns on the core's own `metrics` feature: every event then also feeds the
+//! facade (a success still touches nothing). With `default-features = false`, `/metrics` is 404
+//! and the core is built exactly as without this crate.
 //!
 //! # Dashboard
 //!
@@ -105,6 +109,7 @@ mod control;
 mod dashboard;
 mod error;
 mod events;
+#[cfg(feature = "metrics")]
 mod metrics;
 mod names;
 mod read;

@@ -3,6 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+#[cfg(feature = "metrics")]
 use metrics_exporter_prometheus::PrometheusHandle;
 use resilience::Registry;
 use tokio::net::TcpListener;
@@ -62,6 +63,7 @@ impl Server {
     }
 
     /// Serves `/metrics` from this Prometheus handle; see [`Api::prometheus`].
+    #[cfg(feature = "metrics")]
     pub fn prometheus(mut self, handle: PrometheusHandle) -> Self {
         self.api = self.api.prometheus(handle);
         self

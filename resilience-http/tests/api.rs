@@ -255,6 +255,15 @@ async fn chaos_is_routed_and_answers_not_found_for_now() {
     assert_eq!(status, 404);
 }
 
+#[cfg(not(feature = "metrics"))]
+#[tokio::test]
+async fn without_the_metrics_feature_there_is_no_metrics_endpoint() {
+    let h = Harness::start().await;
+    let (status, body) = h.get("/metrics").await;
+    assert_eq!((status, code(&body)), (404, "NOT_FOUND"));
+}
+
+#[cfg(feature = "metrics")]
 #[tokio::test]
 async fn metrics_are_prometheus_text_with_the_readme_names() {
     let h = Harness::start().await;
