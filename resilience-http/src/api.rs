@@ -54,7 +54,7 @@ pub struct Api {
 
 impl Api {
     /// The API over the global [`resilience::registry()`], control disabled, `/metrics` from
-    /// the Prometheus recorder this crate installs (see [`Api::prometheus`]).
+    /// the Prometheus recorder this crate installs (see `Api::prometheus`, feature `metrics`).
     pub fn new() -> Self {
         Api::for_registry(resilience::registry())
     }

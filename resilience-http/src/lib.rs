@@ -88,7 +88,7 @@
 //! `/metrics` renders the core's `metrics` feature (the names in the `resilience` README) with
 //! `metrics-exporter-prometheus`. [`Api::router`] installs that exporter's recorder as the
 //! `metrics` facade's global recorder, once per process, unless given a handle with
-//! [`Api::prometheus`]; if another recorder was installed first, `/metrics` answers 503
+//! `Api::prometheus`; if another recorder was installed first, `/metrics` answers 503
 //! `METRICS_UNAVAILABLE`. Each scrape first runs
 //! `Registry::record_metrics`.
 //!
@@ -99,9 +99,19 @@
 //! # Dashboard
 //!
 //! `GET /` is one page: a card per policy, kept live from `/events` and a refresh of
-//! `/policies` every second (which also feeds each card's 60-second sparkline). Each card carries `data-kind`, `data-name` and `data-state`
-//! (`closed`, `open`, `half_open`, or `-` for kinds without a state); `<body>` carries
-//! `data-health` (`healthy`, `degraded`, `unhealthy`).
+//! `/policies` every second, which also feeds each card's 60-second sparkline of calls and
+//! failures. Each card carries `data-kind`, `data-name` and `data-state` (`closed`, `open`,
+//! `half_open`, or `-` for kinds without a state); `<body>` carries `data-health` (`healthy`,
+//! `degraded`, `unhealthy`). The page asks for `policies` and `events` relative to its own path,
+//! so it works wherever the router is nested (open it with a trailing slash, `/resilience/`).
+//! Everything it shows is set as text, never as HTML: a policy name cannot inject markup.
+//!
+//! # Server
+//!
+//! A [`Server`] listens on [`DEFAULT_ADDR`] (`127.0.0.1:9464`) unless told otherwise. A client
+//! gets [`Server::header_read_timeout`] (10 s) to send a request's headers, then is hung up on;
+//! [`RunningServer::shutdown`] stops accepting, ends the event streams, lets the requests under
+//! way finish for up to [`Server::shutdown_timeout`] (5 s), then drops them.
 
 mod api;
 mod auth;
