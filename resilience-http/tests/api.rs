@@ -316,3 +316,46 @@ async fn metrics_are_prometheus_text_with_the_readme_names() {
         3.0
     );
 }
+
+#[tokio::test]
+async fn the_dashboard_is_one_self_contained_page() {
+    let h = Harness::start().await;
+    let response = h.client.get(h.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = response.text().await.unwrap();
+    assert!(page.contains("<body data-health="));
+    assert!(page.contains("new EventSource("));
+    // No CDN, no other file: the only URL in it is the SVG namespace.
+    let urls: Vec<&str> = page
+        .match_indices("http")
+        .map(|(at, _)| &page[at..(at + 30).min(page.len())])
+        .collect();
+    assert!(
+        urls.iter()
+            .all(|url| url.starts_with("http://www.w3.org/2000/svg")),
+        "{urls:?}"
+    );
+    for outside in ["<script src", "<link ", "@import", "url("] {
+        assert!(!page.contains(outside), "{outside}");
+    }
+    // Mounted under a prefix, the page and its API are there too.
+    let app = axum::Router::new().nest(
+        "/resilience",
+        resilience_http::Api::for_registry(h.registry).router(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = tokio::spawn(async move { axum::serve(listener, app).await });
+    let nested = h
+        .client
+        .get(format!("http://{addr}/resilience/policies"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nested.status(), 200);
+    served.abort();
+}

@@ -79,6 +79,12 @@ async fn the_dashboard_shows_a_breaker_opening() {
         .timeout_or_register(Timeout::builder("checkout").duration(Duration::from_secs(2)))
         .unwrap();
 
+    // A name with markup in it: shown as text, never run.
+    let hostile = "<img src=x onerror=\"document.title='owned'\">";
+    h.registry
+        .timeout_or_register(Timeout::builder(hostile).duration(Duration::from_secs(1)))
+        .unwrap();
+
     let profile = tempfile::tempdir().unwrap();
     let config = BrowserConfig::builder()
         .chrome_executable(chromium())
@@ -107,7 +113,21 @@ async fn the_dashboard_shows_a_breaker_opening() {
     let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
 
     let page = browser.new_page(h.url("/")).await.unwrap();
-    until(&page, "document.querySelectorAll('.card').length === 5").await;
+    until(&page, "document.querySelectorAll('.card').length === 6").await;
+    assert_eq!(
+        eval(&page, "document.querySelectorAll('img').length").await,
+        0
+    );
+    assert_ne!(eval(&page, "document.title").await, "owned");
+    let names = eval(
+        &page,
+        "[...document.querySelectorAll('.card .name')].map(n => n.textContent)",
+    )
+    .await;
+    assert!(
+        names.as_array().unwrap().iter().any(|name| name == hostile),
+        "{names}"
+    );
     let card =
         r#"document.querySelector('.card[data-kind="circuit_breaker"][data-name="checkout"]')"#;
     assert_eq!(
