@@ -83,6 +83,9 @@ fn reset(registry: &Registry, kind: PolicyKind, name: &str) -> Result<Option<()>
             .pipeline(name)
             .map(|pipeline| pipeline.reset_stats()),
         PolicyKind::HealthMonitor => registry.health_monitor(name).map(|monitor| monitor.reset()),
+        PolicyKind::RetryBudget => registry.retry_budget(name).map(|budget| budget.reset()),
+        PolicyKind::Hedge => registry.hedge(name).map(|hedge| hedge.reset()),
+        PolicyKind::Chaos => registry.chaos(name).map(|chaos| chaos.reset()),
         _ => return Err(ApiError::bad_request(format!("a {kind} has no reset"))),
     })
 }
@@ -142,10 +145,12 @@ pub(crate) async fn reload(
     }
 }
 
-/// `POST /chaos/{name}/enable|disable`.
+/// `POST /chaos/{name}/enable|disable`: turns the chaos policy's injections on or off
+/// ([`Chaos::enable`](resilience::Chaos::enable)); answers its row after. 404 for an unknown
+/// name (nothing is created) or action.
 pub(crate) async fn chaos(
     _: Control,
-    State(_shared): State<Arc<Shared>>,
+    State(shared): State<Arc<Shared>>,
     path: Result<Path<(String, String)>, PathRejection>,
     _body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -157,9 +162,13 @@ pub(crate) async fn chaos(
             names::shown(&action)
         )));
     }
-    // wired when registry().chaos(name) lands
-    Err(ApiError::not_found(format!(
-        "no chaos policy named `{}`",
-        names::shown(name)
-    )))
+    let registry = shared.registry;
+    let Some(chaos) = registry.chaos(name) else {
+        return Err(ApiError::not_found(format!(
+            "no chaos policy named `{}`",
+            names::shown(name)
+        )));
+    };
+    chaos.set_enabled(action == "enable");
+    read::row(registry, PolicyKind::Chaos, name).map(Json)
 }

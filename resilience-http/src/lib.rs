@@ -40,11 +40,11 @@
 //! | `POST /policies/circuit_breaker/{name}/force_open` | control: holds the breaker open; 200 with its row |
 //! | `POST /policies/{kind}/{name}/reset` | control: resets that one policy; 200 with its row |
 //! | `POST /config/reload` | control: re-applies the configuration file in force; 200, 404, 422 |
-//! | `POST /chaos/{name}/enable`, `/disable` | control: 404 `NOT_FOUND` for now (chaos policies are not in the registry yet) |
+//! | `POST /chaos/{name}/enable`, `/disable` | control: turns a `#[chaos]` policy's injections on or off; 200 with its row |
 //!
 //! `{kind}` is a [`PolicyKind`](resilience::PolicyKind) as `as_str` spells it
 //! (`circuit_breaker`, `retry`, `timeout`, `bulkhead`, `rate_limiter`, `fallback`, `policy`,
-//! `health_monitor`, `supervisor`); `{name}` is the registry name, percent-encoded
+//! `health_monitor`, `supervisor`, `retry_budget`, `hedge`, `chaos`); `{name}` is the registry name, percent-encoded
 //! (`billing%3A%3Acharge` for `billing::charge`).
 //!
 //! **Policy rows.** `/policies` answers `{"policies": [row, ...], "health": {...}}` and

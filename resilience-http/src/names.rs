@@ -10,7 +10,7 @@ use crate::error::ApiError;
 pub const MAX_NAME_BYTES: usize = 256;
 
 /// Every kind, as the paths spell them ([`PolicyKind::as_str`]).
-const KINDS: [PolicyKind; 9] = [
+const KINDS: [PolicyKind; 12] = [
     PolicyKind::CircuitBreaker,
     PolicyKind::Retry,
     PolicyKind::Timeout,
@@ -20,6 +20,9 @@ const KINDS: [PolicyKind; 9] = [
     PolicyKind::Pipeline,
     PolicyKind::HealthMonitor,
     PolicyKind::Supervisor,
+    PolicyKind::RetryBudget,
+    PolicyKind::Hedge,
+    PolicyKind::Chaos,
 ];
 
 /// The path's segments, percent-decoded: 400 `BAD_REQUEST` when one is not valid UTF-8 once

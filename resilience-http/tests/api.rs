@@ -3,7 +3,7 @@
 mod common;
 
 use common::{code, Harness, TOKEN};
-use resilience::{Bulkhead, CircuitBreaker, CircuitState, Retry};
+use resilience::{Bulkhead, Chaos, CircuitBreaker, CircuitState, Retry};
 use serde_json::json;
 
 #[tokio::test]
@@ -243,16 +243,49 @@ async fn reset_resets_one_kind_of_policy() {
 }
 
 #[tokio::test]
-async fn chaos_is_routed_and_answers_not_found_for_now() {
+async fn chaos_is_turned_on_and_off_with_the_token() {
     let h = Harness::start().await;
+    let chaos = h
+        .registry
+        .chaos_or_register(Chaos::builder("payments").fault_rate(1.0))
+        .unwrap();
+    assert!(!chaos.is_enabled(), "off until enabled");
+
+    // Without the token nothing changes.
     for path in ["/chaos/payments/enable", "/chaos/payments/disable"] {
-        let (status, body) = h.control(path).await;
-        assert_eq!((status, code(&body)), (404, "NOT_FOUND"), "{path}");
         let (status, _) = common::answer(h.client.post(h.url(path)).send().await).await;
         assert_eq!(status, 401, "{path} without the token");
     }
+    assert!(!chaos.is_enabled());
+
+    let (status, body) = h.control("/chaos/payments/enable").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(chaos.is_enabled());
+    assert_eq!(body["kind"], "chaos");
+    assert_eq!(body["stats"]["enabled"], true, "{body}");
+    let (status, body) = h.control("/chaos/payments/disable").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!chaos.is_enabled());
+    assert_eq!(body["stats"]["enabled"], false, "{body}");
+
+    // Unknown names and actions are 404 and create nothing.
+    let names_before = h.registry.policy_names();
+    let (status, body) = h.control("/chaos/billing/enable").await;
+    assert_eq!((status, code(&body)), (404, "NOT_FOUND"));
+    assert!(h.registry.chaos("billing").is_none());
     let (status, _) = h.control("/chaos/payments/explode").await;
     assert_eq!(status, 404);
+    assert!(!chaos.is_enabled());
+    assert_eq!(h.registry.policy_names(), names_before);
+
+    // A reset sets its counters back to zero and leaves it enabled or not.
+    chaos.enable();
+    let _ = chaos.draw();
+    assert_eq!(chaos.stats().calls, 1);
+    let (status, _) = h.control("/policies/chaos/payments/reset").await;
+    assert_eq!(status, 200);
+    assert_eq!(chaos.stats().calls, 0);
+    assert!(chaos.is_enabled());
 }
 
 #[cfg(not(feature = "metrics"))]

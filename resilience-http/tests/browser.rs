@@ -12,7 +12,7 @@ use chromiumoxide::page::ScreenshotParams;
 use chromiumoxide::Page;
 use common::{Harness, TOKEN};
 use futures::StreamExt;
-use resilience::{Bulkhead, CircuitBreaker, RateLimiter, Retry, Timeout};
+use resilience::{Bulkhead, Chaos, CircuitBreaker, RateLimiter, Retry, Timeout};
 
 /// The browser: `$CHROMIUM`, else `chromium` on the `PATH`.
 fn chromium() -> PathBuf {
@@ -79,6 +79,11 @@ async fn the_dashboard_shows_a_breaker_opening() {
         .timeout_or_register(Timeout::builder("checkout").duration(Duration::from_secs(2)))
         .unwrap();
 
+    let chaos = h
+        .registry
+        .chaos_or_register(Chaos::builder("checkout").fault_rate(0.5))
+        .unwrap();
+
     // A name with markup in it: shown as text, never run.
     let hostile = "<img src=x onerror=\"document.title='owned'\">";
     h.registry
@@ -113,7 +118,7 @@ async fn the_dashboard_shows_a_breaker_opening() {
     let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
 
     let page = browser.new_page(h.url("/")).await.unwrap();
-    until(&page, "document.querySelectorAll('.card').length === 6").await;
+    until(&page, "document.querySelectorAll('.card').length === 7").await;
     assert_eq!(
         eval(&page, "document.querySelectorAll('img').length").await,
         0
@@ -158,6 +163,18 @@ async fn the_dashboard_shows_a_breaker_opening() {
     assert_eq!(status, 200);
     until(&page, &format!("{card}.dataset.state === 'open'")).await;
     until(&page, "document.body.dataset.health === 'degraded'").await;
+
+    // Chaos turned on through the API: its card says it injects.
+    let chaos_card = r#"document.querySelector('.card[data-kind="chaos"][data-name="checkout"]')"#;
+    until(&page, &format!("{chaos_card}.textContent.includes('injecting') && {chaos_card}.textContent.includes('no')")).await;
+    let (status, _) = h.control("/chaos/checkout/enable").await;
+    assert_eq!(status, 200);
+    assert!(chaos.is_enabled());
+    until(
+        &page,
+        &format!("{chaos_card}.querySelector('.fact.bad') !== null"),
+    )
+    .await;
     let text = eval(&page, &format!("{card}.textContent")).await;
     assert!(text.as_str().unwrap().contains("open"), "{text}");
     until(&page, "document.querySelector('#events li') !== null").await;
