@@ -129,6 +129,17 @@ pub const CRITICAL: KeySpec = KeySpec::new(
 )
 .because(" (in an attribute, `critical` alone means `true`)");
 
+/// `shared` or `shared = true`.
+pub const SHARED: KeySpec = KeySpec::new(
+    "shared",
+    ValueKind::Flag,
+    "`true` or `false`",
+    "false",
+    "true",
+    "the circuit's state is shared across instances through the registry's store",
+)
+.because(" (in an attribute, `shared` alone means `true`)");
+
 /// Every `#[circuit_breaker]` key, in the order messages list them.
 pub const KEYS: &[KeySpec] = &[
     NAME,
@@ -147,6 +158,7 @@ pub const KEYS: &[KeySpec] = &[
     FAILURE_IF,
     IGNORE_IF,
     CRITICAL,
+    SHARED,
 ];
 
 /// Names other breaker libraries use, and ours.
@@ -251,6 +263,9 @@ pub struct BreakerSettings {
     /// `critical`: whether an open or half-open circuit makes health unhealthy rather than
     /// degraded. Any value is valid.
     pub critical: Option<bool>,
+    /// `shared`: whether the circuit's state is shared across instances through the
+    /// registry's store. Any value is valid.
+    pub shared: Option<bool>,
 }
 
 impl BreakerSettings {
@@ -267,6 +282,7 @@ impl BreakerSettings {
             (self.slow_call.is_some(), &SLOW_CALL),
             (self.half_open_timeout.is_some(), &HALF_OPEN_TIMEOUT),
             (self.critical.is_some(), &CRITICAL),
+            (self.shared.is_some(), &SHARED),
         ]
         .into_iter()
         .filter_map(|(given, spec)| given.then_some(spec.setting))

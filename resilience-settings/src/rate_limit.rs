@@ -46,8 +46,19 @@ pub const WAIT: KeySpec = KeySpec::new(
 /// `wait_ms = 500`.
 pub const WAIT_MS: KeySpec = WAIT.in_milliseconds("wait_ms", "500");
 
+/// `shared` or `shared = true`.
+pub const SHARED: KeySpec = KeySpec::new(
+    "shared",
+    ValueKind::Flag,
+    "`true` or `false`",
+    "false",
+    "true",
+    "the limit holds across instances through the registry's store",
+)
+.because(" (in an attribute, `shared` alone means `true`)");
+
 /// Every `#[rate_limit]` key, in the order messages list them.
-pub const KEYS: &[KeySpec] = &[RATE, PER, PER_MS, BURST, WAIT, WAIT_MS, NAME];
+pub const KEYS: &[KeySpec] = &[RATE, PER, PER_MS, BURST, WAIT, WAIT_MS, SHARED, NAME];
 
 /// Names other libraries use, and ours.
 pub const RENAMED: &[(&str, &str)] = &[
@@ -103,6 +114,9 @@ pub struct RateLimitSettings {
     pub burst: Option<u32>,
     /// `wait` / `wait_ms`.
     pub wait: Option<Duration>,
+    /// `shared`: whether the limit holds across instances through the registry's store. Any
+    /// value is valid.
+    pub shared: Option<bool>,
 }
 
 /// A rate limiter's checked settings, defaults filled in.
@@ -126,6 +140,7 @@ impl RateLimitSettings {
             (self.per.is_some(), &PER),
             (self.burst.is_some(), &BURST),
             (self.wait.is_some(), &WAIT),
+            (self.shared.is_some(), &SHARED),
         ]
         .into_iter()
         .filter_map(|(given, spec)| given.then_some(spec.setting))
@@ -220,6 +235,7 @@ mod tests {
             per: Some(per),
             burst,
             wait: None,
+            shared: None,
         }
     }
 
