@@ -280,6 +280,7 @@ fn breaker_settings() -> impl Strategy<Value = (BreakerSettings, Vec<bool>)> {
                     slow_call,
                     half_open_timeout,
                     critical,
+                    shared: None,
                 };
                 (settings, spelling)
             },
@@ -436,7 +437,7 @@ proptest! {
             written.duration("wait", d, ms.1);
         }
         written.name(&name);
-        let settings = RateLimitSettings { rate, per, burst, wait };
+        let settings = RateLimitSettings { rate, per, burst, wait, shared: None };
         agree(Kind::RateLimit, written.tokens(&order), settings.check(), &name)?;
     }
 

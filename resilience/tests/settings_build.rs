@@ -236,6 +236,7 @@ fn breaker_settings() -> impl Strategy<Value = BreakerSettings> {
                 // the builder has no call for it.
                 half_open_timeout: None,
                 critical,
+                shared: None,
             },
         )
 }
@@ -356,7 +357,7 @@ proptest! {
                 let _ = limiter.try_acquire();
             }
         }
-        agree(built, RateLimitSettings { rate, per, burst, wait }.check())?;
+        agree(built, RateLimitSettings { rate, per, burst, wait, shared: None }.check())?;
     }
 
     #[test]

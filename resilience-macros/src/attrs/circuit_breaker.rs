@@ -7,6 +7,7 @@ use resilience_settings::circuit_breaker::{
     HALF_OPEN_MAX_CALLS, HALF_OPEN_TIMEOUT, IGNORE_IF, MIN_CALLS, RESET_TIMEOUT, SLOW_CALL,
     SUCCESS_THRESHOLD, WINDOW,
 };
+use resilience_settings::circuit_breaker::SHARED;
 
 use super::ArgSet;
 use crate::args::{lit_str, Arg};
@@ -26,6 +27,8 @@ pub(crate) struct BreakerArgs {
     pub(crate) ignore_if: Option<syn::Expr>,
     /// An open or half-open circuit makes health unhealthy rather than degraded.
     pub(crate) critical: Option<bool>,
+    /// The circuit's state is shared across instances through the registry's store.
+    pub(crate) shared: Option<bool>,
 }
 
 pub(crate) enum TripArg {
@@ -56,6 +59,7 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<BreakerArgs> {
     let failure_if = set.path(FAILURE_IF.key, FAILURE_IF.example);
     let ignore_if = set.path(IGNORE_IF.key, IGNORE_IF.example);
     let critical = set.flag(&CRITICAL);
+    let shared = set.flag(&SHARED);
 
     let settings = BreakerSettings {
         failure_threshold,
@@ -71,6 +75,7 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<BreakerArgs> {
         slow_call,
         half_open_timeout,
         critical,
+        shared,
     };
     set.report(settings.problems(), &settings.given());
 
@@ -94,6 +99,7 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<BreakerArgs> {
         failure_if,
         ignore_if,
         critical,
+        shared,
     })
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use resilience_settings::rate_limit::{RateLimitSettings, BURST, PER, RATE, WAIT};
+use resilience_settings::rate_limit::{RateLimitSettings, BURST, PER, RATE, SHARED, WAIT};
 
 use super::ArgSet;
 
@@ -13,6 +13,8 @@ pub(crate) struct RateLimitArgs {
     pub(crate) per: Option<Duration>,
     pub(crate) burst: Option<u32>,
     pub(crate) wait: Option<Duration>,
+    /// The limit holds across instances through the registry's store.
+    pub(crate) shared: Option<bool>,
 }
 
 pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<RateLimitArgs> {
@@ -22,6 +24,7 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<RateLimitArgs> {
         per: set.duration(&PER),
         burst: set.count(&BURST),
         wait: set.duration(&WAIT),
+        shared: set.flag(&SHARED),
     };
     // The refill of a `burst` left to its default (`rate`) is checked too: a `per` of 150
     // years once compiled here and was refused only at run time.
@@ -32,5 +35,6 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<RateLimitArgs> {
         per: settings.per,
         burst: settings.burst,
         wait: settings.wait,
+        shared: settings.shared,
     })
 }

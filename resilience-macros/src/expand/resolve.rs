@@ -92,6 +92,7 @@ pub(super) fn resolve(
                     && args.slow_call.is_none()
                     && args.half_open_timeout.is_none()
                     && args.critical.is_none()
+                    && args.shared.is_none()
             }
             // Each of the others has a setting it cannot do without, or none to share.
             _ => false,
@@ -299,6 +300,9 @@ fn breaker_builder(krate: &TokenStream, args: &BreakerArgs, name: &TokenStream) 
     if let Some(critical) = args.critical {
         calls.push(quote!(.critical(#critical)));
     }
+    if let Some(shared) = args.shared {
+        calls.push(quote!(.shared(#shared)));
+    }
     quote!(#krate::CircuitBreaker::builder(#name) #(#calls)*)
 }
 
@@ -324,6 +328,9 @@ fn rate_limiter_builder(
     if let Some(d) = args.wait {
         let d = duration(d);
         calls.push(quote!(.wait(#d)));
+    }
+    if let Some(shared) = args.shared {
+        calls.push(quote!(.shared(#shared)));
     }
     quote!(#krate::RateLimiter::builder(#name) #(#calls)*)
 }
