@@ -201,6 +201,23 @@ pub enum Event {
         /// Whether the call was failed with an injected error.
         fault: bool,
     },
+    /// The registry's [`SharedStore`](crate::SharedStore) failed an operation after answering
+    /// (or at its first): shared policies run on their local state until it answers again.
+    /// Sent once per outage.
+    #[non_exhaustive]
+    StoreUnavailable {
+        /// The store, as it [describes](crate::SharedStore::describe) itself.
+        store: Arc<str>,
+        /// What went wrong.
+        error: crate::store::StoreError,
+    },
+    /// The registry's store answered again after [`Event::StoreUnavailable`]: shared policies
+    /// re-join the fleet (a breaker at its next sync).
+    #[non_exhaustive]
+    StoreRejoined {
+        /// The store, as it [describes](crate::SharedStore::describe) itself.
+        store: Arc<str>,
+    },
 }
 
 impl Event {
@@ -241,7 +258,9 @@ impl Event {
             Event::ChaosInjected { .. } => PolicyKind::Chaos,
             Event::ConfigApplied { .. }
             | Event::ConfigRejected { .. }
-            | Event::HealthChanged { .. } => return None,
+            | Event::HealthChanged { .. }
+            | Event::StoreUnavailable { .. }
+            | Event::StoreRejoined { .. } => return None,
         })
     }
 
@@ -277,7 +296,9 @@ impl Event {
             },
             Event::ConfigApplied { .. }
             | Event::ConfigRejected { .. }
-            | Event::HealthChanged { .. } => return None,
+            | Event::HealthChanged { .. }
+            | Event::StoreUnavailable { .. }
+            | Event::StoreRejoined { .. } => return None,
         })
     }
 }
@@ -391,6 +412,13 @@ impl std::fmt::Display for Event {
                     write!(f, "{and} failed the call")?;
                 }
                 Ok(())
+            }
+            Event::StoreUnavailable { store, error } => write!(
+                f,
+                "store `{store}` unavailable ({error}): shared policies run on their local state"
+            ),
+            Event::StoreRejoined { store } => {
+                write!(f, "store `{store}` answers again: shared policies re-join the fleet")
             }
         }
     }
@@ -558,5 +586,11 @@ fn trace(event: &Event) {
             target: "resilience", policy = "chaos", name = &**name, delay = ?delay, fault,
             "{event}"
         ),
+        Event::StoreUnavailable { store, .. } => {
+            tracing::warn!(target: "resilience", store = &**store, "{event}")
+        }
+        Event::StoreRejoined { store } => {
+            tracing::info!(target: "resilience", store = &**store, "{event}")
+        }
     }
 }

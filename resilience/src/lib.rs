@@ -272,6 +272,7 @@ mod rate_limiter;
 mod registry;
 mod retry;
 mod retry_budget;
+pub mod store;
 mod striped;
 mod supervisor;
 mod sync;
@@ -318,6 +319,7 @@ pub use retry_budget::{RetryBudget, RetryBudgetBuilder, RetryBudgetConfig, Retry
 pub use supervisor::{
     ChildSpec, Restart, Strategy, Supervisor, SupervisorBuilder, SupervisorError, SupervisorStats,
 };
+pub use store::SharedStore;
 pub use timeout::{Timeout, TimeoutBuilder, TimeoutConfig, TimeoutStats};
 pub use wall_time::WallTime;
 

@@ -157,7 +157,9 @@ mod enabled {
             | Event::ChaosInjected { .. } => {}
             Event::ConfigApplied { .. }
             | Event::ConfigRejected { .. }
-            | Event::HealthChanged { .. } => {}
+            | Event::HealthChanged { .. }
+            | Event::StoreUnavailable { .. }
+            | Event::StoreRejoined { .. } => {}
         }
     }
 

@@ -30,6 +30,8 @@ pub(super) struct AtomicSettings {
     /// `critical`: read by health reports, never by a call; kept here so that reading it takes
     /// no lock.
     critical: AtomicBool,
+    /// `shared`: read by the registry's sync task, never by a call.
+    shared: AtomicBool,
 }
 
 /// The values the atomics hold for one configuration.
@@ -39,6 +41,7 @@ struct Values {
     slow_call: u64,
     reset_timeout: u64,
     critical: bool,
+    shared: bool,
 }
 
 fn nanos(duration: Duration) -> u64 {
@@ -59,6 +62,7 @@ impl Values {
             slow_call: config.slow_call.map_or(0, nanos),
             reset_timeout: nanos(config.reset_timeout),
             critical: config.critical,
+            shared: config.shared,
         }
     }
 }
@@ -72,6 +76,7 @@ impl AtomicSettings {
             slow_call: AtomicU64::new(values.slow_call),
             reset_timeout: AtomicU64::new(values.reset_timeout),
             critical: AtomicBool::new(values.critical),
+            shared: AtomicBool::new(values.shared),
         }
     }
 
@@ -84,6 +89,7 @@ impl AtomicSettings {
         self.slow_call.store(values.slow_call, Relaxed);
         self.reset_timeout.store(values.reset_timeout, Relaxed);
         self.critical.store(values.critical, Relaxed);
+        self.shared.store(values.shared, Relaxed);
     }
 
     /// Whether a closed circuit's success needs nothing but counting: no `slow_call` limit, and
@@ -124,6 +130,11 @@ impl AtomicSettings {
     /// `critical`.
     pub(super) fn critical(&self) -> bool {
         self.critical.load(Relaxed)
+    }
+
+    /// `shared`.
+    pub(super) fn shared(&self) -> bool {
+        self.shared.load(Relaxed)
     }
 }
 

@@ -57,6 +57,7 @@ pub struct CircuitBreakerBuilder {
     success_threshold: Option<u32>,
     slow_call: Option<Duration>,
     critical: Option<bool>,
+    shared: Option<bool>,
 }
 
 impl CircuitBreakerBuilder {
@@ -73,6 +74,7 @@ impl CircuitBreakerBuilder {
             success_threshold: None,
             slow_call: None,
             critical: None,
+            shared: None,
         }
     }
 
@@ -205,6 +207,27 @@ impl CircuitBreakerBuilder {
         self
     }
 
+    /// Whether the circuit's state is shared by every instance of the service (key `shared`;
+    /// default `false`), through the registry's [`SharedStore`](crate::SharedStore): each
+    /// instance decides locally, with no store round trip on a call's path, and a background
+    /// task syncs its outcome counts and transitions with the fleet every
+    /// [`sync_interval`](crate::SharedStore::sync_interval). The trip rule is then also judged
+    /// on the fleet's counts, a transition made anywhere is followed everywhere within one
+    /// interval, and half-open probes are bounded fleet-wide by `half_open_max_calls`. Until a
+    /// store is [set](crate::Registry::set_store), and while it fails to answer, the breaker
+    /// runs on its local state alone. See the [`store`](crate::store) module.
+    ///
+    /// ```
+    /// use resilience::CircuitBreaker;
+    ///
+    /// let breaker = CircuitBreaker::builder("doc-shared").shared(true).build().unwrap();
+    /// assert!(breaker.config().shared);
+    /// ```
+    pub fn shared(mut self, shared: bool) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
     /// Checks the settings, with the checks `#[circuit_breaker]` runs at compile time, and builds
     /// the breaker.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
@@ -232,6 +255,7 @@ impl CircuitBreakerBuilder {
             slow_call: self.slow_call,
             half_open_timeout: None,
             critical: self.critical,
+            shared: self.shared,
         }
     }
 
@@ -265,6 +289,7 @@ impl CircuitBreakerBuilder {
             success_threshold: self.success_threshold.unwrap_or(defaults.success_threshold),
             slow_call: self.slow_call.or(defaults.slow_call),
             critical: self.critical.unwrap_or(defaults.critical),
+            shared: self.shared.unwrap_or(defaults.shared),
         }
     }
 
@@ -342,6 +367,10 @@ impl CircuitBreakerBuilder {
         check(
             "critical",
             self.critical.is_some_and(|mine| mine != config.critical),
+        );
+        check(
+            "shared",
+            self.shared.is_some_and(|mine| mine != config.shared),
         );
         keys
     }

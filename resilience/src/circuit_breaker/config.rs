@@ -60,6 +60,10 @@ pub struct CircuitBreakerConfig {
     /// Whether an open or half-open circuit makes the registry's health unhealthy rather than
     /// degraded (default `false`). It changes nothing about the calls.
     pub critical: bool,
+    /// Whether the circuit's state is shared across instances through the registry's
+    /// [`SharedStore`](crate::SharedStore) (default `false`): see
+    /// [`CircuitBreakerBuilder::shared`](super::CircuitBreakerBuilder::shared).
+    pub shared: bool,
 }
 
 impl Default for CircuitBreakerConfig {
@@ -72,6 +76,7 @@ impl Default for CircuitBreakerConfig {
             success_threshold: settings::DEFAULT_SUCCESS_THRESHOLD,
             slow_call: None,
             critical: false,
+            shared: false,
         }
     }
 }
@@ -126,6 +131,7 @@ impl CircuitBreakerConfig {
             slow_call: self.slow_call,
             half_open_timeout: self.half_open_timeout,
             critical: Some(self.critical),
+            shared: Some(self.shared),
         }
     }
 
@@ -166,6 +172,7 @@ impl CircuitBreakerConfig {
                 &settings::HALF_OPEN_TIMEOUT,
             ),
             (old.critical != new.critical, &settings::CRITICAL),
+            (old.shared != new.shared, &settings::SHARED),
         ]
         .into_iter()
         .filter_map(|(changed, key)| changed.then_some(key.setting))
@@ -207,6 +214,9 @@ impl fmt::Display for CircuitBreakerConfig {
         }
         if self.critical {
             f.write_str(" critical")?;
+        }
+        if self.shared {
+            f.write_str(" shared")?;
         }
         Ok(())
     }

@@ -43,6 +43,10 @@ pub(super) struct Machine {
     probe_successes: u32,
     /// The failure-rate rule's window; `None` under the consecutive-failure rule.
     window: Option<FailureWindow>,
+    /// A shared breaker that followed its fleet into half-open without making that transition
+    /// itself admits no probe (`Some(0)`): the instance that made it probes for the fleet
+    /// (`fleet.rs`). `None` otherwise; every transition clears it.
+    pub(super) probe_cap: Option<u32>,
 }
 
 impl Machine {
@@ -51,6 +55,7 @@ impl Machine {
             probes: VecDeque::new(),
             probe_successes: 0,
             window: Self::window_for(config.trip),
+            probe_cap: None,
             config,
         }
     }
@@ -89,7 +94,7 @@ impl Machine {
 
 /// A state change, announced once the lock is released.
 #[derive(Debug)]
-struct Transition {
+pub(super) struct Transition {
     from: CircuitState,
     to: CircuitState,
     cause: TransitionCause,
@@ -116,7 +121,7 @@ impl CircuitBreaker {
     /// once `reset_timeout` has elapsed (which a rejection never advertises: the call is
     /// admitted instead). The `reset_timeout` in force now counts from the moment the circuit
     /// opened, also when a reconfiguration changed it since.
-    fn open_time_left(&self, now: u64) -> Duration {
+    pub(super) fn open_time_left(&self, now: u64) -> Duration {
         let open_for = now.saturating_sub(self.opened_at.load(Relaxed));
         self.settings
             .reset_timeout()
@@ -163,7 +168,11 @@ impl CircuitBreaker {
             Phase::ForcedOpen => Err(None),
             Phase::Open => {
                 let left = self.open_time_left(now);
-                if left.is_zero() {
+                if left.is_zero() && self.fleet_joined() {
+                    // A shared breaker whose store answers goes half-open when its fleet does
+                    // (`fleet.rs`), so that probes are bounded fleet-wide.
+                    Err(None)
+                } else if left.is_zero() {
                     let (half_open, change) = self.transition(
                         &mut machine,
                         word,
@@ -179,7 +188,12 @@ impl CircuitBreaker {
                 }
             }
             Phase::HalfOpen => {
-                let max = usize::try_from(machine.config.half_open_max_calls).unwrap_or(usize::MAX);
+                let max = machine
+                    .probe_cap
+                    .map_or(machine.config.half_open_max_calls, |cap| {
+                        cap.min(machine.config.half_open_max_calls)
+                    });
+                let max = usize::try_from(max).unwrap_or(usize::MAX);
                 if machine.probes.len() < max {
                     machine.probes.push_back(now);
                     Ok(word)
@@ -402,7 +416,7 @@ impl CircuitBreaker {
     }
 
     /// Moves from `from` (the current word) to `to` with fresh counts; returns the new word.
-    fn transition(
+    pub(super) fn transition(
         &self,
         machine: &mut Machine,
         from: StateWord,
@@ -415,6 +429,7 @@ impl CircuitBreaker {
             .store(self.counters.successes(), Relaxed);
         machine.probes.clear();
         machine.probe_successes = 0;
+        machine.probe_cap = None;
         if let Some(window) = machine.window.as_mut() {
             window.clear();
         }
@@ -436,7 +451,7 @@ impl CircuitBreaker {
     /// Emits a transition's event, outside the lock so that a subscriber or a `tracing` layer
     /// that looks at the breaker cannot deadlock it. A change within one state (a reset of a
     /// closed circuit, forcing open an open one) starts fresh counts but sends no event.
-    fn announce(&self, change: Option<Transition>) {
+    pub(super) fn announce(&self, change: Option<Transition>) {
         let Some(change) = change else {
             return;
         };

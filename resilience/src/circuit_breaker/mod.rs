@@ -12,6 +12,7 @@ mod atomic_settings;
 mod builder;
 mod config;
 mod counters;
+mod fleet;
 #[cfg(all(test, resilience_loom))]
 mod loom_tests;
 mod machine;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 pub use builder::CircuitBreakerBuilder;
+pub(crate) use fleet::LocalView;
 pub use config::{CircuitBreakerConfig, TripRule, Window};
 pub use permit::{CallOutcome, CallPermit};
 pub use state::{CircuitState, TransitionCause};
@@ -154,6 +156,9 @@ pub struct CircuitBreaker {
     /// difference, which keeps a shared counter off the success path.
     successes_at_break: AtomicU64,
     marks: WallClockMarks,
+    /// A shared breaker whose store answered its last sync: it goes half-open only with its
+    /// fleet (`fleet.rs`). Read on the open path only.
+    fleet_joined: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -198,6 +203,7 @@ impl CircuitBreaker {
             in_flight: InFlight::default(),
             successes_at_break: AtomicU64::new(0),
             marks: WallClockMarks::default(),
+            fleet_joined: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -237,6 +243,19 @@ impl CircuitBreaker {
     /// ```
     pub fn is_critical(&self) -> bool {
         self.settings.critical()
+    }
+
+    /// Whether the breaker is [shared](CircuitBreakerBuilder::shared) across the fleet through
+    /// the registry's store. It reads one atomic, no lock, and follows a configuration reload.
+    ///
+    /// ```
+    /// use resilience::CircuitBreaker;
+    ///
+    /// let breaker = CircuitBreaker::builder("doc-is-shared").shared(true).build().unwrap();
+    /// assert!(breaker.is_shared());
+    /// ```
+    pub fn is_shared(&self) -> bool {
+        self.settings.shared()
     }
 
     /// The circuit's state. An open circuit whose `reset_timeout` has elapsed reports open until a

@@ -70,6 +70,9 @@ pub enum TransitionCause {
     ForcedOpen,
     /// → closed by [`reset`](crate::CircuitBreaker::reset).
     Reset,
+    /// A [shared](crate::CircuitBreakerBuilder::shared) breaker followed its fleet: another
+    /// instance made this transition, or the fleet's counts tripped the circuit.
+    Fleet,
 }
 
 impl TransitionCause {
@@ -84,6 +87,7 @@ impl TransitionCause {
             TransitionCause::ProbeTimedOut => "probe outlived the half-open timeout",
             TransitionCause::ForcedOpen => "forced open",
             TransitionCause::Reset => "reset",
+            TransitionCause::Fleet => "followed the fleet",
         }
     }
 }

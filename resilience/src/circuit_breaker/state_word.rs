@@ -30,7 +30,7 @@ const PHASE_MASK: u64 = (1 << PHASE_BITS) - 1;
 /// carries the word it was admitted under and counts only if the circuit has not moved since.
 /// At 62 bits it cannot wrap in practice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct StateWord(u64);
+pub(crate) struct StateWord(u64);
 
 impl StateWord {
     pub(super) const INITIAL: StateWord = StateWord(0);

@@ -212,6 +212,7 @@ impl Layered for CircuitBreaker {
                     builder.given_half_open_timeout().map(Value::Duration),
                 ),
                 ("critical", settings.critical.map(Value::Flag)),
+                ("shared", settings.shared.map(Value::Flag)),
             ],
         )
     }
@@ -253,6 +254,9 @@ impl Layered for CircuitBreaker {
         }
         if let Some(critical) = flag(effective, "critical") {
             builder = builder.critical(critical);
+        }
+        if let Some(shared) = flag(effective, "shared") {
+            builder = builder.shared(shared);
         }
         builder
     }
@@ -318,6 +322,7 @@ impl Layered for RateLimiter {
                 ("per", settings.per.map(Value::Duration)),
                 ("burst", settings.burst.map(Value::Count)),
                 ("wait", settings.wait.map(Value::Duration)),
+                ("shared", settings.shared.map(Value::Flag)),
             ],
         )
     }
@@ -335,6 +340,9 @@ impl Layered for RateLimiter {
         }
         if let Some(wait) = duration(effective, "wait") {
             builder = builder.wait(wait);
+        }
+        if let Some(shared) = flag(effective, "shared") {
+            builder = builder.shared(shared);
         }
         builder
     }

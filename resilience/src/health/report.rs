@@ -91,11 +91,14 @@ pub enum Contributor {
     Supervisor,
     /// The program's lifecycle: shutting down is unhealthy (and not live).
     Lifecycle,
+    /// The registry's [`SharedStore`](crate::SharedStore): failing to answer is degraded
+    /// (shared policies then run on their local state).
+    Store,
 }
 
 impl Contributor {
     /// `"circuit_breaker"`, `"bulkhead"`, `"health_monitor"`, `"composite"`, `"check"`,
-    /// `"config"`, `"supervisor"`, `"lifecycle"`.
+    /// `"config"`, `"supervisor"`, `"lifecycle"`, `"store"`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Contributor::CircuitBreaker => "circuit_breaker",
@@ -106,6 +109,7 @@ impl Contributor {
             Contributor::Config => "config",
             Contributor::Supervisor => "supervisor",
             Contributor::Lifecycle => "lifecycle",
+            Contributor::Store => "store",
         }
     }
 }

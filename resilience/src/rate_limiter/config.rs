@@ -40,6 +40,10 @@ pub struct RateLimiterConfig {
     /// The longest a caller waits for a cell before it is rejected. Default zero: reject at
     /// once.
     pub wait: Duration,
+    /// Whether the limit holds across instances, through the registry's
+    /// [`SharedStore`](crate::SharedStore) (key `shared`, default `false`): see
+    /// [`RateLimiterBuilder::shared`].
+    pub shared: bool,
 }
 
 impl RateLimiterConfig {
@@ -64,6 +68,9 @@ impl RateLimiterConfig {
         if self.wait != other.wait {
             keys.push(settings::WAIT.setting);
         }
+        if self.shared != other.shared {
+            keys.push(settings::SHARED.setting);
+        }
         keys
     }
 }
@@ -82,6 +89,9 @@ impl fmt::Display for RateLimiterConfig {
         write!(f, "rate={}/{:?} burst={}", self.rate, self.per, self.burst)?;
         if !self.wait.is_zero() {
             write!(f, " wait={:?}", self.wait)?;
+        }
+        if self.shared {
+            f.write_str(" shared")?;
         }
         Ok(())
     }
@@ -116,6 +126,7 @@ pub struct RateLimiterBuilder {
     per: Option<Duration>,
     burst: Option<u32>,
     wait: Option<Duration>,
+    shared: Option<bool>,
 }
 
 impl RateLimiterBuilder {
@@ -126,6 +137,7 @@ impl RateLimiterBuilder {
             per: None,
             burst: None,
             wait: None,
+            shared: None,
         }
     }
 
@@ -154,6 +166,17 @@ impl RateLimiterBuilder {
         self
     }
 
+    /// Whether the limit holds across every instance of the service (key `shared`; default
+    /// `false`): each call takes its cell from one bucket kept in the registry's
+    /// [`SharedStore`](crate::SharedStore) (one round trip, on the store's clock) instead of
+    /// this process's. Until a store is [set](crate::Registry::set_store), and whenever the
+    /// store fails to answer, the limiter falls back to its local bucket: the store failing
+    /// never fails a call.
+    pub fn shared(mut self, shared: bool) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
     /// The registry name the limiter will have.
     pub fn name(&self) -> &Arc<str> {
         &self.name
@@ -166,6 +189,7 @@ impl RateLimiterBuilder {
             per: self.per,
             burst: self.burst,
             wait: self.wait,
+            shared: self.shared,
         }
     }
 
@@ -186,6 +210,9 @@ impl RateLimiterBuilder {
         if self.wait.is_some_and(|v| v != config.wait) {
             keys.push("wait");
         }
+        if self.shared.is_some_and(|v| v != config.shared) {
+            keys.push("shared");
+        }
         keys
     }
 
@@ -204,6 +231,7 @@ impl RateLimiterBuilder {
             per: self.per,
             burst: self.burst,
             wait: self.wait,
+            shared: self.shared,
         }
         .resolve()
         .map_err(ConfigError::from_problem)?;
@@ -212,6 +240,7 @@ impl RateLimiterBuilder {
             per: resolved.per,
             burst: resolved.burst,
             wait: resolved.wait,
+            shared: self.shared.unwrap_or(false),
         };
         Ok(RateLimiter::from_parts(self.name, config))
     }

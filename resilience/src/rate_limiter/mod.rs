@@ -4,12 +4,13 @@ mod config;
 mod gcra;
 #[cfg(test)]
 mod reconfigure_tests;
+mod shared;
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,11 +90,25 @@ pub struct RateLimiter {
     bucket: Gcra,
     /// `wait` in nanoseconds, saturating: a wait past 584 years is forever.
     wait_nanos: AtomicU64,
+    /// [`WAITS`] and [`SHARED`]: whether a call must await, read with one relaxed load by
+    /// [`has_wait`](Self::has_wait); a limiter with neither decides synchronously.
+    mode: AtomicU8,
     permitted: StripedCounter,
     rejected: AtomicU64,
     waited: AtomicU64,
     /// Calls admitted and still running, for a shutdown to wait for.
     in_flight: InFlight,
+}
+
+/// [`RateLimiter::mode`]: `wait` is not zero.
+const WAITS: u8 = 1;
+/// [`RateLimiter::mode`]: the limiter is `shared`.
+const SHARED: u8 = 2;
+
+fn mode_of(config: &RateLimiterConfig) -> u8 {
+    let waits = if config.wait.is_zero() { 0 } else { WAITS };
+    let shared = if config.shared { SHARED } else { 0 };
+    waits | shared
 }
 
 /// Counters and capacity of a [`RateLimiter`], read with [`RateLimiter::stats`].
@@ -140,6 +155,7 @@ impl RateLimiter {
                 per: config::DEFAULT_PER,
                 burst: u32::MAX,
                 wait: Duration::ZERO,
+                shared: false,
             },
         )
     }
@@ -152,6 +168,7 @@ impl RateLimiter {
             ),
             name,
             wait_nanos: AtomicU64::new(duration_nanos(config.wait)),
+            mode: AtomicU8::new(mode_of(&config)),
             config: LiveConfig::new(config),
             permitted: StripedCounter::default(),
             rejected: AtomicU64::new(0),
@@ -193,16 +210,24 @@ impl RateLimiter {
         }
         self.wait_nanos
             .store(duration_nanos(config.wait), Ordering::Relaxed);
+        self.mode.store(mode_of(&config), Ordering::Relaxed);
         *current = config;
         changed
     }
 
-    /// Whether a caller may wait for a cell (`wait` is not zero): the macros' expansion takes
-    /// the synchronous [`try_acquire`](Self::try_acquire) when it may not.
+    /// Whether a call must await [`acquire`](Self::acquire): a caller may wait for a cell
+    /// (`wait` is not zero) or the limiter is `shared` (a store round trip). The macros'
+    /// expansion takes the synchronous [`try_acquire`](Self::try_acquire) when neither holds.
     #[doc(hidden)]
     #[inline]
     pub fn has_wait(&self) -> bool {
-        self.wait_nanos.load(Ordering::Relaxed) != 0
+        self.mode.load(Ordering::Relaxed) != 0
+    }
+
+    /// Whether the limit holds across the fleet, through the registry's store: see
+    /// [`RateLimiterBuilder::shared`].
+    pub fn is_shared(&self) -> bool {
+        self.mode.load(Ordering::Relaxed) & SHARED != 0
     }
 
     /// A snapshot of the counters and of the cells available now.
@@ -263,8 +288,11 @@ impl RateLimiter {
     }
 
     /// Takes a cell, waiting up to the limiter's [`wait`](RateLimiterConfig::wait) for one.
+    /// A [shared](RateLimiterBuilder::shared) limiter takes it from the fleet's bucket in the
+    /// registry's store, and from its local bucket when there is no store or it fails.
     ///
-    /// Cancel-safe: dropping the future while it waits takes no cell.
+    /// Cancel-safe: dropping the future while it waits takes no cell (of a shared limiter, a
+    /// round trip already sent may have taken one in the store).
     ///
     /// # Errors
     ///
@@ -273,6 +301,14 @@ impl RateLimiter {
         if gate::is_closed() {
             return Err(self.turn_away());
         }
+        if self.mode.load(Ordering::Relaxed) & SHARED != 0 {
+            return Box::pin(self.acquire_shared()).await;
+        }
+        self.acquire_local().await
+    }
+
+    /// [`acquire`](Self::acquire) on the local bucket.
+    async fn acquire_local(&self) -> Result<(), Error> {
         let now = self.bucket.now();
         match self.bucket.try_take(now) {
             Ok(()) => {

@@ -316,6 +316,7 @@ fn build_validates_and_fills_in_defaults() {
             per: Duration::from_secs(1),
             burst: 50,
             wait: Duration::ZERO,
+            shared: false,
         }
     );
     let out_of_range = |builder: RateLimiterBuilder| match builder.build() {

@@ -70,6 +70,7 @@ impl Registry {
     /// | configuration | | the last one offered was refused |
     /// | supervisor | | gave up |
     /// | lifecycle | | shutting down |
+    /// | store | failing to answer (shared policies run locally) | |
     ///
     /// Sends [`Event::HealthChanged`] when the status differs from the last one computed.
     pub async fn health(&self) -> HealthReport {
@@ -179,6 +180,9 @@ impl Registry {
                 status: HealthStatus::Unhealthy,
                 detail: "gave up: its children restarted more often than it allows".to_owned(),
             });
+        }
+        if let Some(store) = self.store_handle() {
+            checks.push(store.health());
         }
         let config = self.config();
         match (self.config_error(), config.file()) {

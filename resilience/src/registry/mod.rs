@@ -14,6 +14,7 @@ mod registered;
 mod retry_budgets;
 mod shutdown;
 mod snapshot;
+mod store;
 mod supervisors;
 
 use std::collections::HashMap;
@@ -101,6 +102,8 @@ pub struct Registry {
     pub(crate) checks: crate::health::Checks,
     /// The last health status computed, as its gauge level: see [`Registry::health`].
     pub(crate) last_health: std::sync::atomic::AtomicU8,
+    /// The store shared policies use: see [`Registry::set_store`].
+    pub(crate) store: RwLock<Option<Arc<crate::store::StoreHandle>>>,
 }
 
 pub(crate) struct Entry<P: RegisteredPolicy> {
