@@ -40,6 +40,7 @@ async fn defaults() -> Result<u32, ApiError> {
     failure_if = is_outage,
     ignore_if = is_client_error,
     critical,
+    shared,
 )]
 async fn consecutive() -> Result<u32, ApiError> {
     Ok(1)
@@ -52,6 +53,7 @@ async fn consecutive() -> Result<u32, ApiError> {
     reset_timeout_ms = 500,
     half_open_timeout_ms = 250,
     critical = false,
+    shared = false,
     crate = "::resilience"
 )]
 async fn count_window() -> Result<u32, ApiError> {

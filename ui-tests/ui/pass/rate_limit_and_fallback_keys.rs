@@ -24,7 +24,7 @@ async fn rate_all() -> Result<u32, AppError> {
     Ok(1)
 }
 
-#[rate_limit(rate = 5, per_ms = 1500, wait_ms = 20)]
+#[rate_limit(rate = 5, per_ms = 1500, wait_ms = 20, shared = false)]
 async fn rate_ms() -> Result<u32, AppError> {
     Ok(1)
 }
