@@ -82,21 +82,49 @@ fn main() {
         .warm_up_time(Duration::from_millis(200))
         .measurement_time(Duration::from_millis(500));
 
-    bench(&mut c, &rt, "shared_breaker_success", "resilience local", local_breaker);
-    bench(&mut c, &rt, "shared_breaker_success", "resilience shared", shared_breaker);
-    bench(&mut c, &rt, "shared_limiter_call", "resilience shared limiter", shared_limiter);
-    bench(&mut c, &rt, "shared_limiter_call", "redis GET (same server)", |_| {
-        let mut connection = plain.clone();
-        async move {
-            let value: Option<String> = connection.get("bench-key").await.expect("GET");
-            value
-        }
-    });
+    bench(
+        &mut c,
+        &rt,
+        "shared_breaker_success",
+        "resilience local",
+        local_breaker,
+    );
+    bench(
+        &mut c,
+        &rt,
+        "shared_breaker_success",
+        "resilience shared",
+        shared_breaker,
+    );
+    bench(
+        &mut c,
+        &rt,
+        "shared_limiter_call",
+        "resilience shared limiter",
+        shared_limiter,
+    );
+    bench(
+        &mut c,
+        &rt,
+        "shared_limiter_call",
+        "redis GET (same server)",
+        |_| {
+            let mut connection = plain.clone();
+            async move {
+                let value: Option<String> = connection.get("bench-key").await.expect("GET");
+                value
+            }
+        },
+    );
     c.final_summary();
     let limiter = registry()
         .rate_limiter("bench-shared-limiter")
         .expect("registered");
-    assert_eq!(limiter.stats().rejected, 0, "the shared limiter never limited");
+    assert_eq!(
+        limiter.stats().rejected,
+        0,
+        "the shared limiter never limited"
+    );
     assert!(registry().clear_store());
     drop(server);
 }

@@ -22,7 +22,12 @@ async fn search(query: &str) -> Result<String, Error> {
 }
 
 /// Opens after three failures in a row, fleet-wide.
-#[circuit_breaker(name = "fleet-payments", failure_threshold = 3, reset_timeout = "30s", shared)]
+#[circuit_breaker(
+    name = "fleet-payments",
+    failure_threshold = 3,
+    reset_timeout = "30s",
+    shared
+)]
 async fn charge(backend_up: bool) -> Result<(), Error> {
     if backend_up {
         Ok(())
@@ -43,8 +48,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             // A fresh fleet for each run of the example.
             let prefix = format!("example-{}", std::process::id());
             let me = std::env::current_exe()?;
-            let b = Command::new(&me).arg("b").env("FLEET_PREFIX", &prefix).spawn()?;
-            let a = Command::new(&me).arg("a").env("FLEET_PREFIX", &prefix).spawn()?;
+            let b = Command::new(&me)
+                .arg("b")
+                .env("FLEET_PREFIX", &prefix)
+                .spawn()?;
+            let a = Command::new(&me)
+                .arg("a")
+                .env("FLEET_PREFIX", &prefix)
+                .spawn()?;
             for mut child in [a, b] {
                 child.wait()?;
             }
@@ -69,12 +80,17 @@ async fn run_instance(instance: &str, url: &str) -> Result<(), Box<dyn std::erro
     println!("[{instance}] {passed} of 4 searches passed (5 for the whole fleet)");
 
     charge(true).await?;
-    let breaker = registry().circuit_breaker("fleet-payments").expect("registered");
+    let breaker = registry()
+        .circuit_breaker("fleet-payments")
+        .expect("registered");
     if instance == "a" {
         for _ in 0..3 {
             let _ = charge(false).await;
         }
-        println!("[a] the payments backend failed 3 times: circuit {}", breaker.state());
+        println!(
+            "[a] the payments backend failed 3 times: circuit {}",
+            breaker.state()
+        );
         // Stays up long enough to sync the trip to the fleet.
         tokio::time::sleep(Duration::from_millis(300)).await;
     } else {

@@ -221,7 +221,12 @@ impl RedisStore {
     }
 
     /// Runs `script` with one key and `args` within the operation timeout.
-    async fn eval(&self, script: &Script, key: String, args: Vec<String>) -> Result<Value, StoreError> {
+    async fn eval(
+        &self,
+        script: &Script,
+        key: String,
+        args: Vec<String>,
+    ) -> Result<Value, StoreError> {
         let mut connection = self.inner.connection.clone();
         let mut invocation = script.key(key);
         for arg in args {
@@ -445,8 +450,18 @@ mod tests {
         assert_eq!(parse_breaker(&closed).unwrap().open_for, Duration::ZERO);
         for bad in [
             Value::Int(3),
-            Value::Array(vec![Value::Int(1), bulk("ajar"), Value::Int(0), Value::Int(0)]),
-            Value::Array(vec![Value::Int(-1), bulk("open"), Value::Int(0), Value::Int(0)]),
+            Value::Array(vec![
+                Value::Int(1),
+                bulk("ajar"),
+                Value::Int(0),
+                Value::Int(0),
+            ]),
+            Value::Array(vec![
+                Value::Int(-1),
+                bulk("open"),
+                Value::Int(0),
+                Value::Int(0),
+            ]),
             Value::Array(vec![Value::Int(1), bulk("open")]),
         ] {
             assert!(

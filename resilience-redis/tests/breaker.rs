@@ -30,8 +30,16 @@ fn report(generation: u64) -> BreakerReport {
 }
 
 async fn two_instances(server: &RedisServer) -> (RedisStore, RedisStore) {
-    let a = RedisStore::builder(server.url()).prefix("race").connect().await.unwrap();
-    let b = RedisStore::builder(server.url()).prefix("race").connect().await.unwrap();
+    let a = RedisStore::builder(server.url())
+        .prefix("race")
+        .connect()
+        .await
+        .unwrap();
+    let b = RedisStore::builder(server.url())
+        .prefix("race")
+        .connect()
+        .await
+        .unwrap();
     (a, b)
 }
 
@@ -76,10 +84,16 @@ async fn the_trip_rule_is_judged_on_the_fleets_counts() {
         trailing_failures: 2,
         ..report(0)
     };
-    assert_eq!(a.sync_breaker("streak", two).await.unwrap().phase, FleetPhase::Closed);
+    assert_eq!(
+        a.sync_breaker("streak", two).await.unwrap().phase,
+        FleetPhase::Closed
+    );
     let fleet = b.sync_breaker("streak", two).await.unwrap();
     assert_eq!((fleet.phase, fleet.generation), (FleetPhase::Open, 1));
-    assert!(!fleet.proposal_applied, "the fleet's counts tripped it, not a proposal");
+    assert!(
+        !fleet.proposal_applied,
+        "the fleet's counts tripped it, not a proposal"
+    );
 
     // A success in between restarts the fleet's streak at the reporter's trailing failures.
     let _ = a.sync_breaker("broken-streak", two).await.unwrap();
@@ -90,7 +104,10 @@ async fn the_trip_rule_is_judged_on_the_fleets_counts() {
         ..report(0)
     };
     assert_eq!(
-        b.sync_breaker("broken-streak", recovered).await.unwrap().phase,
+        b.sync_breaker("broken-streak", recovered)
+            .await
+            .unwrap()
+            .phase,
         FleetPhase::Closed
     );
     assert_eq!(
@@ -110,8 +127,14 @@ async fn the_trip_rule_is_judged_on_the_fleets_counts() {
         rule: rate,
         ..report(0)
     };
-    assert_eq!(a.sync_breaker("rate", half).await.unwrap().phase, FleetPhase::Closed);
-    assert_eq!(b.sync_breaker("rate", half).await.unwrap().phase, FleetPhase::Open);
+    assert_eq!(
+        a.sync_breaker("rate", half).await.unwrap().phase,
+        FleetPhase::Closed
+    );
+    assert_eq!(
+        b.sync_breaker("rate", half).await.unwrap().phase,
+        FleetPhase::Open
+    );
 }
 
 #[tokio::test]
@@ -125,24 +148,52 @@ async fn half_open_probes_are_bounded_fleet_wide_and_a_silent_prober_reopens_it(
         ..report(0)
     };
     a.sync_breaker("probe", report(0)).await.unwrap();
-    assert!(a.sync_breaker("probe", open).await.unwrap().proposal_applied);
+    assert!(
+        a.sync_breaker("probe", open)
+            .await
+            .unwrap()
+            .proposal_applied
+    );
     // Both see the reset timeout elapse and propose half-open: one wins and probes.
     let half_open = BreakerReport {
         proposal: Some(FleetPhase::HalfOpen),
         ..open
     };
     let (x, y) = tokio::join!(
-        a.sync_breaker("probe", BreakerReport { generation: 1, ..half_open }),
-        b.sync_breaker("probe", BreakerReport { generation: 1, ..half_open })
+        a.sync_breaker(
+            "probe",
+            BreakerReport {
+                generation: 1,
+                ..half_open
+            }
+        ),
+        b.sync_breaker(
+            "probe",
+            BreakerReport {
+                generation: 1,
+                ..half_open
+            }
+        )
     );
     let (x, y) = (x.unwrap(), y.unwrap());
-    assert_eq!(u8::from(x.proposal_applied) + u8::from(y.proposal_applied), 1);
+    assert_eq!(
+        u8::from(x.proposal_applied) + u8::from(y.proposal_applied),
+        1
+    );
     assert_eq!(x.phase, FleetPhase::HalfOpen);
     // The prober never reports: after `half_open_timeout` the fleet re-opens.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let fleet = b
-            .sync_breaker("probe", BreakerReport { generation: 2, phase: FleetPhase::HalfOpen, proposal: None, ..open })
+            .sync_breaker(
+                "probe",
+                BreakerReport {
+                    generation: 2,
+                    phase: FleetPhase::HalfOpen,
+                    proposal: None,
+                    ..open
+                },
+            )
             .await
             .unwrap();
         if fleet.phase == FleetPhase::Open {
@@ -154,7 +205,12 @@ async fn half_open_probes_are_bounded_fleet_wide_and_a_silent_prober_reopens_it(
     }
 }
 
-#[circuit_breaker(name = "inventory", failure_threshold = 3, reset_timeout = "1h", shared)]
+#[circuit_breaker(
+    name = "inventory",
+    failure_threshold = 3,
+    reset_timeout = "1h",
+    shared
+)]
 async fn inventory() -> Result<u32, Error> {
     Ok(7)
 }
@@ -169,7 +225,11 @@ async fn a_breaker_follows_its_fleet_within_one_interval_through_a_flush_and_gar
         .connect()
         .await
         .unwrap();
-    let other = RedisStore::builder(server.url()).prefix("follow").connect().await.unwrap();
+    let other = RedisStore::builder(server.url())
+        .prefix("follow")
+        .connect()
+        .await
+        .unwrap();
     registry().set_store(store);
     assert_eq!(inventory().await.unwrap(), 7);
     let breaker = registry().circuit_breaker("inventory").unwrap();
@@ -202,9 +262,11 @@ async fn a_breaker_follows_its_fleet_within_one_interval_through_a_flush_and_gar
         .unwrap();
     assert!(tripped.proposal_applied);
     let started = tokio::time::Instant::now();
-    eventually(Duration::from_secs(2), "the breaker follows the fleet open", || {
-        breaker.state() == CircuitState::Open
-    })
+    eventually(
+        Duration::from_secs(2),
+        "the breaker follows the fleet open",
+        || breaker.state() == CircuitState::Open,
+    )
     .await;
     let followed_after = started.elapsed();
     assert!(
@@ -214,7 +276,10 @@ async fn a_breaker_follows_its_fleet_within_one_interval_through_a_flush_and_gar
     assert!(matches!(inventory().await, Err(Error::CircuitOpen { .. })));
 
     // Flushed: the instance re-seeds the fleet with its own state, still open.
-    let () = redis::cmd("FLUSHALL").query_async(&mut redis).await.unwrap();
+    let () = redis::cmd("FLUSHALL")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
     let mut reseeded = None;
     for _ in 0..400 {
         let phase: Option<String> = redis.hget(key, "phase").await.unwrap();
@@ -240,9 +305,11 @@ async fn a_breaker_follows_its_fleet_within_one_interval_through_a_flush_and_gar
         )
         .await
         .unwrap();
-    eventually(Duration::from_secs(2), "the breaker follows the fleet closed", || {
-        breaker.state() == CircuitState::Closed
-    })
+    eventually(
+        Duration::from_secs(2),
+        "the breaker follows the fleet closed",
+        || breaker.state() == CircuitState::Closed,
+    )
     .await;
     assert_eq!(inventory().await.unwrap(), 7);
 
@@ -251,7 +318,11 @@ async fn a_breaker_follows_its_fleet_within_one_interval_through_a_flush_and_gar
     assert_eq!(inventory().await.unwrap(), 7);
     let mut healed = false;
     for _ in 0..400 {
-        let kind: String = redis::cmd("TYPE").arg(key).query_async(&mut redis).await.unwrap();
+        let kind: String = redis::cmd("TYPE")
+            .arg(key)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
         if kind == "hash" {
             healed = true;
             break;

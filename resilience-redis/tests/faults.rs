@@ -40,7 +40,11 @@ async fn call_until(
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let started = Instant::now();
-        assert_eq!(fetch().await.unwrap(), 1, "a call never fails on the store's account");
+        assert_eq!(
+            fetch().await.unwrap(),
+            1,
+            "a call never fails on the store's account"
+        );
         assert!(
             started.elapsed() < OPERATION_TIMEOUT * 10,
             "a call waited {:?} on the store",
@@ -51,7 +55,10 @@ async fn call_until(
                 return event;
             }
         }
-        assert!(tokio::time::Instant::now() < deadline, "not within {within:?}: {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within {within:?}: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -79,9 +86,12 @@ async fn killed_restarted_and_slow_the_store_never_fails_a_call() {
 
     // Killed mid-run.
     server.kill();
-    let down = call_until(&mut events, Duration::from_secs(5), "StoreUnavailable", |e| {
-        matches!(e, Event::StoreUnavailable { .. })
-    })
+    let down = call_until(
+        &mut events,
+        Duration::from_secs(5),
+        "StoreUnavailable",
+        |e| matches!(e, Event::StoreUnavailable { .. }),
+    )
     .await;
     let Event::StoreUnavailable { store, .. } = down else {
         unreachable!()
@@ -111,9 +121,12 @@ async fn killed_restarted_and_slow_the_store_never_fails_a_call() {
         .query_async(&mut redis)
         .await
         .unwrap();
-    let slow = call_until(&mut events, Duration::from_secs(5), "StoreUnavailable (slow)", |e| {
-        matches!(e, Event::StoreUnavailable { .. })
-    })
+    let slow = call_until(
+        &mut events,
+        Duration::from_secs(5),
+        "StoreUnavailable (slow)",
+        |e| matches!(e, Event::StoreUnavailable { .. }),
+    )
     .await;
     assert!(
         matches!(
@@ -126,10 +139,16 @@ async fn killed_restarted_and_slow_the_store_never_fails_a_call() {
         "{slow:?}"
     );
     assert_eq!(store_health().0, HealthStatus::Degraded);
-    assert!(limiter.stats().permitted > permitted, "the local bucket admitted the calls");
-    call_until(&mut events, Duration::from_secs(10), "StoreRejoined (after the pause)", |e| {
-        matches!(e, Event::StoreRejoined { .. })
-    })
+    assert!(
+        limiter.stats().permitted > permitted,
+        "the local bucket admitted the calls"
+    );
+    call_until(
+        &mut events,
+        Duration::from_secs(10),
+        "StoreRejoined (after the pause)",
+        |e| matches!(e, Event::StoreRejoined { .. }),
+    )
     .await;
     assert_eq!(store_health().0, HealthStatus::Healthy);
     assert!(registry().clear_store());

@@ -32,7 +32,12 @@ async fn search() -> Result<(), Error> {
     Ok(())
 }
 
-#[circuit_breaker(name = "fleet-orders", failure_threshold = 3, reset_timeout = "60s", shared)]
+#[circuit_breaker(
+    name = "fleet-orders",
+    failure_threshold = 3,
+    reset_timeout = "60s",
+    shared
+)]
 async fn orders(fail: bool) -> Result<(), Error> {
     if fail {
         Err(Error::Timeout {
@@ -85,7 +90,9 @@ fn node(role: &str) {
         }
         println!("permitted={permitted}");
         orders(false).await.expect("a closed breaker");
-        let breaker = registry().circuit_breaker("fleet-orders").expect("registered");
+        let breaker = registry()
+            .circuit_breaker("fleet-orders")
+            .expect("registered");
         let deadline = tokio::time::Instant::now() + NODE_DEADLINE;
         match role {
             "follow" => {
@@ -96,7 +103,10 @@ fn node(role: &str) {
                 }
                 println!("followed_at={}", now_ms());
                 // Rejected without a call of its own having failed.
-                assert!(matches!(orders(false).await, Err(Error::CircuitOpen { .. })));
+                assert!(matches!(
+                    orders(false).await,
+                    Err(Error::CircuitOpen { .. })
+                ));
                 println!("rejected");
             }
             "trip" => {
@@ -208,7 +218,9 @@ fn two_processes_share_a_limiter_and_a_breaker() {
     );
     let tripped_at = tripper.value("tripped_at=");
     let followed_at = follower.value("followed_at=");
-    let lag = Duration::from_millis(u64::try_from(followed_at.saturating_sub(tripped_at)).unwrap_or(u64::MAX));
+    let lag = Duration::from_millis(
+        u64::try_from(followed_at.saturating_sub(tripped_at)).unwrap_or(u64::MAX),
+    );
     eprintln!("fleet: the follower followed {lag:?} after the fleet opened");
     assert!(lag <= FOLLOW_BOUND, "followed {lag:?} after the trip");
     follower.line("rejected");

@@ -83,14 +83,21 @@ async fn a_shared_limit_holds_across_instances_and_survives_a_flush_and_garbage(
     );
 
     // Flushed: the bucket is full again, and no call failed on the way.
-    let () = redis::cmd("FLUSHALL").query_async(&mut redis).await.unwrap();
+    let () = redis::cmd("FLUSHALL")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
     search().await.unwrap();
 
     // Garbage in the key, of another type or unreadable: the call passes and the key heals.
     let () = redis.del(KEY).await.unwrap();
     let () = redis.hset(KEY, "not", "a bucket").await.unwrap();
     search().await.unwrap();
-    let kind: String = redis::cmd("TYPE").arg(KEY).query_async(&mut redis).await.unwrap();
+    let kind: String = redis::cmd("TYPE")
+        .arg(KEY)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
     assert_eq!(kind, "string");
     let () = redis.set(KEY, "twelve o'clock").await.unwrap();
     search().await.unwrap();
@@ -139,7 +146,10 @@ async fn the_gcra_admits_the_burst_then_one_per_interval() {
 #[tokio::test]
 async fn a_bad_prefix_or_url_is_refused_and_an_absent_server_fails_to_connect() {
     for prefix in ["", "a:b", "has space"] {
-        let refused = RedisStore::builder("redis://127.0.0.1:1").prefix(prefix).connect().await;
+        let refused = RedisStore::builder("redis://127.0.0.1:1")
+            .prefix(prefix)
+            .connect()
+            .await;
         assert!(
             matches!(refused, Err(resilience_redis::RedisStoreError::Prefix(_))),
             "{prefix:?}"

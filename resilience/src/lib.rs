@@ -316,10 +316,10 @@ pub use retry::{
     RetryRun, RetryStats,
 };
 pub use retry_budget::{RetryBudget, RetryBudgetBuilder, RetryBudgetConfig, RetryBudgetStats};
+pub use store::SharedStore;
 pub use supervisor::{
     ChildSpec, Restart, Strategy, Supervisor, SupervisorBuilder, SupervisorError, SupervisorStats,
 };
-pub use store::SharedStore;
 pub use timeout::{Timeout, TimeoutBuilder, TimeoutConfig, TimeoutStats};
 pub use wall_time::WallTime;
 

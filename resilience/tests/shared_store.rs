@@ -137,7 +137,10 @@ async fn shared_policies_sync_follow_fall_back_and_rejoin() {
     }
     tick().await;
     fake.with(|fleet| {
-        assert!(fleet.reports.iter().all(|(name, _)| name == "fleet-payments"));
+        assert!(fleet
+            .reports
+            .iter()
+            .all(|(name, _)| name == "fleet-payments"));
         let successes: u64 = fleet.reports.iter().map(|(_, r)| r.successes).sum();
         assert_eq!(successes, 3);
     });
@@ -206,7 +209,14 @@ async fn shared_policies_sync_follow_fall_back_and_rejoin() {
     // A local trip is proposed with the generation this instance saw.
     let seen = fake.with(|fleet| fleet.breakers["fleet-payments"].generation);
     for _ in 0..2 {
-        let _ = shared.call(async { Err::<(), _>(Error::Timeout { name: "x".into(), after: TICK }) }).await;
+        let _ = shared
+            .call(async {
+                Err::<(), _>(Error::Timeout {
+                    name: "x".into(),
+                    after: TICK,
+                })
+            })
+            .await;
     }
     assert_eq!(shared.state(), CircuitState::Open);
     tick().await;
@@ -227,7 +237,10 @@ async fn shared_policies_sync_follow_fall_back_and_rejoin() {
     let limiter = registry()
         .rate_limiter_or_register(RateLimiter::builder("fleet-api").rate(1).shared(true))
         .unwrap();
-    assert!(limiter.has_wait(), "a shared limiter's call awaits the store");
+    assert!(
+        limiter.has_wait(),
+        "a shared limiter's call awaits the store"
+    );
     let before = fake.with(|fleet| fleet.permit_calls);
     limiter.acquire().await.unwrap();
     limiter.acquire().await.unwrap();
@@ -250,7 +263,10 @@ async fn shared_policies_sync_follow_fall_back_and_rejoin() {
     fake.with(|fleet| fleet.failing = true);
     limiter.refill();
     assert!(limiter.acquire().await.is_ok(), "the local bucket decides");
-    assert!(limiter.acquire().await.is_err(), "rate 1: the local bucket is empty");
+    assert!(
+        limiter.acquire().await.is_err(),
+        "rate 1: the local bucket is empty"
+    );
     let (store, error) = loop {
         if let Event::StoreUnavailable { store, error, .. } = events.recv().await.unwrap() {
             break (store, error);
@@ -271,7 +287,14 @@ async fn shared_policies_sync_follow_fall_back_and_rejoin() {
     // half-open, its own probe.
     tick().await;
     for _ in 0..2 {
-        let _ = shared.call(async { Err::<(), _>(Error::Timeout { name: "x".into(), after: TICK }) }).await;
+        let _ = shared
+            .call(async {
+                Err::<(), _>(Error::Timeout {
+                    name: "x".into(),
+                    after: TICK,
+                })
+            })
+            .await;
     }
     assert_eq!(shared.state(), CircuitState::Open);
     tokio::time::sleep(Duration::from_secs(1)).await;

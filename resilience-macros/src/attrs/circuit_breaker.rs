@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
+use resilience_settings::circuit_breaker::SHARED;
 use resilience_settings::circuit_breaker::{
     BreakerSettings, Window, CRITICAL, FAILURE_IF, FAILURE_RATE, FAILURE_THRESHOLD,
     HALF_OPEN_MAX_CALLS, HALF_OPEN_TIMEOUT, IGNORE_IF, MIN_CALLS, RESET_TIMEOUT, SLOW_CALL,
     SUCCESS_THRESHOLD, WINDOW,
 };
-use resilience_settings::circuit_breaker::SHARED;
 
 use super::ArgSet;
 use crate::args::{lit_str, Arg};

@@ -34,8 +34,8 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 pub use builder::CircuitBreakerBuilder;
-pub(crate) use fleet::LocalView;
 pub use config::{CircuitBreakerConfig, TripRule, Window};
+pub(crate) use fleet::LocalView;
 pub use permit::{CallOutcome, CallPermit};
 pub use state::{CircuitState, TransitionCause};
 pub use stats::CircuitBreakerStats;

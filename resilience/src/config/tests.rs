@@ -323,3 +323,21 @@ fn a_large_text_is_refused_before_it_is_read() {
         Err(ConfigError::TooLarge { .. })
     ));
 }
+
+#[test]
+fn shared_is_a_boolean_for_breakers_and_limiters() {
+    let config = Config::from_toml_str(
+        "[circuit_breaker.payments]\nshared = true\n\n[rate_limit.api]\nrate = 10\nshared = false\n",
+    )
+    .unwrap();
+    let (_, breaker) = config.layers(Attribute::CircuitBreaker, "payments");
+    assert_eq!(breaker.get("shared"), Some(&Value::Flag(true)));
+    let (_, limiter) = config.layers(Attribute::RateLimit, "api");
+    assert_eq!(limiter.get("shared"), Some(&Value::Flag(false)));
+    for section in ["circuit_breaker.db", "rate_limit.db"] {
+        let found = problems(&format!("[{section}]\nshared = \"yes\"\n"));
+        assert_eq!(found.len(), 1, "{section}");
+        assert_eq!(found[0].kind(), ProblemKind::WrongType, "{section}");
+        assert_eq!(found[0].path(), format!("{section}.shared"));
+    }
+}

@@ -18,6 +18,7 @@ fn config(rate: u32, per: Duration, burst: u32, wait: Duration) -> RateLimiterCo
         per,
         burst,
         wait,
+        shared: false,
     }
 }
 

@@ -416,3 +416,37 @@ async fn the_fallback_policy_never_rejects() {
     }
     assert_eq!(limiter.stats().rejected, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_shared_limiter_awaits_and_without_a_store_runs_on_its_local_bucket() {
+    let local = RateLimiter::builder("rl-local").rate(1).build().unwrap();
+    assert!(
+        !local.has_wait(),
+        "an unshared limiter without a wait decides at once"
+    );
+    assert!(!local.is_shared());
+    let shared = RateLimiter::builder("rl-shared")
+        .rate(1)
+        .shared(true)
+        .build()
+        .unwrap();
+    assert!(
+        shared.has_wait(),
+        "a shared limiter's call awaits the store"
+    );
+    assert!(shared.is_shared());
+    assert!(shared.config().shared);
+    assert_eq!(shared.config().to_string(), "rate=1/1s burst=1 shared");
+    assert_eq!(local.config().changed_keys(&shared.config()), ["shared"]);
+    // No store in this registry: the local bucket decides.
+    assert!(shared.acquire().await.is_ok());
+    assert!(matches!(
+        shared.acquire().await,
+        Err(Error::RateLimited { .. })
+    ));
+    // A reload that turns sharing off makes the call synchronous again.
+    let mut config = shared.config();
+    config.shared = false;
+    assert_eq!(shared.reconfigure(config), ["shared"]);
+    assert!(!shared.has_wait());
+}

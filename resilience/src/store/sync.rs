@@ -87,8 +87,7 @@ async fn sync_one(handle: &StoreHandle, breaker: &CircuitBreaker, link: &mut Lin
     let view: LocalView = breaker.fleet_view();
     let phase = view.phase();
     // Only outcomes of a closed circuit count toward the fleet's trip rule.
-    let (successes, failures) = if phase == FleetPhase::Closed && link.phase == FleetPhase::Closed
-    {
+    let (successes, failures) = if phase == FleetPhase::Closed && link.phase == FleetPhase::Closed {
         (
             view.successes.saturating_sub(link.successes),
             view.failures.saturating_sub(link.failures),

@@ -152,3 +152,23 @@ pub struct FleetBreaker {
     /// Whether the report's proposal was applied: this instance made the transition.
     pub proposal_applied: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_read_back_what_they_write() {
+        for phase in [
+            FleetPhase::Closed,
+            FleetPhase::Open,
+            FleetPhase::HalfOpen,
+            FleetPhase::ForcedOpen,
+        ] {
+            assert_eq!(FleetPhase::parse(phase.as_str()), Some(phase));
+            assert_eq!(phase.to_string(), phase.as_str());
+        }
+        assert_eq!(FleetPhase::parse(""), None);
+        assert_eq!(FleetPhase::parse("OPEN"), None);
+    }
+}

@@ -27,6 +27,7 @@ fn defaults_are_five_failures_and_thirty_seconds() {
             success_threshold: 1,
             slow_call: None,
             critical: false,
+            shared: false,
         }
     );
     assert!(
@@ -368,4 +369,23 @@ fn the_summary_is_one_compact_line() {
         summary(CircuitBreaker::builder("s").critical(false)),
         "threshold=5 reset=30s half_open_timeout=30s"
     );
+}
+
+#[test]
+fn shared_is_off_by_default_and_shows_in_the_summary_and_the_changed_keys() {
+    let local = CircuitBreaker::builder("cfg-local").build().unwrap();
+    assert!(!local.is_shared());
+    assert!(!local.config().shared);
+    let shared = CircuitBreaker::builder("cfg-shared")
+        .shared(true)
+        .build()
+        .unwrap();
+    assert!(shared.is_shared());
+    assert!(shared.config().to_string().ends_with(" shared"));
+    assert_eq!(local.config().changed_keys(&shared.config()), ["shared"]);
+    let joining = CircuitBreaker::builder("cfg-shared").shared(false);
+    assert_eq!(joining.conflicts_with(&shared), ["shared"]);
+    assert!(CircuitBreaker::builder("cfg-shared")
+        .conflicts_with(&shared)
+        .is_empty());
 }
