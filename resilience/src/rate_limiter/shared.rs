@@ -15,8 +15,10 @@ impl RateLimiter {
     /// Takes a cell from the fleet's bucket, waiting up to `wait` for one as the local path
     /// does (each try one round trip); on any store failure, the local bucket decides.
     pub(super) async fn acquire_shared(&self) -> Result<(), Error> {
-        let Some(handle) = crate::registry().store_handle() else {
-            return self.acquire_local().await;
+        let handle = match crate::registry().store_handle() {
+            Some(handle) if !handle.skip_calls() => handle,
+            // No store, or one that is down and was asked less than an interval ago.
+            _ => return self.acquire_local().await,
         };
         let config = self.config.get();
         let request = RateRequest {

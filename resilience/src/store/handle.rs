@@ -1,8 +1,11 @@
 //! The registry's store and whether it answers: every operation goes through
 //! [`StoreHandle::run`], which keeps the availability that events and health report.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::{SharedStore, StoreError, StoreFuture};
 use crate::events::{self, Event};
@@ -22,12 +25,22 @@ pub(crate) struct StoreHandle {
     last_error: Mutex<Option<StoreError>>,
     /// Set when another store replaced this one, or it was cleared: its sync task ends.
     retired: AtomicBool,
+    /// While the store is down, calls go straight to their local state until this time (in
+    /// nanoseconds since `origin`), then one call asks the store again: an outage costs the
+    /// calls no timeout each.
+    probe_at: AtomicU64,
+    origin: Instant,
+    /// How long calls skip a store that is down: its sync interval.
+    cool_down: Duration,
 }
 
 impl StoreHandle {
     pub(crate) fn new(store: Box<dyn SharedStore>) -> Self {
         StoreHandle {
             label: store.describe().into(),
+            cool_down: store.sync_interval(),
+            probe_at: AtomicU64::new(0),
+            origin: Instant::now(),
             store,
             availability: AtomicU8::new(UNKNOWN),
             last_error: Mutex::new(None),
@@ -74,6 +87,26 @@ impl StoreHandle {
             }
         }
         result
+    }
+
+    /// Whether a call should leave the store alone and use its local state: the store is down,
+    /// and another call asked it less than a sync interval ago. Once per interval one call (the
+    /// one that gets `false`) asks it again; a shared breaker's sync asks it at every interval
+    /// anyway.
+    pub(crate) fn skip_calls(&self) -> bool {
+        if !self.is_down() {
+            return false;
+        }
+        let now = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let probe_at = self.probe_at.load(Relaxed);
+        if now < probe_at {
+            return true;
+        }
+        let next = now.saturating_add(u64::try_from(self.cool_down.as_nanos()).unwrap_or(u64::MAX));
+        // One caller wins the probe; the others skip.
+        self.probe_at
+            .compare_exchange(probe_at, next, Relaxed, Relaxed)
+            .is_err()
     }
 
     /// Whether the last operation failed.

@@ -24,6 +24,9 @@
 //!   [`Event::StoreUnavailable`](crate::Event::StoreUnavailable) is emitted once, health is
 //!   degraded naming the store ([`Contributor::Store`](crate::Contributor::Store)), and the first
 //!   operation that succeeds again emits [`Event::StoreRejoined`](crate::Event::StoreRejoined).
+//!   While the store is down, a shared limiter's calls go straight to the local bucket, but for
+//!   one call per `sync_interval` that asks the store again (and the breakers' syncs, which keep
+//!   asking), so an outage does not cost every call the store's timeout.
 //!
 //! A policy that is not `shared` never looks at the store.
 
