@@ -215,7 +215,10 @@ impl CircuitBreakerBuilder {
     /// on the fleet's counts, a transition made anywhere is followed everywhere within one
     /// interval, and half-open probes are bounded fleet-wide by `half_open_max_calls`. Until a
     /// store is [set](crate::Registry::set_store), and while it fails to answer, the breaker
-    /// runs on its local state alone. See the [`store`](crate::store) module.
+    /// runs on its local state alone. Only a breaker in the [registry](crate::registry) syncs
+    /// (an attribute's always is; one built by hand, once registered with
+    /// [`circuit_breaker_or_register`](crate::Registry::circuit_breaker_or_register)). See the
+    /// [`store`](crate::store) module.
     ///
     /// ```
     /// use resilience::CircuitBreaker;
