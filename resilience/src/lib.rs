@@ -364,7 +364,7 @@ pub use resilience_macros::retry;
 /// `slow_call`, `failure_if = path`, `ignore_if = path` (both `fn(&E) -> bool`), the flag
 /// `critical` (or `critical = true`/`false`: an open or half-open circuit makes health unhealthy
 /// rather than degraded), the flag `shared` (the circuit's state is shared across instances
-/// through the registry's [store](crate::store)), and, like every attribute, `crate = "path"` for a renamed or
+/// through the registry's store: see [`store`]), and, like every attribute, `crate = "path"` for a renamed or
 /// re-exported runtime crate.
 ///
 /// While open, calls fail with [`Error::CircuitOpen`] without running the body.
@@ -436,7 +436,7 @@ pub use resilience_macros::bulkhead;
 /// Limits the rate of calls with a GCRA token bucket: `rate` (required) calls per `per`
 /// (`"1s"`), up to `burst` (default `rate`) at once after a quiet spell; `wait` (default zero)
 /// lets a caller wait that long for a cell instead of failing; the flag `shared` (one bucket for
-/// every instance, in the registry's [store](crate::store)); `name`.
+/// every instance, in the registry's store: see [`store`]); `name`.
 ///
 /// Beyond the rate a call fails with [`Error::RateLimited`] carrying `retry_after`, without
 /// running the body; an outer `#[retry]` sleeps at least that long before its next attempt.
