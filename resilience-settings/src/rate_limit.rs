@@ -57,8 +57,41 @@ pub const SHARED: KeySpec = KeySpec::new(
 )
 .because(" (in an attribute, `shared` alone means `true`)");
 
+/// The most keys a keyed limiter holds when `max_keys` is not given.
+pub const DEFAULT_MAX_KEYS: u32 = 100_000;
+/// `key_idle = "10m"`: how long a keyed limiter keeps a key whose bucket is full.
+pub const KEY_IDLE: KeySpec = KeySpec::new(
+    "key_idle",
+    ValueKind::Duration { positive: true },
+    LONGER_THAN_ZERO,
+    "three periods (`3 × per`), at least the time a bucket takes to refill",
+    "\"10m\"",
+    "how long a keyed limiter keeps a key whose bucket has been full",
+);
+/// `key_idle_ms = 600000`.
+pub const KEY_IDLE_MS: KeySpec = KEY_IDLE.in_milliseconds("key_idle_ms", "600000");
+/// `max_keys = 100000`.
+pub const MAX_KEYS: KeySpec = count_from_one(
+    "max_keys",
+    "100000",
+    "10000",
+    "the most keys a keyed limiter holds at once",
+);
+
 /// Every `#[rate_limit]` key, in the order messages list them.
-pub const KEYS: &[KeySpec] = &[RATE, PER, PER_MS, BURST, WAIT, WAIT_MS, SHARED, NAME];
+pub const KEYS: &[KeySpec] = &[
+    RATE,
+    PER,
+    PER_MS,
+    BURST,
+    WAIT,
+    WAIT_MS,
+    KEY_IDLE,
+    KEY_IDLE_MS,
+    MAX_KEYS,
+    SHARED,
+    NAME,
+];
 
 /// Names other libraries use, and ours.
 pub const RENAMED: &[(&str, &str)] = &[

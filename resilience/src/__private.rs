@@ -587,3 +587,10 @@ mod tests {
         assert!(event.to_string().contains("runs with the default settings"));
     }
 }
+
+/// The key of a keyed site, checked to be a [`PolicyKey`](crate::PolicyKey): the expansion
+/// calls it on the `key = ..` expression, so that a missing bound is reported there.
+#[inline(always)]
+pub fn policy_key<K: crate::PolicyKey>(key: &K) -> &K {
+    key
+}

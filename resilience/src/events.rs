@@ -60,6 +60,9 @@ pub enum Event {
         kind: PolicyKind,
         /// The rejection, with the policy's name.
         error: Error,
+        /// For a keyed policy, the key whose state rejected it: its `Debug` text, cut to
+        /// [`MAX_KEY_TEXT`](crate::keyed::MAX_KEY_TEXT) characters. `None` for an unkeyed one.
+        key: Option<Arc<str>>,
     },
     /// A retry is about to sleep before its next attempt.
     #[non_exhaustive]
@@ -312,7 +315,16 @@ impl std::fmt::Display for Event {
                 to,
                 cause,
             } => write!(f, "circuit breaker `{name}`: {from} -> {to} ({cause})"),
-            Event::CallRejected { kind, error } => write!(f, "{kind} rejected a call: {error}"),
+            Event::CallRejected {
+                kind,
+                error,
+                key: None,
+            } => write!(f, "{kind} rejected a call: {error}"),
+            Event::CallRejected {
+                kind,
+                error,
+                key: Some(key),
+            } => write!(f, "{kind} rejected a call for key {key}: {error}"),
             Event::RetryAttempt {
                 name,
                 attempt,
@@ -505,7 +517,7 @@ fn trace(event: &Event) {
             target: "resilience", policy = "circuit_breaker", name = &**name,
             from = from.as_str(), to = to.as_str(), cause = cause.as_str(), "{event}"
         ),
-        Event::CallRejected { kind, error } => tracing::debug!(
+        Event::CallRejected { kind, error, .. } => tracing::debug!(
             target: "resilience", policy = kind.as_str(), name = error.policy_name(),
             code = error.code(), "{event}"
         ),

@@ -264,6 +264,7 @@ mod failure;
 mod fallback;
 mod health;
 mod hedge;
+pub mod keyed;
 mod lifecycle;
 mod live_config;
 mod metrics;
@@ -302,6 +303,7 @@ pub use fallback::{Fallback, FallbackBuilder, FallbackConfig, FallbackStats};
 pub use health::{CheckHandle, Contributor, HealthCheck, HealthReport, HealthStatus};
 pub use health::{HealthMonitor, HealthMonitorBuilder, HealthMonitorStats, WorkerHealth};
 pub use hedge::{Hedge, HedgeBuilder, HedgeConfig, HedgeStats};
+pub use keyed::{KeySnapshot, KeyedStats, PolicyKey};
 #[cfg(feature = "signal")]
 pub use lifecycle::shutdown_on_signal;
 pub use lifecycle::{ShutdownReport, StillRunning};

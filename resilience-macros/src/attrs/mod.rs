@@ -58,9 +58,11 @@ impl KindExt for Kind {
     }
 
     fn key_names(self) -> Vec<&'static str> {
+        let keyed = (self == Kind::RateLimit).then_some(KEY);
         self.keys()
             .iter()
             .map(|spec| spec.key)
+            .chain(keyed)
             .chain([CRATE])
             .collect()
     }
@@ -70,6 +72,10 @@ impl KindExt for Kind {
 /// re-exported. A key of every attribute, but no setting of a policy (a configuration file has
 /// no use for it), so it is not in the table.
 const CRATE: &str = "crate";
+
+/// `key = <expression>`: a keyed policy, one state per value of the expression. Only the
+/// macros take it (a file cannot give an expression), so it is not in the table.
+pub(crate) const KEY: &str = "key";
 
 /// The path of `crate = "path"`.
 pub(crate) fn crate_path(arg: &Arg) -> syn::Result<syn::Path> {

@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
-use resilience_settings::rate_limit::{RateLimitSettings, BURST, PER, RATE, SHARED, WAIT};
+use resilience_settings::rate_limit::{
+    RateLimitSettings, BURST, KEY_IDLE, MAX_KEYS, PER, RATE, SHARED, WAIT,
+};
 
-use super::ArgSet;
+use super::{ArgSet, KEY};
 
 /// Validated `#[rate_limit]` settings; `None` means "not given, use the default".
 pub(crate) struct RateLimitArgs {
@@ -15,6 +17,11 @@ pub(crate) struct RateLimitArgs {
     pub(crate) wait: Option<Duration>,
     /// The limit holds across instances through the registry's store.
     pub(crate) shared: Option<bool>,
+    /// `key = <expression>`: one bucket per value, the expression evaluated by reference from
+    /// the function's arguments before each call.
+    pub(crate) key: Option<syn::Expr>,
+    pub(crate) key_idle: Option<Duration>,
+    pub(crate) max_keys: Option<u32>,
 }
 
 pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<RateLimitArgs> {
@@ -29,6 +36,26 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<RateLimitArgs> {
     // The refill of a `burst` left to its default (`rate`) is checked too: a `per` of 150
     // years once compiled here and was refused only at run time.
     set.report(settings.problems(), &settings.given());
+    let key = key(set);
+    let key_idle = set.duration(&KEY_IDLE);
+    let max_keys = set.count(&MAX_KEYS);
+    if set.get(KEY).is_none() {
+        // Only a keyed limiter holds keys: these settings alone would do nothing.
+        for spelling in set
+            .spellings(KEY_IDLE.setting)
+            .into_iter()
+            .chain([MAX_KEYS.key])
+        {
+            if let Some(arg) = set.get(spelling) {
+                set.errors.at(
+                    arg.key.span(),
+                    format!(
+                        "`{spelling}` bounds the keys of a keyed limiter: add `key = <expression>` (like `key = user_id`), or remove `{spelling}`"
+                    ),
+                );
+            }
+        }
+    }
     Some(RateLimitArgs {
         name,
         rate: settings.rate?,
@@ -36,5 +63,23 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<RateLimitArgs> {
         burst: settings.burst,
         wait: settings.wait,
         shared: settings.shared,
+        key,
+        key_idle,
+        max_keys,
     })
+}
+
+/// `key = <expression>`: any expression; its type's bounds are checked where it expands.
+fn key(set: &mut ArgSet<'_>) -> Option<syn::Expr> {
+    let arg = set.get(KEY)?;
+    match &arg.value {
+        Some(expr) => Some(expr.clone()),
+        None => {
+            set.errors.at(
+                arg.key.span(),
+                "`key` takes an expression of the function's arguments, like `key = user_id` or `key = req.client_ip()`",
+            );
+            None
+        }
+    }
 }

@@ -154,6 +154,35 @@ pub(super) fn wrap(
                 }
             }
         }
+        Settings::RateLimit(args) if args.key.is_some() => {
+            let key = format_ident!("__resilience_key", span = Span::mixed_site());
+            let expr = args.key.as_ref().map(|expr| {
+                // The key's bounds are checked on the expression: its error points there.
+                quote_spanned!(expr.span()=> #krate::__private::policy_key(#key))
+            });
+            let written = args.key.as_ref();
+            quote! {
+                // The key is borrowed, never moved, and only until the limiter has decided: the
+                // body below may still take the arguments it was computed from.
+                match {
+                    let #key = &(#written);
+                    let #key = #expr;
+                    if #policy.has_wait() {
+                        #policy.acquire_key(#key).await
+                    } else {
+                        #policy.try_acquire_key(#key)
+                    }
+                } {
+                    ::core::result::Result::Err(#rejection) => {
+                        ::core::result::Result::Err(#krate::Failure::Policy(#rejection))
+                    }
+                    ::core::result::Result::Ok(()) => {
+                        let #running = #policy.enter();
+                        #inner
+                    }
+                }
+            }
+        }
         Settings::RateLimit(_) => quote! {
             // Without a wait the limiter decides at once; a wait makes it a real await.
             match if #policy.has_wait() {

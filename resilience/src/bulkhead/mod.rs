@@ -310,6 +310,7 @@ impl Bulkhead {
         events::emit(|| Event::CallRejected {
             kind: PolicyKind::Bulkhead,
             error: error.clone(),
+            key: None,
         });
         error
     }

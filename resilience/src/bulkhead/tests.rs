@@ -362,7 +362,7 @@ async fn a_rejection_is_announced() {
     // Other tests share the bus: look for this bulkhead's event only.
     loop {
         match events.try_recv() {
-            Ok(Event::CallRejected { kind, error }) if error.policy_name() == "bh-event" => {
+            Ok(Event::CallRejected { kind, error, .. }) if error.policy_name() == "bh-event" => {
                 assert_eq!(kind, PolicyKind::Bulkhead);
                 assert_eq!(error, full("bh-event", 1));
                 break;

@@ -252,6 +252,7 @@ impl CircuitBreaker {
         events::emit(|| Event::CallRejected {
             kind: PolicyKind::CircuitBreaker,
             error: error.clone(),
+            key: None,
         });
         error
     }

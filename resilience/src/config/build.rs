@@ -323,6 +323,8 @@ impl Layered for RateLimiter {
                 ("burst", settings.burst.map(Value::Count)),
                 ("wait", settings.wait.map(Value::Duration)),
                 ("shared", settings.shared.map(Value::Flag)),
+                ("key_idle", builder.key_settings().0.map(Value::Duration)),
+                ("max_keys", builder.key_settings().1.map(Value::Count)),
             ],
         )
     }
@@ -343,6 +345,12 @@ impl Layered for RateLimiter {
         }
         if let Some(shared) = flag(effective, "shared") {
             builder = builder.shared(shared);
+        }
+        if let Some(key_idle) = duration(effective, "key_idle") {
+            builder = builder.key_idle(key_idle);
+        }
+        if let Some(max_keys) = count(effective, "max_keys") {
+            builder = builder.max_keys(max_keys);
         }
         builder
     }

@@ -29,6 +29,7 @@ pub(crate) fn rejection(kind: PolicyKind, name: &Arc<str>) -> Error {
     events::emit(|| Event::CallRejected {
         kind,
         error: error.clone(),
+        key: None,
     });
     error
 }

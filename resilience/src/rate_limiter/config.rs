@@ -11,6 +11,8 @@ use crate::ConfigError;
 
 /// The period `rate` counts over when no `per` is given.
 pub(super) const DEFAULT_PER: Duration = settings::DEFAULT_PER;
+/// The most keys a keyed limiter holds when no `max_keys` is given.
+pub(super) const DEFAULT_MAX_KEYS: u32 = settings::DEFAULT_MAX_KEYS;
 
 /// The settings of a [`RateLimiter`]: `rate` cells per `per`, at most `burst` at once, and how
 /// long a caller may `wait` for one.
@@ -44,6 +46,11 @@ pub struct RateLimiterConfig {
     /// [`SharedStore`](crate::SharedStore) (key `shared`, default `false`): see
     /// [`RateLimiterBuilder::shared`].
     pub shared: bool,
+    /// For a keyed limiter: how long a key whose bucket is full is kept. `None`: the default,
+    /// three periods (`3 × per`), and at least the time a bucket takes to refill.
+    pub key_idle: Option<Duration>,
+    /// For a keyed limiter: the most keys held at once. Default 100 000.
+    pub max_keys: u32,
 }
 
 impl RateLimiterConfig {
@@ -71,7 +78,22 @@ impl RateLimiterConfig {
         if self.shared != other.shared {
             keys.push(settings::SHARED.setting);
         }
+        if self.key_idle != other.key_idle {
+            keys.push(settings::KEY_IDLE.setting);
+        }
+        if self.max_keys != other.max_keys {
+            keys.push(settings::MAX_KEYS.setting);
+        }
         keys
+    }
+
+    /// How long a key whose bucket is full is kept, the default filled in: `key_idle`, else
+    /// three periods and at least a refill.
+    pub fn effective_key_idle(&self) -> Duration {
+        self.key_idle.unwrap_or_else(|| {
+            let refill = self.interval().saturating_mul(self.burst);
+            self.per.saturating_mul(3).max(refill)
+        })
     }
 }
 
@@ -127,6 +149,8 @@ pub struct RateLimiterBuilder {
     burst: Option<u32>,
     wait: Option<Duration>,
     shared: Option<bool>,
+    key_idle: Option<Duration>,
+    max_keys: Option<u32>,
 }
 
 impl RateLimiterBuilder {
@@ -138,7 +162,30 @@ impl RateLimiterBuilder {
             burst: None,
             wait: None,
             shared: None,
+            key_idle: None,
+            max_keys: None,
         }
+    }
+
+    /// For a keyed limiter: how long a key whose bucket has been full is kept (key
+    /// `key_idle`); default three periods (`3 × per`), at least the time a bucket takes to
+    /// refill; greater than zero. Evicting such a key loses nothing: it would start full again.
+    /// See [the `keyed` module](crate::keyed).
+    pub fn key_idle(mut self, key_idle: Duration) -> Self {
+        self.key_idle = Some(key_idle);
+        self
+    }
+
+    /// For a keyed limiter: the most keys held at once (key `max_keys`); default 100 000, at
+    /// least 1. Past it the least recently active eighth is evicted in one sweep.
+    pub fn max_keys(mut self, max_keys: u32) -> Self {
+        self.max_keys = Some(max_keys);
+        self
+    }
+
+    /// `key_idle` and `max_keys` as given, for the registry's layers.
+    pub(crate) fn key_settings(&self) -> (Option<Duration>, Option<u32>) {
+        (self.key_idle, self.max_keys)
     }
 
     /// Cells gained per `per` (key `rate`); required, at least 1, and at most one per
@@ -213,6 +260,12 @@ impl RateLimiterBuilder {
         if self.shared.is_some_and(|v| v != config.shared) {
             keys.push("shared");
         }
+        if self.key_idle.is_some() && self.key_idle != config.key_idle {
+            keys.push("key_idle");
+        }
+        if self.max_keys.is_some_and(|v| v != config.max_keys) {
+            keys.push("max_keys");
+        }
         keys
     }
 
@@ -223,9 +276,20 @@ impl RateLimiterBuilder {
     /// [`ConfigError::OutOfRange`], with the checks `#[rate_limit]` runs at compile time: key
     /// `"rate"` when `rate` was not given, is 0 or exceeds one per nanosecond of `per`; `"per"`
     /// when `per` is zero; `"burst"` when `burst` is 0 or `burst × per / rate` exceeds 100 years
-    /// (`"per"` when `burst` is not given and defaults to `rate`); `"name"` for a blank name.
+    /// (`"per"` when `burst` is not given and defaults to `rate`); `"key_idle"` when zero;
+    /// `"max_keys"` when 0; `"name"` for a blank name.
     pub fn build(self) -> Result<RateLimiter, ConfigError> {
         ConfigError::check_name(&self.name)?;
+        if let Some(key_idle) = self.key_idle {
+            settings::KEY_IDLE
+                .check_duration(key_idle)
+                .map_err(ConfigError::from_problem)?;
+        }
+        if let Some(max_keys) = self.max_keys {
+            settings::MAX_KEYS
+                .check_count(max_keys.into())
+                .map_err(ConfigError::from_problem)?;
+        }
         let resolved = RateLimitSettings {
             rate: self.rate,
             per: self.per,
@@ -241,6 +305,8 @@ impl RateLimiterBuilder {
             burst: resolved.burst,
             wait: resolved.wait,
             shared: self.shared.unwrap_or(false),
+            key_idle: self.key_idle,
+            max_keys: self.max_keys.unwrap_or(settings::DEFAULT_MAX_KEYS),
         };
         Ok(RateLimiter::from_parts(self.name, config))
     }

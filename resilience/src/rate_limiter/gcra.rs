@@ -65,8 +65,20 @@ impl Gcra {
     /// run up at the old one, and a lower one does not forgive the calls just made.
     pub(super) fn reshape(&self, interval: u64, burst: u32, now: u64) {
         let span = interval.saturating_mul(u64::from(burst));
-        let old_interval = self.interval.swap(interval, Ordering::Relaxed).max(1);
+        let old_interval = self.interval.swap(interval, Ordering::Relaxed);
         self.span.store(span, Ordering::Relaxed);
+        Self::retime(&self.tat, old_interval, interval, span, now);
+    }
+
+    /// The interval between two cells now, in nanoseconds.
+    pub(super) fn interval(&self) -> u64 {
+        self.interval.load(Ordering::Relaxed)
+    }
+
+    /// Re-times the word `tat` of a bucket (this one's or a key's) from `old_interval` to
+    /// `interval`, capped at `span`, at `now`: the step [`reshape`](Self::reshape) takes.
+    pub(super) fn retime(tat: &AtomicU64, old_interval: u64, interval: u64, span: u64, now: u64) {
+        let old_interval = old_interval.max(1);
         let retime = |tat: u64| {
             let owed = tat.checked_sub(now).filter(|&owed| owed > 0)?;
             // Rounded up, so a reshape never hands out a fraction of a cell.
@@ -76,9 +88,7 @@ impl Gcra {
             Some(now.saturating_add(owed))
         };
         // `Err` means nothing was owed: the tat stays in the past.
-        let _ = self
-            .tat
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, retime);
+        let _ = tat.fetch_update(Ordering::Relaxed, Ordering::Relaxed, retime);
     }
 
     /// Now, in nanoseconds since `origin`. A clock behind `origin` (another runtime's paused
@@ -107,11 +117,18 @@ impl Gcra {
     /// there: `Err(at)`, with `at > now`, in nanoseconds since `origin`.
     #[inline]
     pub(super) fn try_take(&self, now: u64) -> Result<(), u64> {
+        self.try_take_from(&self.tat, now)
+    }
+
+    /// [`try_take`](Self::try_take) on another bucket of this one's shape: `tat` is that
+    /// bucket's word (a key's, in a keyed limiter).
+    #[inline]
+    pub(super) fn try_take_from(&self, word: &AtomicU64, now: u64) -> Result<(), u64> {
         let (interval, span) = (
             self.interval.load(Ordering::Relaxed),
             self.span.load(Ordering::Relaxed),
         );
-        let mut tat = self.tat.load(Ordering::Relaxed);
+        let mut tat = word.load(Ordering::Relaxed);
         loop {
             let next = tat.max(now).saturating_add(interval);
             // The first moment at which `next <= moment + span`.
@@ -119,9 +136,7 @@ impl Gcra {
             if earliest > now {
                 return Err(earliest);
             }
-            match self
-                .tat
-                .compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed)
+            match word.compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed)
             {
                 Ok(_) => return Ok(()),
                 Err(actual) => tat = actual,
@@ -131,9 +146,19 @@ impl Gcra {
 
     /// Cells the bucket holds at `now`, from 0 to `burst`.
     pub(super) fn available(&self, now: u64) -> u64 {
-        let tat = self.tat.load(Ordering::Relaxed).max(now);
+        self.available_in(&self.tat, now)
+    }
+
+    /// [`available`](Self::available) in another bucket of this one's shape.
+    pub(super) fn available_in(&self, word: &AtomicU64, now: u64) -> u64 {
+        let tat = word.load(Ordering::Relaxed).max(now);
         let span = self.span.load(Ordering::Relaxed);
         now.saturating_add(span).saturating_sub(tat) / self.interval.load(Ordering::Relaxed).max(1)
+    }
+
+    /// Nanoseconds a bucket takes to fill from empty.
+    pub(super) fn span(&self) -> u64 {
+        self.span.load(Ordering::Relaxed)
     }
 
     /// Fills the bucket up.

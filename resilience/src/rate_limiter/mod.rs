@@ -2,6 +2,9 @@
 
 mod config;
 mod gcra;
+mod keyed;
+#[cfg(test)]
+mod keyed_tests;
 #[cfg(test)]
 mod reconfigure_tests;
 mod shared;
@@ -10,8 +13,8 @@ mod tests;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use config::{RateLimiterBuilder, RateLimiterConfig};
@@ -98,6 +101,11 @@ pub struct RateLimiter {
     waited: AtomicU64,
     /// Calls admitted and still running, for a shutdown to wait for.
     in_flight: InFlight,
+    /// A keyed limiter's buckets, one per key, made by the first keyed call: `keyed.rs`.
+    keys: OnceLock<Box<dyn keyed::LimiterKeys>>,
+    /// The effective `key_idle`, in nanoseconds, and `max_keys`: read when a key is created.
+    key_idle_nanos: AtomicU64,
+    max_keys: AtomicU32,
 }
 
 /// [`RateLimiter::mode`]: `wait` is not zero.
@@ -126,6 +134,9 @@ pub struct RateLimiterStats {
     pub available: u32,
     /// Cells the bucket holds when full.
     pub burst: u32,
+    /// A keyed limiter's keys (`None` for a limiter no keyed call has used): how many, the
+    /// hottest, those rejecting now. `available` above is then the unkeyed bucket's.
+    pub keys: Option<crate::KeyedStats>,
 }
 
 impl RateLimiter {
@@ -156,6 +167,8 @@ impl RateLimiter {
                 burst: u32::MAX,
                 wait: Duration::ZERO,
                 shared: false,
+                key_idle: None,
+                max_keys: config::DEFAULT_MAX_KEYS,
             },
         )
     }
@@ -169,6 +182,9 @@ impl RateLimiter {
             name,
             wait_nanos: AtomicU64::new(duration_nanos(config.wait)),
             mode: AtomicU8::new(mode_of(&config)),
+            key_idle_nanos: AtomicU64::new(duration_nanos(config.effective_key_idle())),
+            max_keys: AtomicU32::new(config.max_keys),
+            keys: OnceLock::new(),
             config: LiveConfig::new(config),
             permitted: StripedCounter::default(),
             rejected: AtomicU64::new(0),
@@ -205,12 +221,22 @@ impl RateLimiter {
         }
         if (current.rate, current.per, current.burst) != (config.rate, config.per, config.burst) {
             let interval = config::interval_nanos(config.per, config.rate);
-            self.bucket
-                .reshape(interval, config.burst, self.bucket.now());
+            let (old_interval, now) = (self.bucket.interval(), self.bucket.now());
+            self.bucket.reshape(interval, config.burst, now);
+            // Each key's bucket keeps its level too.
+            if let Some(keys) = self.keys.get() {
+                let span = self.bucket.span();
+                keys.retime(&|word| Gcra::retime(word, old_interval, interval, span, now));
+            }
         }
         self.wait_nanos
             .store(duration_nanos(config.wait), Ordering::Relaxed);
         self.mode.store(mode_of(&config), Ordering::Relaxed);
+        self.key_idle_nanos.store(
+            duration_nanos(config.effective_key_idle()),
+            Ordering::Relaxed,
+        );
+        self.max_keys.store(config.max_keys, Ordering::Relaxed);
         *current = config;
         changed
     }
@@ -239,6 +265,7 @@ impl RateLimiter {
             waited: self.waited.load(Ordering::Relaxed),
             available: u32::try_from(available).unwrap_or(u32::MAX),
             burst: self.config.get().burst,
+            keys: self.keyed_stats(),
         }
     }
 
@@ -264,6 +291,10 @@ impl RateLimiter {
     /// ```
     pub fn refill(&self) {
         self.bucket.refill();
+        // A keyed limiter's keys all start full again: forgetting them is that.
+        if let Some(keys) = self.keys.get() {
+            keys.clear();
+        }
     }
 
     /// Takes a cell if the bucket has one, without waiting even when the limiter has a `wait`.
@@ -405,6 +436,15 @@ impl RateLimiter {
     }
 
     fn reject(&self, retry_after_nanos: u64) -> Error {
+        self.reject_with_key(retry_after_nanos, || None)
+    }
+
+    /// A rejection; its event carries the key's text that `key` gives, for a keyed call.
+    fn reject_with_key(
+        &self,
+        retry_after_nanos: u64,
+        key: impl FnOnce() -> Option<Arc<str>>,
+    ) -> Error {
         self.rejected.fetch_add(1, Ordering::Relaxed);
         let error = Error::RateLimited {
             name: Arc::clone(&self.name),
@@ -413,6 +453,7 @@ impl RateLimiter {
         events::emit(|| Event::CallRejected {
             kind: PolicyKind::RateLimiter,
             error: error.clone(),
+            key: key(),
         });
         error
     }

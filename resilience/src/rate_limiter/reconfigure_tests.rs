@@ -19,6 +19,8 @@ fn config(rate: u32, per: Duration, burst: u32, wait: Duration) -> RateLimiterCo
         burst,
         wait,
         shared: false,
+        key_idle: None,
+        max_keys: 100_000,
     }
 }
 

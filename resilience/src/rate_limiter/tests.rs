@@ -266,7 +266,7 @@ async fn a_rejection_is_announced() {
     // Other tests share the bus: look for this limiter's event only.
     loop {
         match events.try_recv() {
-            Ok(Event::CallRejected { kind, error }) if error.policy_name() == "rl-event" => {
+            Ok(Event::CallRejected { kind, error, .. }) if error.policy_name() == "rl-event" => {
                 assert_eq!(kind, PolicyKind::RateLimiter);
                 assert_eq!(error, limited("rl-event", Duration::from_secs(1)));
                 break;
@@ -292,6 +292,7 @@ async fn stats_show_the_free_cells_and_reset_stats_keeps_the_bucket() {
             waited: 0,
             available: 1,
             burst: 4,
+            keys: None,
         }
     );
     advance(ms(150)).await;
@@ -317,6 +318,8 @@ fn build_validates_and_fills_in_defaults() {
             burst: 50,
             wait: Duration::ZERO,
             shared: false,
+            key_idle: None,
+            max_keys: 100_000,
         }
     );
     let out_of_range = |builder: RateLimiterBuilder| match builder.build() {

@@ -298,7 +298,10 @@ impl PolicySnapshot {
             PolicyStats::Bulkhead(stats) => {
                 format!("{}/{} busy", stats.in_flight, stats.max_concurrent)
             }
-            PolicyStats::RateLimiter(stats) => format!("{}/{} free", stats.available, stats.burst),
+            PolicyStats::RateLimiter(stats) => match &stats.keys {
+                Some(keys) => format!("{}/{} keys", keys.keys, keys.max_keys),
+                None => format!("{}/{} free", stats.available, stats.burst),
+            },
             PolicyStats::HealthMonitor(stats) if stats.healthy => "healthy".to_owned(),
             PolicyStats::HealthMonitor(_) => "unhealthy".to_owned(),
             PolicyStats::Supervisor(stats) if stats.gave_up => "gave up".to_owned(),
@@ -341,10 +344,28 @@ impl PolicySnapshot {
                 "queued={} available={} rejected={}",
                 s.queued, s.available, s.rejected
             ),
-            PolicyStats::RateLimiter(s) => format!(
-                "permitted={} waited={} rejected={}",
-                s.permitted, s.waited, s.rejected
-            ),
+            PolicyStats::RateLimiter(s) => {
+                let mut text = format!(
+                    "permitted={} waited={} rejected={}",
+                    s.permitted, s.waited, s.rejected
+                );
+                if let Some(keys) = &s.keys {
+                    text.push_str(&format!(" evicted={}", keys.evicted));
+                    let listed = |keys: &[crate::KeySnapshot]| {
+                        keys.iter()
+                            .map(|key| format!("{}({})", key.key, key.available))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    };
+                    if !keys.hottest.is_empty() {
+                        text.push_str(&format!(" hottest={}", listed(&keys.hottest)));
+                    }
+                    if !keys.rejecting.is_empty() {
+                        text.push_str(&format!(" rejecting={}", listed(&keys.rejecting)));
+                    }
+                }
+                text
+            }
             PolicyStats::Fallback(s) => format!("answered={} passed={}", s.answered, s.passed),
             PolicyStats::Pipeline(s) => format!("unprotected={}", s.unprotected_calls),
             PolicyStats::HealthMonitor(s) => {

@@ -143,7 +143,8 @@ async fn transitions_and_rejections_are_events() {
                 error: Error::CircuitOpen {
                     name: "events".into(),
                     retry_after: Some(Duration::from_secs(1))
-                }
+                },
+                key: None,
             },
             transition(Open, HalfOpen, TransitionCause::ResetTimeoutElapsed),
             transition(HalfOpen, Open, TransitionCause::ProbeFailed),

@@ -1,0 +1,195 @@
+//! The map from keys to states behind every keyed policy, and its eviction.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+
+use super::PolicyKey;
+
+/// What a keyed policy keeps per key.
+pub(crate) trait KeyValue: Send + Sync + 'static {
+    /// A fresh state: the one a key starts with.
+    fn fresh() -> Self;
+    /// When the key was last active, in nanoseconds on its policy's clock: a key inactive
+    /// since `now - key_idle` is idle, and the least active go first when over `max_keys`.
+    fn last_active(&self) -> u64;
+}
+
+/// A rate limiter's key: its GCRA word, the time its bucket is full again. A full bucket
+/// equals a fresh one, so the word also says how long the key has been idle.
+impl KeyValue for AtomicU64 {
+    fn fresh() -> Self {
+        AtomicU64::new(0)
+    }
+
+    fn last_active(&self) -> u64 {
+        self.load(Ordering::Relaxed)
+    }
+}
+
+/// Keys and their states, sharded; eviction on the path that creates a key.
+pub(crate) struct KeyTable<K, V> {
+    map: DashMap<K, V>,
+    /// Keys held: kept beside the map, whose own `len` locks every shard.
+    len: AtomicUsize,
+    evicted: AtomicU64,
+    /// When the last idle sweep began, on the policy's clock.
+    last_sweep: AtomicU64,
+    /// One sweep at a time; a key created meanwhile does not wait for it.
+    sweeping: AtomicBool,
+}
+
+/// What eviction goes by, in the policy's clock's nanoseconds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bounds {
+    pub(crate) idle_nanos: u64,
+    pub(crate) max_keys: usize,
+}
+
+impl<K: PolicyKey, V: KeyValue> Default for KeyTable<K, V> {
+    fn default() -> Self {
+        KeyTable {
+            map: DashMap::new(),
+            len: AtomicUsize::new(0),
+            evicted: AtomicU64::new(0),
+            last_sweep: AtomicU64::new(0),
+            sweeping: AtomicBool::new(false),
+        }
+    }
+}
+
+impl<K: PolicyKey, V: KeyValue> KeyTable<K, V> {
+    /// Runs `f` on `key`'s state, created fresh if the key has none. The key's shard stays
+    /// locked (shared) while `f` runs, so no eviction can take the state from under it.
+    #[inline]
+    pub(crate) fn with<R>(
+        &self,
+        key: &K,
+        now: u64,
+        bounds: impl FnOnce() -> Bounds,
+        f: impl FnOnce(&V) -> R,
+    ) -> R {
+        if let Some(state) = self.map.get(key) {
+            return f(state.value());
+        }
+        self.create_with(key, now, bounds, f)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn create_with<R>(
+        &self,
+        key: &K,
+        now: u64,
+        bounds: impl FnOnce() -> Bounds,
+        f: impl FnOnce(&V) -> R,
+    ) -> R {
+        let (result, created) = match self.map.entry(key.clone()) {
+            // Another thread created it since the lookup.
+            Entry::Occupied(entry) => (f(entry.get()), false),
+            Entry::Vacant(entry) => {
+                let state = entry.insert(V::fresh());
+                (f(state.value()), true)
+            }
+        };
+        // The shard's lock is released: a sweep takes every shard's in turn.
+        if created {
+            let len = self.len.fetch_add(1, Ordering::Relaxed) + 1;
+            self.maybe_sweep(len, now, bounds());
+        }
+        result
+    }
+
+    /// Reads `key`'s state, if the key is held; creates nothing.
+    pub(crate) fn get<R>(&self, key: &K, f: impl FnOnce(&V) -> R) -> Option<R> {
+        self.map.get(key).map(|state| f(state.value()))
+    }
+
+    /// Keys held now.
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// Keys evicted so far.
+    pub(crate) fn evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
+    }
+
+    /// Visits every key and state; each shard is locked (shared) while it is visited.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&K, &V)) {
+        for entry in self.map.iter() {
+            f(entry.key(), entry.value());
+        }
+    }
+
+    /// Forgets every key.
+    pub(crate) fn clear(&self) {
+        self.remove_where(usize::MAX, false, |_| true);
+    }
+
+    /// Evicts the idle keys when a sweep is due (once per `key_idle`), and the least active
+    /// over `max_keys` down to seven eighths of it.
+    fn maybe_sweep(&self, len: usize, now: u64, bounds: Bounds) {
+        let over = len > bounds.max_keys;
+        let due = now.saturating_sub(self.last_sweep.load(Ordering::Relaxed)) >= bounds.idle_nanos;
+        if !(over || due) || self.sweeping.swap(true, Ordering::Acquire) {
+            return;
+        }
+        // Keys other threads created while it ran may have passed the cap again, and with
+        // every key created nothing would sweep them: sweep again (a few times at most).
+        for _ in 0..4 {
+            self.sweep(now, bounds);
+            if self.len() <= bounds.max_keys {
+                break;
+            }
+        }
+        self.sweeping.store(false, Ordering::Release);
+    }
+
+    /// One sweep: idle keys first, then the least active over the cap.
+    pub(crate) fn sweep(&self, now: u64, bounds: Bounds) {
+        self.last_sweep.store(now, Ordering::Relaxed);
+        if let Some(idle_since) = now.checked_sub(bounds.idle_nanos) {
+            self.remove_where(usize::MAX, true, |state| {
+                state.last_active() <= idle_since
+            });
+        }
+        let len = self.len();
+        if len <= bounds.max_keys {
+            return;
+        }
+        // Down to seven eighths of the cap, so that the next sweep is an eighth of the cap's
+        // new keys away: a sweep's cost spread over the keys that made it necessary.
+        let target = bounds.max_keys - bounds.max_keys / 8;
+        let quota = len - target;
+        let mut actives: Vec<u64> = Vec::with_capacity(len);
+        self.for_each(|_, state| actives.push(state.last_active()));
+        let cutoff = if quota >= actives.len() {
+            u64::MAX
+        } else {
+            *actives.select_nth_unstable(quota - 1).1
+        };
+        drop(actives);
+        // The keys at or before the cutoff, up to the quota: ties at the cutoff are common
+        // under a paused clock, where every key was active at the same instant.
+        self.remove_where(quota, true, |state| state.last_active() <= cutoff);
+    }
+
+    /// Removes up to `quota` keys whose state `evict` picks; returns how many went.
+    fn remove_where(&self, quota: usize, eviction: bool, mut evict: impl FnMut(&V) -> bool) {
+        let mut removed = 0;
+        self.map.retain(|_, state| {
+            if removed < quota && evict(state) {
+                removed += 1;
+                false
+            } else {
+                true
+            }
+        });
+        self.len.fetch_sub(removed, Ordering::Relaxed);
+        if eviction {
+            self.evicted.fetch_add(removed as u64, Ordering::Relaxed);
+        }
+    }
+}
