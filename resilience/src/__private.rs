@@ -594,3 +594,23 @@ mod tests {
 pub fn policy_key<K: crate::PolicyKey>(key: &K) -> &K {
     key
 }
+
+/// [`RateLimiter::try_acquire_key`](crate::RateLimiter::try_acquire_key) for the expansion,
+/// called with the key expression's span, so that a key type's missing bound is reported there.
+#[inline(always)]
+pub fn try_acquire_key<K: crate::PolicyKey>(
+    limiter: &crate::RateLimiter,
+    key: &K,
+) -> Result<(), crate::Error> {
+    limiter.try_acquire_key(key)
+}
+
+/// [`RateLimiter::acquire_key`](crate::RateLimiter::acquire_key) for the expansion; see
+/// [`try_acquire_key`].
+#[inline(always)]
+pub fn acquire_key<'a, K: crate::PolicyKey>(
+    limiter: &'a crate::RateLimiter,
+    key: &'a K,
+) -> impl core::future::Future<Output = Result<(), crate::Error>> + 'a {
+    limiter.acquire_key(key)
+}

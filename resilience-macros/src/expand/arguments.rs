@@ -169,7 +169,7 @@ pub(super) fn exclusive_under_hedge(function: &ItemFn) -> Vec<TokenStream> {
 }
 
 /// `tokens` with every span set to `span`, so that an error about the call they start points there.
-fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+pub(super) fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
     tokens
         .clone()
         .into_iter()

@@ -155,22 +155,28 @@ pub(super) fn wrap(
             }
         }
         Settings::RateLimit(args) if args.key.is_some() => {
-            let key = format_ident!("__resilience_key", span = Span::mixed_site());
-            let expr = args.key.as_ref().map(|expr| {
-                // The key's bounds are checked on the expression: its error points there.
-                quote_spanned!(expr.span()=> #krate::__private::policy_key(#key))
-            });
             let written = args.key.as_ref();
+            // The key's bounds are checked on the expression: every error about them points
+            // there, the runtime's path and the key's binding included. (The binding is in
+            // scope only inside the block that decides, never in the body's.)
+            let span = written.map_or_else(Span::call_site, |expr| expr.span());
+            let key = format_ident!("__resilience_key", span = span);
+            let spanned_krate = arguments::respan(krate, span);
+            let checked = quote_spanned!(span=> #spanned_krate::__private::policy_key(#key));
+            let waited =
+                quote_spanned!(span=> #spanned_krate::__private::acquire_key(#policy, #key).await);
+            let at_once =
+                quote_spanned!(span=> #spanned_krate::__private::try_acquire_key(#policy, #key));
             quote! {
                 // The key is borrowed, never moved, and only until the limiter has decided: the
                 // body below may still take the arguments it was computed from.
                 match {
                     let #key = &(#written);
-                    let #key = #expr;
+                    let #key = #checked;
                     if #policy.has_wait() {
-                        #policy.acquire_key(#key).await
+                        #waited
                     } else {
-                        #policy.try_acquire_key(#key)
+                        #at_once
                     }
                 } {
                     ::core::result::Result::Err(#rejection) => {

@@ -39,7 +39,7 @@ impl<K: PolicyKey> LimiterKeys for Words<K> {
             }
         });
         let snapshot = |(free, key): &(u64, K)| KeySnapshot {
-            key: key_text(key),
+            key: key_text(key).to_string(),
             available: u32::try_from(*free).unwrap_or(u32::MAX),
         };
         KeyedStats {

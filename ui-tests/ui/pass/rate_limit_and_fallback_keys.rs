@@ -29,6 +29,27 @@ async fn rate_ms() -> Result<u32, AppError> {
     Ok(1)
 }
 
+#[rate_limit(rate = 5, key = user, key_idle = "10m", max_keys = 1000, name = "ui-rate-keyed")]
+async fn rate_keyed(user: String) -> Result<String, AppError> {
+    Ok(user)
+}
+
+#[rate_limit(rate = 5, key = (tenant.clone(), *shard), key_idle_ms = 60000)]
+async fn rate_keyed_tuple(tenant: &String, shard: &u8) -> Result<u8, AppError> {
+    Ok(*shard)
+}
+
+struct Client {
+    host: String,
+}
+
+impl Client {
+    #[rate_limit(rate = 5, key = self.host)]
+    async fn rate_keyed_method(&self) -> Result<usize, AppError> {
+        Ok(self.host.len())
+    }
+}
+
 fn cached(_id: u64, _error: AppError) -> Result<u32, AppError> {
     Ok(0)
 }
@@ -84,6 +105,10 @@ async fn main() {
     assert_eq!(rate_only().await.unwrap(), 1);
     assert_eq!(rate_all().await.unwrap(), 1);
     assert_eq!(rate_ms().await.unwrap(), 1);
+    assert_eq!(rate_keyed("u".to_owned()).await.unwrap(), "u");
+    assert_eq!(rate_keyed_tuple(&"t".to_owned(), &3).await.unwrap(), 3);
+    let client = Client { host: "db".to_owned() };
+    assert_eq!(client.rate_keyed_method().await.unwrap(), 2);
     assert_eq!(with_sync_fallback(1).await.unwrap(), 0);
     assert!(with_async_fallback(1).await.is_err());
     assert_eq!(with_path_fallback(7).await.unwrap(), 7);
