@@ -1,0 +1,172 @@
+//! A keyed rate limiter's call beside governor's keyed limiter (`RateLimiter::keyed`, a
+//! `DashMap` of GCRA cells) on the same class of clock (`governor::clock::MonotonicClock`,
+//! `std::time::Instant`, as ours reads Tokio's), with 1, 1 000 and 1 000 000 distinct keys, on
+//! one thread and on two; plus an unkeyed `#[rate_limit]` as the reference row.
+//!
+//! Each call's key is `i % keys`, so every key is hit in turn and, past the warm-up, every call
+//! finds its key (a lookup, not an insert). Ours runs with `max_keys = 1_000_000`, so that
+//! both limiters hold every key and the rows compare lookups; governor holds keys until
+//! `retain_recent` is called. Both limiters admit a billion calls a second, so the success
+//! path is measured. Smoke run: `cargo bench -p resilience-benches --bench keyed -- --test`.
+//!
+//! Every sample times a plain loop of `iters` awaits inside one `block_on` on a current-thread
+//! Tokio runtime with the time driver (`iter_custom`), as `overhead.rs` does; the two-thread
+//! rows run the loop on two threads at once, each with its own runtime, sharing one limiter,
+//! and report the slower thread's time per call.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::num::NonZeroU32;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use governor::clock::MonotonicClock;
+use governor::state::keyed::DefaultKeyedStateStore;
+use resilience::{rate_limit, registry, Error, RateLimiter};
+use tokio::runtime::Runtime;
+
+type Res = Result<u64, Error>;
+
+type GovernorKeyed = governor::RateLimiter<
+    u64,
+    DefaultKeyedStateStore<u64>,
+    MonotonicClock,
+    governor::middleware::NoOpMiddleware<<MonotonicClock as governor::clock::Clock>::Instant>,
+>;
+
+/// How many distinct keys each row cycles through.
+const KEY_COUNTS: [u64; 3] = [1, 1_000, 1_000_000];
+
+async fn bare(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+#[rate_limit(rate = 1_000_000_000, per = "1s", name = "bench-keyed-reference")]
+async fn unkeyed(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+/// The layer `#[rate_limit(key = ..)]` expands to, with the key passed in.
+fn ours(limiter: &RateLimiter, key: u64, x: u64) -> impl Future<Output = Res> {
+    let admitted = limiter.try_acquire_key(&key);
+    async move {
+        admitted?;
+        bare(x).await
+    }
+}
+
+fn theirs(limiter: &GovernorKeyed, key: u64, x: u64) -> impl Future<Output = Res> {
+    let admitted = limiter.check_key(&key);
+    async move {
+        admitted.map_err(|_| Error::RateLimited {
+            name: "governor".into(),
+            retry_after: Duration::ZERO,
+        })?;
+        bare(x).await
+    }
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a current-thread runtime")
+}
+
+fn bench<F, Fut>(c: &mut Criterion, rt: &Runtime, name: &str, call: F)
+where
+    F: Fn(u64) -> Fut,
+    Fut: Future,
+{
+    c.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for i in 0..iters {
+                    black_box(call(black_box(i)).await);
+                }
+                start.elapsed()
+            })
+        });
+    });
+}
+
+fn bench_two_threads<F, Fut>(c: &mut Criterion, name: &str, call: F)
+where
+    F: Fn(u64) -> Fut + Sync,
+    Fut: Future,
+{
+    let call = &call;
+    c.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let start_line = Barrier::new(2);
+            let start_line = &start_line;
+            std::thread::scope(|scope| {
+                let threads: Vec<_> = (0..2_u64)
+                    .map(|thread| {
+                        scope.spawn(move || {
+                            let rt = runtime();
+                            start_line.wait();
+                            rt.block_on(async {
+                                let start = Instant::now();
+                                // The two threads walk the keys from opposite ends.
+                                for i in 0..iters {
+                                    let i = if thread == 0 { i } else { u64::MAX - i };
+                                    black_box(call(black_box(i)).await);
+                                }
+                                start.elapsed()
+                            })
+                        })
+                    })
+                    .collect();
+                threads
+                    .into_iter()
+                    .map(|thread| thread.join().expect("a benchmark thread panicked"))
+                    .max()
+                    .unwrap_or_default()
+            })
+        });
+    });
+}
+
+fn main() {
+    let rt = runtime();
+    let mut c = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    bench(&mut c, &rt, "keyed/bare", bare);
+    bench(&mut c, &rt, "keyed/unkeyed rate_limit", unkeyed);
+    let quota = governor::Quota::per_second(
+        NonZeroU32::new(1_000_000_000).unwrap_or(NonZeroU32::MIN),
+    );
+    for keys in KEY_COUNTS {
+        // Each row its own limiters, built inside the runtime (ours reads Tokio's clock).
+        let limiter = rt.block_on(async {
+            RateLimiter::builder(format!("bench-keyed-{keys}"))
+                .rate(1_000_000_000)
+                .max_keys(1_000_000)
+                .build()
+                .expect("valid")
+        });
+        let governor: GovernorKeyed =
+            governor::RateLimiter::dashmap_with_clock(quota, MonotonicClock);
+        let (limiter, governor) = (&limiter, &governor);
+        bench(&mut c, &rt, &format!("keyed/resilience {keys} keys"), |x| {
+            ours(limiter, x % keys, x)
+        });
+        bench(&mut c, &rt, &format!("keyed/governor {keys} keys"), |x| {
+            theirs(governor, x % keys, x)
+        });
+        bench_two_threads(&mut c, &format!("keyed_2_threads/resilience {keys} keys"), |x| {
+            ours(limiter, x % keys, x)
+        });
+        bench_two_threads(&mut c, &format!("keyed_2_threads/governor {keys} keys"), |x| {
+            theirs(governor, x % keys, x)
+        });
+    }
+    c.final_summary();
+    assert!(registry().rate_limiter("bench-keyed-reference").is_some());
+}
