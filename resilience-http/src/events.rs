@@ -87,8 +87,8 @@ pub(crate) fn event_json(event: &Event) -> Value {
             "type": "circuit_transition",
             "from": from, "to": to, "cause": cause.as_str(),
         }),
-        Event::CallRejected { error, .. } => {
-            json!({ "type": "call_rejected", "code": error.code() })
+        Event::CallRejected { error, key, .. } => {
+            json!({ "type": "call_rejected", "code": error.code(), "key": key.as_deref() })
         }
         Event::RetryAttempt { attempt, delay, .. } => json!({
             "type": "retry_attempt", "attempt": attempt, "delay_ms": delay.as_millis() as u64,
