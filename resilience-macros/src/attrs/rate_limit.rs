@@ -39,6 +39,12 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<RateLimitArgs> {
     let key = key(set);
     let key_idle = set.duration(&KEY_IDLE);
     let max_keys = set.count(&MAX_KEYS);
+    if let (Some(_), Some(true), Some(arg)) = (&key, settings.shared, set.get(SHARED.key)) {
+        set.errors.at(
+            arg.key.span(),
+            "a keyed limiter is not shared across instances (its keys live in this process): remove `shared`, or `key` for one limit for the whole fleet",
+        );
+    }
     if set.get(KEY).is_none() {
         // Only a keyed limiter holds keys: these settings alone would do nothing.
         for spelling in set

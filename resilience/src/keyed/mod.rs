@@ -17,6 +17,10 @@
 //! whose key type differs from the first site's is limited by the policy's unkeyed state
 //! instead (documented on each keyed method; nothing panics).
 //!
+//! **Local.** A keyed policy's keys live in this process: `shared` with `key` in one attribute
+//! is a compile error, and a limiter that a file makes `shared` keeps its keyed calls on local
+//! per-key buckets (its unkeyed calls go through the store).
+//!
 //! **Memory.** Two settings bound it (attribute, builder or file: `[rate_limit.api]
 //! key_idle = "10m"`, `max_keys = 10000`):
 //!
