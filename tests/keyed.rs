@@ -94,10 +94,8 @@ async fn from_file(id: u32) -> Result<u32, Error> {
 async fn a_file_sets_key_idle_and_max_keys_and_the_snapshot_row_counts_the_keys() {
     registry()
         .apply(
-            &Config::from_toml_str(
-                "[rate_limit.kd-file]\nkey_idle = \"10m\"\nmax_keys = 4\n",
-            )
-            .unwrap(),
+            &Config::from_toml_str("[rate_limit.kd-file]\nkey_idle = \"10m\"\nmax_keys = 4\n")
+                .unwrap(),
         )
         .unwrap();
     for id in 0..10 {

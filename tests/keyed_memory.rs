@@ -48,7 +48,10 @@ fn a_million_distinct_keys_stay_under_the_cap() {
     let mut peak_keys = 0;
     let mut peak_bytes = 0;
     for key in 0..1_000_000_u64 {
-        assert!(limiter.try_acquire_key(&key).is_ok(), "a new key starts full");
+        assert!(
+            limiter.try_acquire_key(&key).is_ok(),
+            "a new key starts full"
+        );
         if key % 1_000 == 0 {
             let keys = limiter.keyed_stats().expect("keyed").keys;
             peak_keys = peak_keys.max(keys);

@@ -139,9 +139,8 @@ fn main() {
         .configure_from_args();
     bench(&mut c, &rt, "keyed/bare", bare);
     bench(&mut c, &rt, "keyed/unkeyed rate_limit", unkeyed);
-    let quota = governor::Quota::per_second(
-        NonZeroU32::new(1_000_000_000).unwrap_or(NonZeroU32::MIN),
-    );
+    let quota =
+        governor::Quota::per_second(NonZeroU32::new(1_000_000_000).unwrap_or(NonZeroU32::MIN));
     for keys in KEY_COUNTS {
         // Each row its own limiters, built inside the runtime (ours reads Tokio's clock).
         let limiter = rt.block_on(async {
@@ -160,12 +159,16 @@ fn main() {
         bench(&mut c, &rt, &format!("keyed/governor {keys} keys"), |x| {
             theirs(governor, x % keys, x)
         });
-        bench_two_threads(&mut c, &format!("keyed_2_threads/resilience {keys} keys"), |x| {
-            ours(limiter, x % keys, x)
-        });
-        bench_two_threads(&mut c, &format!("keyed_2_threads/governor {keys} keys"), |x| {
-            theirs(governor, x % keys, x)
-        });
+        bench_two_threads(
+            &mut c,
+            &format!("keyed_2_threads/resilience {keys} keys"),
+            |x| ours(limiter, x % keys, x),
+        );
+        bench_two_threads(
+            &mut c,
+            &format!("keyed_2_threads/governor {keys} keys"),
+            |x| theirs(governor, x % keys, x),
+        );
     }
     c.final_summary();
     assert!(registry().rate_limiter("bench-keyed-reference").is_some());

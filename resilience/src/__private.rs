@@ -549,6 +549,33 @@ pub fn describe_by_type_name<E>(_: &E) -> String {
     std::any::type_name::<E>().to_owned()
 }
 
+/// The key of a keyed site, checked to be a [`PolicyKey`](crate::PolicyKey): the expansion
+/// calls it on the `key = ..` expression, so that a missing bound is reported there.
+#[inline(always)]
+pub fn policy_key<K: crate::PolicyKey>(key: &K) -> &K {
+    key
+}
+
+/// [`RateLimiter::try_acquire_key`](crate::RateLimiter::try_acquire_key) for the expansion,
+/// called with the key expression's span, so that a key type's missing bound is reported there.
+#[inline(always)]
+pub fn try_acquire_key<K: crate::PolicyKey>(
+    limiter: &crate::RateLimiter,
+    key: &K,
+) -> Result<(), crate::Error> {
+    limiter.try_acquire_key(key)
+}
+
+/// [`RateLimiter::acquire_key`](crate::RateLimiter::acquire_key) for the expansion; see
+/// [`try_acquire_key`].
+#[inline(always)]
+pub fn acquire_key<'a, K: crate::PolicyKey>(
+    limiter: &'a crate::RateLimiter,
+    key: &'a K,
+) -> impl core::future::Future<Output = Result<(), crate::Error>> + 'a {
+    limiter.acquire_key(key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -586,31 +613,4 @@ mod tests {
         );
         assert!(event.to_string().contains("runs with the default settings"));
     }
-}
-
-/// The key of a keyed site, checked to be a [`PolicyKey`](crate::PolicyKey): the expansion
-/// calls it on the `key = ..` expression, so that a missing bound is reported there.
-#[inline(always)]
-pub fn policy_key<K: crate::PolicyKey>(key: &K) -> &K {
-    key
-}
-
-/// [`RateLimiter::try_acquire_key`](crate::RateLimiter::try_acquire_key) for the expansion,
-/// called with the key expression's span, so that a key type's missing bound is reported there.
-#[inline(always)]
-pub fn try_acquire_key<K: crate::PolicyKey>(
-    limiter: &crate::RateLimiter,
-    key: &K,
-) -> Result<(), crate::Error> {
-    limiter.try_acquire_key(key)
-}
-
-/// [`RateLimiter::acquire_key`](crate::RateLimiter::acquire_key) for the expansion; see
-/// [`try_acquire_key`].
-#[inline(always)]
-pub fn acquire_key<'a, K: crate::PolicyKey>(
-    limiter: &'a crate::RateLimiter,
-    key: &'a K,
-) -> impl core::future::Future<Output = Result<(), crate::Error>> + 'a {
-    limiter.acquire_key(key)
 }

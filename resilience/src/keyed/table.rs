@@ -151,9 +151,7 @@ impl<K: PolicyKey, V: KeyValue> KeyTable<K, V> {
     pub(crate) fn sweep(&self, now: u64, bounds: Bounds) {
         self.last_sweep.store(now, Ordering::Relaxed);
         if let Some(idle_since) = now.checked_sub(bounds.idle_nanos) {
-            self.remove_where(usize::MAX, true, |state| {
-                state.last_active() <= idle_since
-            });
+            self.remove_where(usize::MAX, true, |state| state.last_active() <= idle_since);
         }
         let len = self.len();
         if len <= bounds.max_keys {

@@ -136,8 +136,7 @@ impl Gcra {
             if earliest > now {
                 return Err(earliest);
             }
-            match word.compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
+            match word.compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => return Ok(()),
                 Err(actual) => tat = actual,
             }

@@ -11,7 +11,10 @@ use crate::keyed::{key_text, KeyTable, MAX_KEY_TEXT};
 use crate::{registry, Error, Event, PolicyKind};
 
 fn limiter(name: &str, rate: u32) -> RateLimiter {
-    RateLimiter::builder(name).rate(rate).build().expect("valid")
+    RateLimiter::builder(name)
+        .rate(rate)
+        .build()
+        .expect("valid")
 }
 
 /// Counts the keys by walking the map, not by the counter kept beside it.
@@ -23,7 +26,11 @@ fn entries<K: crate::PolicyKey>(limiter: &RateLimiter) -> usize {
         .expect("a keyed limiter");
     let mut count = 0;
     table.for_each(|_, _| count += 1);
-    assert_eq!(count, table.len(), "the key count kept beside the map is exact");
+    assert_eq!(
+        count,
+        table.len(),
+        "the key count kept beside the map is exact"
+    );
     count
 }
 
@@ -82,12 +89,20 @@ async fn a_key_whose_bucket_was_full_for_key_idle_is_evicted_when_a_key_is_creat
     // is created: at 10 s "old" has been full for only 9 s.
     tokio::time::advance(Duration::from_secs(10)).await;
     assert_eq!(limiter.try_acquire_key(&"recent"), Ok(()));
-    assert_eq!(limiter.key_available(&"old"), Some(1), "not idle for 10 s yet");
+    assert_eq!(
+        limiter.key_available(&"old"),
+        Some(1),
+        "not idle for 10 s yet"
+    );
     // The next sweep, 10 s later: "old" has been full for 19.5 s, "recent" for 9.5 s.
     tokio::time::advance(Duration::from_millis(10_500)).await;
     assert_eq!(limiter.try_acquire_key(&"new"), Ok(()));
     assert_eq!(limiter.key_available(&"old"), None, "evicted");
-    assert_eq!(limiter.key_available(&"recent"), Some(1), "full, but idle only 9.5 s");
+    assert_eq!(
+        limiter.key_available(&"recent"),
+        Some(1),
+        "full, but idle only 9.5 s"
+    );
     let keys = limiter.keyed_stats().unwrap();
     assert_eq!((keys.keys, keys.evicted), (2, 1));
     assert_eq!(entries::<&str>(&limiter), 2);
@@ -129,7 +144,11 @@ async fn past_max_keys_the_fullest_buckets_go_first_and_the_cap_holds() {
         assert_eq!(limiter.try_acquire_key(&key), Ok(()));
         assert!(entries::<u32>(&limiter) <= 16, "{key}: over the cap");
     }
-    assert_eq!(limiter.key_available(&0_u32), Some(0), "the hottest key is kept");
+    assert_eq!(
+        limiter.key_available(&0_u32),
+        Some(0),
+        "the hottest key is kept"
+    );
     let keys = limiter.keyed_stats().unwrap();
     assert_eq!(keys.keys + keys.evicted, 1_000);
     assert_eq!(keys.hottest.first().map(|key| &*key.key), Some("0"));
@@ -160,7 +179,10 @@ async fn a_second_key_type_is_limited_by_the_unkeyed_bucket() {
     let limiter = limiter("keyed-two-types", 1);
     assert_eq!(limiter.try_acquire_key(&1_u64), Ok(()));
     assert_eq!(limiter.try_acquire_key(&"one"), Ok(()));
-    assert!(limiter.try_acquire_key(&"two").is_err(), "one unkeyed bucket");
+    assert!(
+        limiter.try_acquire_key(&"two").is_err(),
+        "one unkeyed bucket"
+    );
     assert_eq!(limiter.stats().available, 0);
     assert_eq!(limiter.key_available(&"one"), None);
 }
