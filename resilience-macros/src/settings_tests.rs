@@ -496,6 +496,10 @@ fn context(kind: Kind, key: &str) -> String {
     if matches!(key, "window" | "min_calls") {
         context.push_str("failure_rate = 0.5, ");
     }
+    // A keyed limiter's settings need its key.
+    if kind == Attribute::RateLimit && (key.starts_with("key_idle") || key == "max_keys") {
+        context.push_str("key = user, ");
+    }
     context
 }
 
