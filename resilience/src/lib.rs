@@ -443,6 +443,27 @@ pub use resilience_macros::bulkhead;
 /// Beyond the rate a call fails with [`Error::RateLimited`] carrying `retry_after`, without
 /// running the body; an outer `#[retry]` sleeps at least that long before its next attempt.
 ///
+/// `key = <expression>` makes it keyed: one bucket per value of the expression (per user, per
+/// client IP), evaluated by reference from the arguments before the call; `key_idle` and
+/// `max_keys` bound the keys held. See [`keyed`] for the key's bounds ([`PolicyKey`]) and how
+/// keys are evicted.
+///
+/// ```
+/// use resilience::rate_limit;
+///
+/// #[rate_limit(rate = 1, per = "1m", key = user_id, name = "doc-keyed-rate-limit")]
+/// async fn profile(user_id: u64) -> Result<u64, resilience::Error> {
+///     Ok(user_id)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// assert!(profile(1).await.is_ok());
+/// assert!(profile(1).await.is_err(), "user 1 is over their limit");
+/// assert!(profile(2).await.is_ok(), "user 2 has a limit of their own");
+/// # }
+/// ```
+///
 /// ```
 /// use resilience::rate_limit;
 ///
