@@ -40,6 +40,9 @@ pub(crate) struct KeyTable<K, V> {
     sweeping: AtomicBool,
 }
 
+/// The most sweeps one key's creation runs in a row.
+const MAX_PASSES: usize = 64;
+
 /// What eviction goes by, in the policy's clock's nanoseconds.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Bounds {
@@ -95,7 +98,8 @@ impl<K: PolicyKey, V: KeyValue> KeyTable<K, V> {
         };
         // The shard's lock is released: a sweep takes every shard's in turn.
         if created {
-            let len = self.len.fetch_add(1, Ordering::Relaxed) + 1;
+            // Sequentially consistent with the sweep flag: a sweeper that lets go sees this key.
+            let len = self.len.fetch_add(1, Ordering::SeqCst) + 1;
             self.maybe_sweep(len, now, bounds());
         }
         result
@@ -108,7 +112,7 @@ impl<K: PolicyKey, V: KeyValue> KeyTable<K, V> {
 
     /// Keys held now.
     pub(crate) fn len(&self) -> usize {
-        self.len.load(Ordering::Relaxed)
+        self.len.load(Ordering::SeqCst)
     }
 
     /// Keys evicted so far.
@@ -133,22 +137,28 @@ impl<K: PolicyKey, V: KeyValue> KeyTable<K, V> {
     fn maybe_sweep(&self, len: usize, now: u64, bounds: Bounds) {
         let over = len > bounds.max_keys;
         let due = now.saturating_sub(self.last_sweep.load(Ordering::Relaxed)) >= bounds.idle_nanos;
-        if !(over || due) || self.sweeping.swap(true, Ordering::Acquire) {
+        if !(over || due) {
             return;
         }
-        // Keys other threads created while it ran may have passed the cap again, and with
-        // every key created nothing would sweep them: sweep again (a few times at most).
-        for _ in 0..4 {
+        // Keys other threads create while a sweep runs skip sweeping (one at a time), and once
+        // every key exists nothing would sweep them: so the sweeper looks again after letting
+        // go, and sweeps again while over the cap. Each pass evicts down to seven eighths of the
+        // cap, so only threads creating keys as fast as it evicts keep it going; the bound on
+        // passes keeps one caller from sweeping for ever against them.
+        for _ in 0..MAX_PASSES {
+            if self.sweeping.swap(true, Ordering::SeqCst) {
+                return;
+            }
             self.sweep(now, bounds);
+            self.sweeping.store(false, Ordering::SeqCst);
             if self.len() <= bounds.max_keys {
-                break;
+                return;
             }
         }
-        self.sweeping.store(false, Ordering::Release);
     }
 
     /// One sweep: idle keys first, then the least active over the cap.
-    pub(crate) fn sweep(&self, now: u64, bounds: Bounds) {
+    fn sweep(&self, now: u64, bounds: Bounds) {
         self.last_sweep.store(now, Ordering::Relaxed);
         if let Some(idle_since) = now.checked_sub(bounds.idle_nanos) {
             self.remove_where(usize::MAX, true, |state| state.last_active() <= idle_since);
@@ -185,7 +195,7 @@ impl<K: PolicyKey, V: KeyValue> KeyTable<K, V> {
                 true
             }
         });
-        self.len.fetch_sub(removed, Ordering::Relaxed);
+        self.len.fetch_sub(removed, Ordering::SeqCst);
         if eviction {
             self.evicted.fetch_add(removed as u64, Ordering::Relaxed);
         }
