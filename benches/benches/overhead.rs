@@ -449,7 +449,13 @@ fn success_paths(c: &mut Criterion, rt: &Runtime) {
     let mut g = group(c, "rate_limit");
     g.bench(rt, "resilience", with_rate_limit);
     let governor = governor_limiter();
-    g.bench(rt, "governor check()", |x| governed::<0>(&governor, x));
+    g.bench(rt, "governor check()", |x| governed::<0, _>(&governor, x));
+    // The same class of clock as ours (`std::time::Instant`; ours is tokio's, which is std's
+    // outside a paused test runtime): the row issue 20 compares with.
+    let monotonic = governor_monotonic_limiter();
+    g.bench(rt, "governor check(), MonotonicClock", |x| {
+        governed::<0, _>(&monotonic, x)
+    });
     g.finish();
 
     let mut g = group(c, "all_four_stacked");
@@ -608,10 +614,10 @@ fn tower_layers(c: &mut Criterion, rt: &Runtime) {
 
 /// The call behind governor's `check()`, as `#[rate_limit]` puts it behind ours. `LOOP` gives
 /// each benchmark loop its own copy (see `with_breaker_2t`).
-fn governed<const LOOP: u8>(
-    limiter: &governor::DefaultDirectRateLimiter,
-    x: u64,
-) -> impl Future<Output = Res> {
+fn governed<const LOOP: u8, C>(limiter: &DirectLimiter<C>, x: u64) -> impl Future<Output = Res>
+where
+    C: governor::clock::Clock,
+{
     let admitted = limiter.check();
     async move {
         admitted.map_err(|_| Error::RateLimited {
@@ -622,10 +628,29 @@ fn governed<const LOOP: u8>(
     }
 }
 
-/// A governor limiter as generous as `with_rate_limit`'s.
-fn governor_limiter() -> governor::DefaultDirectRateLimiter {
+/// A direct (unkeyed) governor limiter reading clock `C`.
+type DirectLimiter<C> = governor::RateLimiter<
+    governor::state::NotKeyed,
+    governor::state::InMemoryState,
+    C,
+    governor::middleware::NoOpMiddleware<<C as governor::clock::Clock>::Instant>,
+>;
+
+/// A quota as generous as `with_rate_limit`'s.
+fn generous_quota() -> governor::Quota {
     let rate = std::num::NonZeroU32::new(1_000_000_000).unwrap_or(std::num::NonZeroU32::MIN);
-    governor::RateLimiter::direct(governor::Quota::per_second(rate))
+    governor::Quota::per_second(rate)
+}
+
+/// A governor limiter as generous as `with_rate_limit`'s, on governor's default clock (quanta's
+/// TSC clock).
+fn governor_limiter() -> governor::DefaultDirectRateLimiter {
+    governor::RateLimiter::direct(generous_quota())
+}
+
+/// The same on `MonotonicClock` (`std::time::Instant`).
+fn governor_monotonic_limiter() -> DirectLimiter<governor::clock::MonotonicClock> {
+    governor::RateLimiter::direct_with_clock(generous_quota(), governor::clock::MonotonicClock)
 }
 
 fn contended_paths(c: &mut Criterion) {
@@ -647,7 +672,11 @@ fn contended_paths(c: &mut Criterion) {
     let mut g = group(c, "rate_limit_2_threads");
     g.bench_two_threads("resilience", with_rate_limit_2t);
     let governor = governor_limiter();
-    g.bench_two_threads("governor check()", |x| governed::<1>(&governor, x));
+    g.bench_two_threads("governor check()", |x| governed::<1, _>(&governor, x));
+    let monotonic = governor_monotonic_limiter();
+    g.bench_two_threads("governor check(), MonotonicClock", |x| {
+        governed::<1, _>(&monotonic, x)
+    });
     g.finish();
 
     let mut g = group(c, "bulkhead_2_threads");
