@@ -53,6 +53,22 @@ pub enum Event {
         /// Why it changed.
         cause: TransitionCause,
     },
+    /// One key's circuit of a keyed circuit breaker changed state (the breaker's own state,
+    /// that of its unkeyed calls, did not).
+    #[non_exhaustive]
+    KeyTransition {
+        /// The breaker's name.
+        name: Arc<str>,
+        /// The key's `Debug` text, cut to [`MAX_KEY_TEXT`](crate::keyed::MAX_KEY_TEXT)
+        /// characters.
+        key: Arc<str>,
+        /// The state the key left.
+        from: CircuitState,
+        /// The state it entered.
+        to: CircuitState,
+        /// Why it changed.
+        cause: TransitionCause,
+    },
     /// A policy rejected a call (an open circuit, a full bulkhead).
     #[non_exhaustive]
     CallRejected {
@@ -248,7 +264,9 @@ impl Event {
     /// ```
     pub fn kind(&self) -> Option<PolicyKind> {
         Some(match self {
-            Event::CircuitTransition { .. } => PolicyKind::CircuitBreaker,
+            Event::CircuitTransition { .. } | Event::KeyTransition { .. } => {
+                PolicyKind::CircuitBreaker
+            }
             Event::CallRejected { kind, .. }
             | Event::ConfigConflict { kind, .. }
             | Event::SettingsRejected { kind, .. }
@@ -278,6 +296,7 @@ impl Event {
     pub(crate) fn name_arc(&self) -> Option<&Arc<str>> {
         Some(match self {
             Event::CircuitTransition { name, .. }
+            | Event::KeyTransition { name, .. }
             | Event::RetryAttempt { name, .. }
             | Event::RetriesExhausted { name, .. }
             | Event::TimedOut { name, .. }
@@ -315,6 +334,16 @@ impl std::fmt::Display for Event {
                 to,
                 cause,
             } => write!(f, "circuit breaker `{name}`: {from} -> {to} ({cause})"),
+            Event::KeyTransition {
+                name,
+                key,
+                from,
+                to,
+                cause,
+            } => write!(
+                f,
+                "circuit breaker `{name}`, key {key}: {from} -> {to} ({cause})"
+            ),
             Event::CallRejected {
                 kind,
                 error,
@@ -515,6 +544,16 @@ fn trace(event: &Event) {
             cause,
         } => tracing::info!(
             target: "resilience", policy = "circuit_breaker", name = &**name,
+            from = from.as_str(), to = to.as_str(), cause = cause.as_str(), "{event}"
+        ),
+        Event::KeyTransition {
+            name,
+            key,
+            from,
+            to,
+            cause,
+        } => tracing::info!(
+            target: "resilience", policy = "circuit_breaker", name = &**name, key = &**key,
             from = from.as_str(), to = to.as_str(), cause = cause.as_str(), "{event}"
         ),
         Event::CallRejected { kind, error, .. } => tracing::debug!(

@@ -291,7 +291,7 @@ pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadConfig, BulkheadPermit, Bu
 pub use chaos::{Chaos, ChaosBuilder, ChaosConfig, ChaosStats, Injection};
 pub use circuit_breaker::{
     CallOutcome, CallPermit, CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerConfig,
-    CircuitBreakerStats, CircuitState, TransitionCause, TripRule, Window,
+    CircuitBreakerStats, CircuitState, KeyedCallPermit, TransitionCause, TripRule, Window,
 };
 pub use config::{Config, Source};
 pub use config_error::ConfigError;

@@ -136,6 +136,12 @@ mod enabled {
                     .increment(1);
                 gauge!(CIRCUIT_STATE, "name" => name).set(state_value(*to));
             }
+            // Counted with the breaker's transitions, without the key (one series per key would
+            // grow without bound); the state gauge is the breaker's own circuit's.
+            Event::KeyTransition { from, to, .. } => {
+                counter!(TRANSITIONS, "name" => name, "from" => from.as_str(), "to" => to.as_str())
+                    .increment(1);
+            }
             Event::CallRejected { kind, .. } => {
                 counter!(REJECTIONS, "kind" => kind.as_str(), "name" => name).increment(1);
             }

@@ -5,8 +5,8 @@ use std::time::Duration;
 use resilience_settings::circuit_breaker::SHARED;
 use resilience_settings::circuit_breaker::{
     BreakerSettings, Window, CRITICAL, FAILURE_IF, FAILURE_RATE, FAILURE_THRESHOLD,
-    HALF_OPEN_MAX_CALLS, HALF_OPEN_TIMEOUT, IGNORE_IF, MIN_CALLS, RESET_TIMEOUT, SLOW_CALL,
-    SUCCESS_THRESHOLD, WINDOW,
+    HALF_OPEN_MAX_CALLS, HALF_OPEN_TIMEOUT, IGNORE_IF, KEY_IDLE, MAX_KEYS, MIN_CALLS,
+    RESET_TIMEOUT, SLOW_CALL, SUCCESS_THRESHOLD, WINDOW,
 };
 
 use super::ArgSet;
@@ -29,6 +29,11 @@ pub(crate) struct BreakerArgs {
     pub(crate) critical: Option<bool>,
     /// The circuit's state is shared across instances through the registry's store.
     pub(crate) shared: Option<bool>,
+    /// `key = <expression>`: one circuit per value, the expression evaluated by reference from
+    /// the function's arguments before each call.
+    pub(crate) key: Option<syn::Expr>,
+    pub(crate) key_idle: Option<Duration>,
+    pub(crate) max_keys: Option<u32>,
 }
 
 pub(crate) enum TripArg {
@@ -78,6 +83,10 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<BreakerArgs> {
         shared,
     };
     set.report(settings.problems(), &settings.given());
+    let key = super::key_expression(set);
+    let key_idle = set.duration(&KEY_IDLE);
+    let max_keys = set.count(&MAX_KEYS);
+    keyed_checks(set, key.is_some(), shared);
 
     let trip = match (failure_threshold, failure_rate) {
         (Some(threshold), _) => Some(TripArg::Consecutive(threshold)),
@@ -100,7 +109,48 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<BreakerArgs> {
         ignore_if,
         critical,
         shared,
+        key,
+        key_idle,
+        max_keys,
     })
+}
+
+/// What `key` excludes, and what only `key` allows.
+fn keyed_checks(set: &mut ArgSet<'_>, keyed: bool, shared: Option<bool>) {
+    if keyed {
+        if let (Some(true), Some(arg)) = (shared, set.get(SHARED.key)) {
+            set.errors.at(
+                arg.key.span(),
+                "a keyed breaker is not shared across instances (its keys live in this process): remove `shared`, or `key` for one circuit for the whole fleet",
+            );
+        }
+        for spelling in [FAILURE_RATE.key, WINDOW.key, MIN_CALLS.key] {
+            if let Some(arg) = set.get(spelling) {
+                set.errors.at(
+                    arg.key.span(),
+                    format!(
+                        "a keyed breaker's keys trip on consecutive failures (a failure-rate window per key would cost kilobytes a key): remove `{spelling}` and use `failure_threshold`"
+                    ),
+                );
+            }
+        }
+        return;
+    }
+    // Only a keyed breaker holds keys: these settings alone would do nothing.
+    for spelling in set
+        .spellings(KEY_IDLE.setting)
+        .into_iter()
+        .chain([MAX_KEYS.key])
+    {
+        if let Some(arg) = set.get(spelling) {
+            set.errors.at(
+                arg.key.span(),
+                format!(
+                    "`{spelling}` bounds the keys of a keyed breaker: add `key = <expression>` (like `key = host`), or remove `{spelling}`"
+                ),
+            );
+        }
+    }
 }
 
 /// `window = 100` (calls) or `window = "60s"` (time), in the table's range.

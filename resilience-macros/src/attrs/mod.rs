@@ -58,7 +58,7 @@ impl KindExt for Kind {
     }
 
     fn key_names(self) -> Vec<&'static str> {
-        let keyed = (self == Kind::RateLimit).then_some(KEY);
+        let keyed = matches!(self, Kind::RateLimit | Kind::CircuitBreaker).then_some(KEY);
         self.keys()
             .iter()
             .map(|spec| spec.key)
@@ -76,6 +76,21 @@ const CRATE: &str = "crate";
 /// `key = <expression>`: a keyed policy, one state per value of the expression. Only the
 /// macros take it (a file cannot give an expression), so it is not in the table.
 pub(crate) const KEY: &str = "key";
+
+/// `key = <expression>`: any expression; its type's bounds are checked where it expands.
+pub(crate) fn key_expression(set: &mut ArgSet<'_>) -> Option<syn::Expr> {
+    let arg = set.get(KEY)?;
+    match &arg.value {
+        Some(expr) => Some(expr.clone()),
+        None => {
+            set.errors.at(
+                arg.key.span(),
+                "`key` takes an expression of the function's arguments, like `key = user_id` or `key = req.client_ip()`",
+            );
+            None
+        }
+    }
+}
 
 /// The path of `crate = "path"`.
 pub(crate) fn crate_path(arg: &Arg) -> syn::Result<syn::Path> {

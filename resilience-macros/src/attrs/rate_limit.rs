@@ -36,7 +36,7 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<RateLimitArgs> {
     // The refill of a `burst` left to its default (`rate`) is checked too: a `per` of 150
     // years once compiled here and was refused only at run time.
     set.report(settings.problems(), &settings.given());
-    let key = key(set);
+    let key = super::key_expression(set);
     let key_idle = set.duration(&KEY_IDLE);
     let max_keys = set.count(&MAX_KEYS);
     if let (Some(_), Some(true), Some(arg)) = (&key, settings.shared, set.get(SHARED.key)) {
@@ -73,19 +73,4 @@ pub(crate) fn parse(set: &mut ArgSet<'_>) -> Option<RateLimitArgs> {
         key_idle,
         max_keys,
     })
-}
-
-/// `key = <expression>`: any expression; its type's bounds are checked where it expands.
-fn key(set: &mut ArgSet<'_>) -> Option<syn::Expr> {
-    let arg = set.get(KEY)?;
-    match &arg.value {
-        Some(expr) => Some(expr.clone()),
-        None => {
-            set.errors.at(
-                arg.key.span(),
-                "`key` takes an expression of the function's arguments, like `key = user_id` or `key = req.client_ip()`",
-            );
-            None
-        }
-    }
 }

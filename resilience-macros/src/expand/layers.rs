@@ -61,8 +61,25 @@ pub(super) fn wrap(
                 .ignore_if
                 .as_ref()
                 .map_or_else(|| quote!(#krate::__private::never), |p| quote!(#p));
+            let acquire = match &args.key {
+                None => quote!(#policy.try_acquire()),
+                Some(written) => {
+                    let key = format_ident!("__resilience_key", span = Span::mixed_site());
+                    // The key's bounds are checked on the expression: its error points there.
+                    let checked =
+                        quote_spanned!(written.span()=> #krate::__private::policy_key(#key));
+                    // Borrowed only until the key's circuit has admitted the call (the permit
+                    // holds the circuit, not the key): the body may take the arguments it came
+                    // from.
+                    quote!({
+                        let #key = &(#written);
+                        let #key = #checked;
+                        #policy.try_acquire_key(#key)
+                    })
+                }
+            };
             quote! {
-                match #policy.try_acquire() {
+                match #acquire {
                     ::core::result::Result::Err(#rejection) => {
                         ::core::result::Result::Err(#krate::Failure::Policy(#rejection))
                     }

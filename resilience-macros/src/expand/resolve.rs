@@ -303,6 +303,13 @@ fn breaker_builder(krate: &TokenStream, args: &BreakerArgs, name: &TokenStream) 
     if let Some(shared) = args.shared {
         calls.push(quote!(.shared(#shared)));
     }
+    if let Some(d) = args.key_idle {
+        let d = duration(d);
+        calls.push(quote!(.key_idle(#d)));
+    }
+    if let Some(max_keys) = args.max_keys {
+        calls.push(quote!(.max_keys(#max_keys)));
+    }
     quote!(#krate::CircuitBreaker::builder(#name) #(#calls)*)
 }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use resilience_settings::circuit_breaker::BreakerSettings;
+use resilience_settings::circuit_breaker::{self as settings, BreakerSettings};
 
 use super::config::{DEFAULT_TIME_WINDOW_MIN_CALLS, DEFAULT_WINDOW_CALLS};
 use super::{CircuitBreaker, CircuitBreakerConfig, TripRule, Window};
@@ -58,6 +58,8 @@ pub struct CircuitBreakerBuilder {
     slow_call: Option<Duration>,
     critical: Option<bool>,
     shared: Option<bool>,
+    key_idle: Option<Duration>,
+    max_keys: Option<u32>,
 }
 
 impl CircuitBreakerBuilder {
@@ -75,6 +77,8 @@ impl CircuitBreakerBuilder {
             slow_call: None,
             critical: None,
             shared: None,
+            key_idle: None,
+            max_keys: None,
         }
     }
 
@@ -231,10 +235,43 @@ impl CircuitBreakerBuilder {
         self
     }
 
+    /// For a keyed breaker: how long a closed key with no call in flight is kept once idle (key
+    /// `key_idle`); default three reset timeouts (`3 × reset_timeout`), at least a second;
+    /// greater than zero. Evicting such a key loses its failure streak (fewer failures than open
+    /// it): its next call starts a fresh closed circuit. Open and half-open keys are never
+    /// evicted. See [`CircuitBreaker::call_key`] and [the `keyed` module](crate::keyed).
+    pub fn key_idle(mut self, key_idle: Duration) -> Self {
+        self.key_idle = Some(key_idle);
+        self
+    }
+
+    /// For a keyed breaker: the most keys held at once (key `max_keys`); default 100 000, at
+    /// least 1. Past it the least recently active closed keys with no call in flight are
+    /// evicted; open, half-open and busy keys are kept even over the cap.
+    pub fn max_keys(mut self, max_keys: u32) -> Self {
+        self.max_keys = Some(max_keys);
+        self
+    }
+
+    /// `key_idle` and `max_keys` as given, for the registry's layers.
+    pub(crate) fn key_settings(&self) -> (Option<Duration>, Option<u32>) {
+        (self.key_idle, self.max_keys)
+    }
+
     /// Checks the settings, with the checks `#[circuit_breaker]` runs at compile time, and builds
     /// the breaker.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         ConfigError::check_name(&self.name)?;
+        if let Some(key_idle) = self.key_idle {
+            settings::KEY_IDLE
+                .check_duration(key_idle)
+                .map_err(ConfigError::from_problem)?;
+        }
+        if let Some(max_keys) = self.max_keys {
+            settings::MAX_KEYS
+                .check_count(max_keys.into())
+                .map_err(ConfigError::from_problem)?;
+        }
         self.settings().check().map_err(ConfigError::from_problem)?;
         let config = self.config();
         CircuitBreaker::new(self.name, config)
@@ -293,6 +330,8 @@ impl CircuitBreakerBuilder {
             slow_call: self.slow_call.or(defaults.slow_call),
             critical: self.critical.unwrap_or(defaults.critical),
             shared: self.shared.unwrap_or(defaults.shared),
+            key_idle: self.key_idle.or(defaults.key_idle),
+            max_keys: self.max_keys.unwrap_or(defaults.max_keys),
         }
     }
 
@@ -374,6 +413,15 @@ impl CircuitBreakerBuilder {
         check(
             "shared",
             self.shared.is_some_and(|mine| mine != config.shared),
+        );
+        check(
+            "key_idle",
+            self.key_idle
+                .is_some_and(|mine| Some(mine) != config.key_idle),
+        );
+        check(
+            "max_keys",
+            self.max_keys.is_some_and(|mine| mine != config.max_keys),
         );
         keys
     }

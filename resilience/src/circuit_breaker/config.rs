@@ -64,6 +64,12 @@ pub struct CircuitBreakerConfig {
     /// [`SharedStore`](crate::SharedStore) (default `false`): see
     /// [`CircuitBreakerBuilder::shared`](super::CircuitBreakerBuilder::shared).
     pub shared: bool,
+    /// For a keyed breaker: how long a closed key with no call in flight is kept once idle.
+    /// `None`: the default, three reset timeouts (`3 × reset_timeout`), at least a second; see
+    /// [`effective_key_idle`](Self::effective_key_idle).
+    pub key_idle: Option<std::time::Duration>,
+    /// For a keyed breaker: the most keys held at once, open keys aside (default 100 000).
+    pub max_keys: u32,
 }
 
 impl Default for CircuitBreakerConfig {
@@ -77,6 +83,8 @@ impl Default for CircuitBreakerConfig {
             slow_call: None,
             critical: false,
             shared: false,
+            key_idle: None,
+            max_keys: settings::DEFAULT_MAX_KEYS,
         }
     }
 }
@@ -102,6 +110,24 @@ impl CircuitBreakerConfig {
             None if self.reset_timeout.is_zero() => settings::DEFAULT_RESET_TIMEOUT,
             None => self.reset_timeout,
         }
+    }
+
+    /// How long an idle closed key of a keyed breaker is kept, the default filled in:
+    /// `key_idle`, else three reset timeouts and at least a second.
+    ///
+    /// ```
+    /// use resilience::CircuitBreaker;
+    /// use std::time::Duration;
+    ///
+    /// let breaker = CircuitBreaker::builder("doc-key-idle").build().unwrap();
+    /// assert_eq!(breaker.config().effective_key_idle(), Duration::from_secs(90));
+    /// ```
+    pub fn effective_key_idle(&self) -> Duration {
+        self.key_idle.unwrap_or_else(|| {
+            self.reset_timeout
+                .saturating_mul(3)
+                .max(Duration::from_secs(1))
+        })
     }
 
     /// Checks every value, naming the offending key as the attribute spells it: the checks
@@ -173,6 +199,8 @@ impl CircuitBreakerConfig {
             ),
             (old.critical != new.critical, &settings::CRITICAL),
             (old.shared != new.shared, &settings::SHARED),
+            (self.key_idle != other.key_idle, &settings::KEY_IDLE),
+            (self.max_keys != other.max_keys, &settings::MAX_KEYS),
         ]
         .into_iter()
         .filter_map(|(changed, key)| changed.then_some(key.setting))

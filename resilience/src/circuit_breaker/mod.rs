@@ -13,6 +13,10 @@ mod builder;
 mod config;
 mod counters;
 mod fleet;
+mod key_circuit;
+mod keyed;
+#[cfg(test)]
+mod keyed_tests;
 #[cfg(all(test, resilience_loom))]
 mod loom_tests;
 mod machine;
@@ -36,6 +40,7 @@ use tokio::time::Instant;
 pub use builder::CircuitBreakerBuilder;
 pub use config::{CircuitBreakerConfig, TripRule, Window};
 pub(crate) use fleet::LocalView;
+pub use keyed::KeyedCallPermit;
 pub use permit::{CallOutcome, CallPermit};
 pub use state::{CircuitState, TransitionCause};
 pub use stats::CircuitBreakerStats;
@@ -159,6 +164,10 @@ pub struct CircuitBreaker {
     /// A shared breaker whose store answered its last sync: it goes half-open only with its
     /// fleet (`fleet.rs`). Read on the open path only.
     fleet_joined: std::sync::atomic::AtomicBool,
+    /// A keyed breaker's circuits, one per key, made by the first keyed call: `keyed.rs`.
+    keys: std::sync::OnceLock<Box<dyn keyed::BreakerKeys>>,
+    /// The settings a key's steps read besides `settings`.
+    key_settings: keyed::KeySettings,
 }
 
 #[derive(Debug, Default)]
@@ -194,6 +203,8 @@ impl CircuitBreaker {
         CircuitBreaker {
             name,
             settings: AtomicSettings::new(&config),
+            key_settings: keyed::KeySettings::new(&config),
+            keys: std::sync::OnceLock::new(),
             state: AtomicU64::new(StateWord::INITIAL.bits()),
             streak: FailureStreak::default(),
             opened_at: AtomicU64::new(0),
@@ -286,6 +297,7 @@ impl CircuitBreaker {
             last_success: self.marks.last_success.get(),
             last_failure: self.marks.last_failure.get(),
             opened_at: self.marks.opened.get(),
+            keys: self.keyed_stats(),
         }
     }
 
@@ -299,13 +311,17 @@ impl CircuitBreaker {
     /// Closes the circuit with fresh counts, whatever its state (cause
     /// [`Reset`](TransitionCause::Reset); no event when it was closed already). Outcomes of
     /// calls admitted before no longer count.
+    ///
+    /// A keyed breaker's keys are all closed too, each with an event of its own.
     pub fn reset(&self) {
         self.transition_now(Phase::Closed, TransitionCause::Reset);
+        self.force_keys(Phase::Closed);
     }
 
     /// Opens the circuit and holds it open, whatever `reset_timeout`, until [`reset`](Self::reset)
     /// (cause [`ForcedOpen`](TransitionCause::ForcedOpen); no event when it was open already).
     /// Rejections then carry no `retry_after` (`None`): no clock can tell when it closes.
+    /// A keyed breaker rejects every key's calls too while forced open.
     pub fn force_open(&self) {
         self.transition_now(Phase::ForcedOpen, TransitionCause::ForcedOpen);
     }
@@ -332,7 +348,8 @@ impl CircuitBreaker {
     }
 
     /// The calls this breaker admitted that have not ended yet (their permits are alive): what
-    /// a [shutdown](crate::Registry::shutdown) waits for.
+    /// a [shutdown](crate::Registry::shutdown) waits for. A keyed breaker's count includes
+    /// every key's calls.
     pub fn in_flight(&self) -> u32 {
         self.in_flight.count()
     }

@@ -46,6 +46,7 @@ impl CircuitBreaker {
         let changed = machine.config().changed_keys(&config);
         let new_rule = machine.config().trip != config.trip;
         self.settings.store(&config);
+        self.key_settings.store(&config);
         machine.set_config(config, new_rule);
         if new_rule {
             let word = self.load_state();

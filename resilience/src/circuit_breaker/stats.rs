@@ -62,6 +62,10 @@ pub struct CircuitBreakerStats {
     pub last_failure: Option<WallTime>,
     /// When the circuit last opened (it stays set once the circuit closes again).
     pub opened_at: Option<WallTime>,
+    /// A keyed breaker's keys (`None` for a breaker no keyed call has used): how many, the
+    /// hottest, the open ones. The fields above count every key's calls too; `state` is the
+    /// unkeyed circuit's.
+    pub keys: Option<crate::KeyedStats>,
 }
 
 /// One line for people: the state, the counters, and the times that happened, in RFC 3339:

@@ -213,6 +213,8 @@ impl Layered for CircuitBreaker {
                 ),
                 ("critical", settings.critical.map(Value::Flag)),
                 ("shared", settings.shared.map(Value::Flag)),
+                ("key_idle", builder.key_settings().0.map(Value::Duration)),
+                ("max_keys", builder.key_settings().1.map(Value::Count)),
             ],
         )
     }
@@ -257,6 +259,12 @@ impl Layered for CircuitBreaker {
         }
         if let Some(shared) = flag(effective, "shared") {
             builder = builder.shared(shared);
+        }
+        if let Some(key_idle) = duration(effective, "key_idle") {
+            builder = builder.key_idle(key_idle);
+        }
+        if let Some(max_keys) = count(effective, "max_keys") {
+            builder = builder.max_keys(max_keys);
         }
         builder
     }

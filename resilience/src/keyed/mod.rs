@@ -50,7 +50,7 @@ use std::fmt::{self, Write as _};
 use std::hash::Hash;
 use std::sync::Arc;
 
-pub(crate) use table::{Bounds, KeyTable};
+pub(crate) use table::{Bounds, KeyTable, KeyValue};
 
 /// The bounds of a policy key: what a keyed policy needs of the key expression's type.
 ///
@@ -107,8 +107,38 @@ pub(crate) fn key_text<K: fmt::Debug>(key: &K) -> Arc<str> {
 pub struct KeySnapshot {
     /// The key's `Debug` text, cut to [`MAX_KEY_TEXT`] characters.
     pub key: String,
-    /// For a rate limiter: the cells free in the key's bucket now.
+    /// For a rate limiter: the cells free in the key's bucket now (0 for a breaker's key).
     pub available: u32,
+    /// For a circuit breaker: the key's circuit state (`None` for a limiter's key).
+    pub state: Option<crate::CircuitState>,
+    /// For a circuit breaker: the key's consecutive failures while closed (0 otherwise).
+    pub failures: u32,
+}
+
+impl KeySnapshot {
+    /// A rate limiter's key with `available` free cells.
+    pub(crate) fn bucket<K: fmt::Debug>(key: &K, available: u32) -> Self {
+        KeySnapshot {
+            key: key_text(key).to_string(),
+            available,
+            state: None,
+            failures: 0,
+        }
+    }
+
+    /// A circuit breaker's key.
+    pub(crate) fn circuit<K: fmt::Debug>(
+        key: &K,
+        state: crate::CircuitState,
+        failures: u32,
+    ) -> Self {
+        KeySnapshot {
+            key: key_text(key).to_string(),
+            available: 0,
+            state: Some(state),
+            failures,
+        }
+    }
 }
 
 /// The keys of a keyed policy, in its snapshot row.
@@ -122,11 +152,13 @@ pub struct KeyedStats {
     pub max_keys: u32,
     /// Keys evicted so far (idle, or over `max_keys`).
     pub evicted: u64,
-    /// The hottest keys: for a rate limiter, those with the fewest free cells, at most
-    /// [`TOP_KEYS`], fewest first.
+    /// The hottest keys, at most [`TOP_KEYS`]: for a rate limiter, those with the fewest free
+    /// cells, fewest first; for a circuit breaker, open keys first, then half-open ones, then
+    /// the longest failure streaks.
     pub hottest: Vec<KeySnapshot>,
-    /// The keys rejecting now: for a rate limiter, those whose bucket is empty, so that their
-    /// next call is rejected; at most [`TOP_KEYS`].
+    /// The keys rejecting now, at most [`TOP_KEYS`]: for a rate limiter, those whose bucket is
+    /// empty, so that their next call is rejected; for a circuit breaker, the open and
+    /// half-open keys.
     pub rejecting: Vec<KeySnapshot>,
 }
 

@@ -8,18 +8,24 @@ use dashmap::DashMap;
 use super::PolicyKey;
 
 /// What a keyed policy keeps per key.
-pub(crate) trait KeyValue: Send + Sync + 'static {
-    /// A fresh state: the one a key starts with.
-    fn fresh() -> Self;
+pub(crate) trait KeyValue<K>: Send + Sync + 'static {
+    /// A fresh state: the one `key` starts with.
+    fn fresh(key: &K) -> Self;
     /// When the key was last active, in nanoseconds on its policy's clock: a key inactive
     /// since `now - key_idle` is idle, and the least active go first when over `max_keys`.
     fn last_active(&self) -> u64;
+    /// Whether the key may be evicted now, when idle or over the cap: a limiter's always may
+    /// (it starts full again); a breaker's only while closed with no call in flight. Asked with
+    /// the key's shard held exclusively, so no call is half-way through a step on it.
+    fn evictable(&self) -> bool {
+        true
+    }
 }
 
 /// A rate limiter's key: its GCRA word, the time its bucket is full again. A full bucket
 /// equals a fresh one, so the word also says how long the key has been idle.
-impl KeyValue for AtomicU64 {
-    fn fresh() -> Self {
+impl<K> KeyValue<K> for AtomicU64 {
+    fn fresh(_: &K) -> Self {
         AtomicU64::new(0)
     }
 
@@ -38,6 +44,11 @@ pub(crate) struct KeyTable<K, V> {
     last_sweep: AtomicU64,
     /// One sweep at a time; a key created meanwhile does not wait for it.
     sweeping: AtomicBool,
+    /// After a sweep that could not get down to the cap (every key left pinned: a breaker's
+    /// open keys, or keys with calls in flight), the count past which the next over-cap sweep
+    /// runs: an eighth of the cap further, so that pinned keys do not make every new key
+    /// scan the table. 0 while the table is within the cap.
+    over_at: AtomicUsize,
 }
 
 /// The most sweeps one key's creation runs in a row.
@@ -50,7 +61,7 @@ pub(crate) struct Bounds {
     pub(crate) max_keys: usize,
 }
 
-impl<K: PolicyKey, V: KeyValue> Default for KeyTable<K, V> {
+impl<K: PolicyKey, V: KeyValue<K>> Default for KeyTable<K, V> {
     fn default() -> Self {
         KeyTable {
             map: DashMap::new(),
@@ -58,11 +69,12 @@ impl<K: PolicyKey, V: KeyValue> Default for KeyTable<K, V> {
             evicted: AtomicU64::new(0),
             last_sweep: AtomicU64::new(0),
             sweeping: AtomicBool::new(false),
+            over_at: AtomicUsize::new(0),
         }
     }
 }
 
-impl<K: PolicyKey, V: KeyValue> KeyTable<K, V> {
+impl<K: PolicyKey, V: KeyValue<K>> KeyTable<K, V> {
     /// Runs `f` on `key`'s state, created fresh if the key has none. The key's shard stays
     /// locked (shared) while `f` runs, so no eviction can take the state from under it.
     #[inline]
@@ -92,7 +104,7 @@ impl<K: PolicyKey, V: KeyValue> KeyTable<K, V> {
             // Another thread created it since the lookup.
             Entry::Occupied(entry) => (f(entry.get()), false),
             Entry::Vacant(entry) => {
-                let state = entry.insert(V::fresh());
+                let state = entry.insert(V::fresh(key));
                 (f(state.value()), true)
             }
         };
@@ -135,7 +147,7 @@ impl<K: PolicyKey, V: KeyValue> KeyTable<K, V> {
     /// Evicts the idle keys when a sweep is due (once per `key_idle`), and the least active
     /// over `max_keys` down to seven eighths of it.
     fn maybe_sweep(&self, len: usize, now: u64, bounds: Bounds) {
-        let over = len > bounds.max_keys;
+        let over = len > bounds.max_keys.max(self.over_at.load(Ordering::Relaxed));
         let due = now.saturating_sub(self.last_sweep.load(Ordering::Relaxed)) >= bounds.idle_nanos;
         if !(over || due) {
             return;
@@ -149,30 +161,46 @@ impl<K: PolicyKey, V: KeyValue> KeyTable<K, V> {
             if self.sweeping.swap(true, Ordering::SeqCst) {
                 return;
             }
-            self.sweep(now, bounds);
+            let removed = self.sweep(now, bounds);
+            let len = self.len();
+            let over_at = if len > bounds.max_keys {
+                len.saturating_add((bounds.max_keys / 8).max(1))
+            } else {
+                0
+            };
+            self.over_at.store(over_at, Ordering::Relaxed);
             self.sweeping.store(false, Ordering::SeqCst);
-            if self.len() <= bounds.max_keys {
+            if len <= bounds.max_keys || removed == 0 {
                 return;
             }
         }
     }
 
-    /// One sweep: idle keys first, then the least active over the cap.
-    fn sweep(&self, now: u64, bounds: Bounds) {
+    /// One sweep: idle keys first, then the least active over the cap; returns how many went.
+    fn sweep(&self, now: u64, bounds: Bounds) -> usize {
         self.last_sweep.store(now, Ordering::Relaxed);
+        let mut removed = 0;
         if let Some(idle_since) = now.checked_sub(bounds.idle_nanos) {
-            self.remove_where(usize::MAX, true, |state| state.last_active() <= idle_since);
+            removed += self.remove_where(usize::MAX, true, |state| {
+                state.last_active() <= idle_since && state.evictable()
+            });
         }
         let len = self.len();
         if len <= bounds.max_keys {
-            return;
+            return removed;
         }
         // Down to seven eighths of the cap, so that the next sweep is an eighth of the cap's
         // new keys away: a sweep's cost spread over the keys that made it necessary.
         let target = bounds.max_keys - bounds.max_keys / 8;
         let quota = len - target;
+        // Only the keys that may go are ranked: when none may (every breaker key open, say),
+        // the table stays over the cap until some may.
         let mut actives: Vec<u64> = Vec::with_capacity(len);
-        self.for_each(|_, state| actives.push(state.last_active()));
+        self.for_each(|_, state| {
+            if state.evictable() {
+                actives.push(state.last_active());
+            }
+        });
         let cutoff = if quota >= actives.len() {
             u64::MAX
         } else {
@@ -181,11 +209,19 @@ impl<K: PolicyKey, V: KeyValue> KeyTable<K, V> {
         drop(actives);
         // The keys at or before the cutoff, up to the quota: ties at the cutoff are common
         // under a paused clock, where every key was active at the same instant.
-        self.remove_where(quota, true, |state| state.last_active() <= cutoff);
+        removed
+            + self.remove_where(quota, true, |state| {
+                state.last_active() <= cutoff && state.evictable()
+            })
     }
 
     /// Removes up to `quota` keys whose state `evict` picks; returns how many went.
-    fn remove_where(&self, quota: usize, eviction: bool, mut evict: impl FnMut(&V) -> bool) {
+    fn remove_where(
+        &self,
+        quota: usize,
+        eviction: bool,
+        mut evict: impl FnMut(&V) -> bool,
+    ) -> usize {
         let mut removed = 0;
         self.map.retain(|_, state| {
             if removed < quota && evict(state) {
@@ -199,5 +235,6 @@ impl<K: PolicyKey, V: KeyValue> KeyTable<K, V> {
         if eviction {
             self.evicted.fetch_add(removed as u64, Ordering::Relaxed);
         }
+        removed
     }
 }

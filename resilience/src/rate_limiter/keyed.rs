@@ -38,9 +38,8 @@ impl<K: PolicyKey> LimiterKeys for Words<K> {
                 keys.truncate(TOP_KEYS);
             }
         });
-        let snapshot = |(free, key): &(u64, K)| KeySnapshot {
-            key: key_text(key).to_string(),
-            available: u32::try_from(*free).unwrap_or(u32::MAX),
+        let snapshot = |(free, key): &(u64, K)| {
+            KeySnapshot::bucket(key, u32::try_from(*free).unwrap_or(u32::MAX))
         };
         KeyedStats {
             keys: self.len() as u64,

@@ -294,7 +294,16 @@ impl PolicySnapshot {
     /// a health monitor's health.
     fn state(&self) -> String {
         match &self.stats {
-            PolicyStats::CircuitBreaker(stats) => stats.state.to_string(),
+            PolicyStats::CircuitBreaker(stats) => match &stats.keys {
+                Some(keys) => format!(
+                    "{} ({}/{} keys, {} open)",
+                    stats.state,
+                    keys.keys,
+                    keys.max_keys,
+                    keys.rejecting.len()
+                ),
+                None => stats.state.to_string(),
+            },
             PolicyStats::Bulkhead(stats) => {
                 format!("{}/{} busy", stats.in_flight, stats.max_concurrent)
             }
@@ -329,6 +338,26 @@ impl PolicySnapshot {
                 );
                 if let Some(rate) = s.failure_rate {
                     text.push_str(&format!(" rate={:.1}%", rate * 100.0));
+                }
+                if let Some(keys) = &s.keys {
+                    text.push_str(&format!(" evicted={}", keys.evicted));
+                    let listed = |keys: &[crate::KeySnapshot]| {
+                        keys.iter()
+                            .map(|key| match key.state {
+                                Some(state) if state != crate::CircuitState::Closed => {
+                                    format!("{}({state})", key.key)
+                                }
+                                _ => format!("{}({} failures)", key.key, key.failures),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    };
+                    if !keys.hottest.is_empty() {
+                        text.push_str(&format!(" hottest={}", listed(&keys.hottest)));
+                    }
+                    if !keys.rejecting.is_empty() {
+                        text.push_str(&format!(" open={}", listed(&keys.rejecting)));
+                    }
                 }
                 text
             }

@@ -28,6 +28,8 @@ fn defaults_are_five_failures_and_thirty_seconds() {
             slow_call: None,
             critical: false,
             shared: false,
+            key_idle: None,
+            max_keys: 100_000,
         }
     );
     assert!(

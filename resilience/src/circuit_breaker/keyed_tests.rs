@@ -1,0 +1,1 @@
+//! Keyed breaker unit tests.
