@@ -1,12 +1,13 @@
 //! A keyed limiter's memory: a million distinct keys through a limiter capped at 10 000 keep it
-//! under the cap, in keys and in bytes; and the bytes a key costs, measured.
+//! under the cap, in keys and in bytes; and the bytes a key costs, measured. The same for a
+//! keyed circuit breaker.
 //!
 //! The counting allocator is process-wide, so this file is its own `main` (`harness = false`
 //! in Cargo.toml), as `tests/allocations.rs` is, with a current-thread runtime in paused time.
 
 use std::alloc::System;
 
-use resilience::RateLimiter;
+use resilience::{CallOutcome, CircuitBreaker, RateLimiter};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 #[global_allocator]
@@ -15,6 +16,10 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 /// The largest a limiter key (a `u64` with its GCRA word in a hash table slot) may cost,
 /// bytes, counting the table's spare room.
 const MAX_BYTES_PER_KEY: i64 = 64;
+
+/// The largest a breaker key (a `u64` in a hash table slot, pointing at its key and circuit
+/// behind an `Arc`) may cost, bytes, counting the table's spare room and the allocation.
+const MAX_BYTES_PER_BREAKER_KEY: i64 = 128;
 
 /// Heap bytes held now, minus those held when `region` began.
 fn live_bytes(region: &Region<'_, System>) -> i64 {
@@ -33,6 +38,8 @@ fn main() {
     runtime.block_on(async {
         a_million_distinct_keys_stay_under_the_cap();
         bytes_per_key();
+        breaker_keys_stay_under_the_cap();
+        bytes_per_breaker_key();
     });
     println!("keyed_memory: ok");
 }
@@ -94,5 +101,62 @@ fn bytes_per_key() {
     assert!(
         per_key <= MAX_BYTES_PER_KEY,
         "{per_key} bytes a key, more than {MAX_BYTES_PER_KEY}"
+    );
+}
+
+fn breaker_keys_stay_under_the_cap() {
+    const CAP: u32 = 10_000;
+    let breaker = CircuitBreaker::builder("km-breaker-million")
+        .max_keys(CAP)
+        .build()
+        .expect("valid");
+    let region = Region::new(GLOBAL);
+    let mut peak_bytes = 0;
+    for key in 0..1_000_000_u64 {
+        breaker
+            .try_acquire_key(&key)
+            .expect("a new key is closed")
+            .record(CallOutcome::Success);
+        if key % 1_000 == 0 {
+            peak_bytes = peak_bytes.max(live_bytes(&region));
+        }
+    }
+    let stats = breaker.keyed_stats().expect("keyed");
+    assert!(stats.keys <= u64::from(CAP), "{} keys held", stats.keys);
+    assert_eq!(stats.keys + stats.evicted, 1_000_000);
+    let bound = i64::from(CAP) * 2 * MAX_BYTES_PER_BREAKER_KEY;
+    assert!(
+        peak_bytes <= bound,
+        "{peak_bytes} bytes held at the peak, more than {bound}"
+    );
+    println!(
+        "a million breaker keys, cap {CAP}: {peak_bytes} bytes at the peak, {} evicted",
+        stats.evicted
+    );
+}
+
+fn bytes_per_breaker_key() {
+    const KEYS: u64 = 100_000;
+    let breaker = CircuitBreaker::builder("km-breaker-per-key")
+        .max_keys(1_000_000)
+        .build()
+        .expect("valid");
+    // The first keyed call makes the (empty) table: not a key's cost.
+    breaker
+        .try_acquire_key(&u64::MAX)
+        .unwrap()
+        .record(CallOutcome::Success);
+    let region = Region::new(GLOBAL);
+    for key in 0..KEYS {
+        breaker
+            .try_acquire_key(&key)
+            .unwrap()
+            .record(CallOutcome::Success);
+    }
+    let per_key = live_bytes(&region) / i64::try_from(KEYS).unwrap_or(1);
+    println!("a breaker key (u64): {per_key} bytes");
+    assert!(
+        per_key <= MAX_BYTES_PER_BREAKER_KEY,
+        "{per_key} bytes a key, more than {MAX_BYTES_PER_BREAKER_KEY}"
     );
 }

@@ -161,33 +161,33 @@ impl<K: PolicyKey, V: KeyValue<K>> KeyTable<K, V> {
             if self.sweeping.swap(true, Ordering::SeqCst) {
                 return;
             }
-            let removed = self.sweep(now, bounds);
+            let pinned = self.sweep(now, bounds);
             let len = self.len();
-            let over_at = if len > bounds.max_keys {
+            let over_at = if pinned {
                 len.saturating_add((bounds.max_keys / 8).max(1))
             } else {
                 0
             };
             self.over_at.store(over_at, Ordering::Relaxed);
             self.sweeping.store(false, Ordering::SeqCst);
-            if len <= bounds.max_keys || removed == 0 {
+            if len <= bounds.max_keys || pinned {
                 return;
             }
         }
     }
 
-    /// One sweep: idle keys first, then the least active over the cap; returns how many went.
-    fn sweep(&self, now: u64, bounds: Bounds) -> usize {
+    /// One sweep: idle keys first, then the least active over the cap. Returns whether it was
+    /// over the cap with no key it could evict (every key pinned).
+    fn sweep(&self, now: u64, bounds: Bounds) -> bool {
         self.last_sweep.store(now, Ordering::Relaxed);
-        let mut removed = 0;
         if let Some(idle_since) = now.checked_sub(bounds.idle_nanos) {
-            removed += self.remove_where(usize::MAX, true, |state| {
+            self.remove_where(usize::MAX, true, |state| {
                 state.last_active() <= idle_since && state.evictable()
             });
         }
         let len = self.len();
         if len <= bounds.max_keys {
-            return removed;
+            return false;
         }
         // Down to seven eighths of the cap, so that the next sweep is an eighth of the cap's
         // new keys away: a sweep's cost spread over the keys that made it necessary.
@@ -201,6 +201,9 @@ impl<K: PolicyKey, V: KeyValue<K>> KeyTable<K, V> {
                 actives.push(state.last_active());
             }
         });
+        if actives.is_empty() {
+            return true;
+        }
         let cutoff = if quota >= actives.len() {
             u64::MAX
         } else {
@@ -209,10 +212,10 @@ impl<K: PolicyKey, V: KeyValue<K>> KeyTable<K, V> {
         drop(actives);
         // The keys at or before the cutoff, up to the quota: ties at the cutoff are common
         // under a paused clock, where every key was active at the same instant.
-        removed
-            + self.remove_where(quota, true, |state| {
-                state.last_active() <= cutoff && state.evictable()
-            })
+        self.remove_where(quota, true, |state| {
+            state.last_active() <= cutoff && state.evictable()
+        });
+        false
     }
 
     /// Removes up to `quota` keys whose state `evict` picks; returns how many went.
