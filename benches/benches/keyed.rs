@@ -1,7 +1,9 @@
 //! A keyed rate limiter's call beside governor's keyed limiter (`RateLimiter::keyed`, a
 //! `DashMap` of GCRA cells) on the same class of clock (`governor::clock::MonotonicClock`,
 //! `std::time::Instant`, as ours reads Tokio's), with 1, 1 000 and 1 000 000 distinct keys, on
-//! one thread and on two; plus an unkeyed `#[rate_limit]` as the reference row.
+//! one thread and on two; plus an unkeyed `#[rate_limit]` as the reference row. And a keyed
+//! `#[circuit_breaker(key = ..)]`'s success path with 1 and 1 000 keys, beside an unkeyed
+//! `#[circuit_breaker]`.
 //!
 //! Each call's key is `i % keys`, so every key is hit in turn and, past the warm-up, every call
 //! finds its key (a lookup, not an insert). Ours runs with `max_keys = 1_000_000`, so that
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use governor::clock::MonotonicClock;
 use governor::state::keyed::DefaultKeyedStateStore;
-use resilience::{rate_limit, registry, Error, RateLimiter};
+use resilience::{circuit_breaker, rate_limit, registry, Error, RateLimiter};
 use tokio::runtime::Runtime;
 
 type Res = Result<u64, Error>;
@@ -44,6 +46,16 @@ async fn bare(x: u64) -> Res {
 
 #[rate_limit(rate = 1_000_000_000, per = "1s", name = "bench-keyed-reference")]
 async fn unkeyed(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+#[circuit_breaker(name = "bench-keyed-breaker-reference")]
+async fn unkeyed_breaker(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+#[circuit_breaker(name = "bench-keyed-breaker", key = key)]
+async fn keyed_breaker(key: u64, x: u64) -> Res {
     Ok(black_box(x))
 }
 
@@ -170,6 +182,21 @@ fn main() {
             |x| theirs(governor, x % keys, x),
         );
     }
+    bench(
+        &mut c,
+        &rt,
+        "keyed_breaker/unkeyed circuit_breaker",
+        unkeyed_breaker,
+    );
+    for keys in [1, 1_000] {
+        bench(
+            &mut c,
+            &rt,
+            &format!("keyed_breaker/resilience {keys} keys"),
+            |x| keyed_breaker(x % keys, x),
+        );
+    }
     c.final_summary();
     assert!(registry().rate_limiter("bench-keyed-reference").is_some());
+    assert!(registry().circuit_breaker("bench-keyed-breaker").is_some());
 }
