@@ -67,7 +67,10 @@ async fn each_host_has_a_circuit_of_its_own() {
     let stats = breaker.stats();
     let keys = stats.keys.expect("a keyed breaker");
     assert_eq!(keys.keys, 2);
-    assert_eq!(stats.failures, 2, "every key's calls count in the breaker's stats");
+    assert_eq!(
+        stats.failures, 2,
+        "every key's calls count in the breaker's stats"
+    );
     assert_eq!(stats.rejected, 1);
 }
 
