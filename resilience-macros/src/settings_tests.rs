@@ -496,8 +496,10 @@ fn context(kind: Kind, key: &str) -> String {
     if matches!(key, "window" | "min_calls") {
         context.push_str("failure_rate = 0.5, ");
     }
-    // A keyed limiter's settings need its key.
-    if kind == Attribute::RateLimit && (key.starts_with("key_idle") || key == "max_keys") {
+    // A keyed limiter's or breaker's settings need its key.
+    if matches!(kind, Attribute::RateLimit | Attribute::CircuitBreaker)
+        && (key.starts_with("key_idle") || key == "max_keys")
+    {
         context.push_str("key = user, ");
     }
     context
