@@ -287,7 +287,10 @@ pub mod __private;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadConfig, BulkheadPermit, BulkheadStats};
+pub use bulkhead::{
+    Bulkhead, BulkheadBuilder, BulkheadConfig, BulkheadPermit, BulkheadStats, KeyedBulkheadPermit,
+    BULKHEAD_KEY_IDLE, BULKHEAD_MAX_KEYS,
+};
 pub use chaos::{Chaos, ChaosBuilder, ChaosConfig, ChaosStats, Injection};
 pub use circuit_breaker::{
     CallOutcome, CallPermit, CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerConfig,

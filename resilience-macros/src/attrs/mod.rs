@@ -58,7 +58,11 @@ impl KindExt for Kind {
     }
 
     fn key_names(self) -> Vec<&'static str> {
-        let keyed = matches!(self, Kind::RateLimit | Kind::CircuitBreaker).then_some(KEY);
+        let keyed = matches!(
+            self,
+            Kind::RateLimit | Kind::CircuitBreaker | Kind::Bulkhead
+        )
+        .then_some(KEY);
         self.keys()
             .iter()
             .map(|spec| spec.key)

@@ -222,6 +222,32 @@ pub(super) fn wrap(
                 }
             }
         },
+        Settings::Bulkhead(args) if args.key.is_some() => {
+            let key = format_ident!("__resilience_key", span = Span::mixed_site());
+            let written = args.key.as_ref();
+            let checked = args
+                .key
+                .as_ref()
+                .map(|expr| quote_spanned!(expr.span()=> #krate::__private::policy_key(#key)));
+            quote! {
+                // The permit holds the key's slots, not the key: the body may take the
+                // arguments the key was computed from.
+                match {
+                    let #key = &(#written);
+                    let #key = #checked;
+                    #policy.acquire_key(#key).await
+                } {
+                    ::core::result::Result::Err(#rejection) => {
+                        ::core::result::Result::Err(#krate::Failure::Policy(#rejection))
+                    }
+                    ::core::result::Result::Ok(#permit) => {
+                        let #outcome = #inner;
+                        ::core::mem::drop(#permit);
+                        #outcome
+                    }
+                }
+            }
+        }
         Settings::Bulkhead(_) => quote! {
             // Without a queue the bulkhead decides at once; a queue makes the wait a real await.
             match if #policy.has_queue() {

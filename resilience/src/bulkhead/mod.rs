@@ -1,6 +1,9 @@
 //! The bulkhead policy: a cap on calls in flight at once, with an optional bounded queue.
 
 mod config;
+mod keyed;
+#[cfg(test)]
+mod keyed_tests;
 #[cfg(all(test, resilience_loom))]
 mod loom_tests;
 #[cfg(test)]
@@ -16,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use config::{BulkheadBuilder, BulkheadConfig};
+pub use keyed::{KeyedBulkheadPermit, BULKHEAD_KEY_IDLE, BULKHEAD_MAX_KEYS};
 
 use self::slots::{Admission, Slots};
 use crate::events::{self, Event};
@@ -82,6 +86,8 @@ pub struct Bulkhead {
     rejected: AtomicU64,
     /// Closed by [`Bulkhead::shutdown`]: `bulkhead/shutdown.rs`.
     gate: Gate,
+    /// A keyed bulkhead's slots, one set per key: `keyed.rs`.
+    keyed: keyed::KeyedParts,
 }
 
 /// Counters and occupancy of a [`Bulkhead`], read with [`Bulkhead::stats`].
@@ -148,6 +154,7 @@ impl Bulkhead {
             config: LiveConfig::new(config),
             rejected: AtomicU64::new(0),
             gate: Gate::new(),
+            keyed: keyed::KeyedParts::default(),
         }
     }
 
@@ -178,6 +185,9 @@ impl Bulkhead {
             *current = config;
             // Under the write guard, so two reconfigures resize in the order they took effect.
             self.slots.resize(config.max_concurrent, config.queue);
+            if let Some(keys) = self.keyed.keys.get() {
+                keys.resize(config.max_concurrent, config.queue);
+            }
         }
         changed
     }
@@ -188,7 +198,10 @@ impl Bulkhead {
         let max_concurrent = self.slots.max_concurrent();
         BulkheadStats {
             max_concurrent,
-            in_flight: occupancy.in_flight(),
+            // Every key's calls too: what a shutdown waits for.
+            in_flight: occupancy
+                .in_flight()
+                .saturating_add(self.keyed.in_flight.count()),
             queued: occupancy.queued(),
             available: max_concurrent.saturating_sub(occupancy.in_flight()),
             rejected: self.rejected.load(Ordering::Relaxed),

@@ -1,0 +1,289 @@
+//! A keyed bulkhead: one slot count (and queue) per key, with the bulkhead's `max`, `queue`
+//! and `queue_timeout`, its rejection counter and its shutdown gate shared by all of them.
+
+use std::any::Any;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::slots::{Admission, Slots};
+use super::Bulkhead;
+use crate::events::{self, Event};
+use crate::keyed::{key_text, Bounds, KeyTable, KeyValue, PolicyKey};
+use crate::lifecycle::{gate, InFlightGuard};
+use crate::registry::PolicyKind;
+use crate::{Error, Failure};
+
+/// How long a keyed bulkhead keeps a key with no slot held and nobody queued. Evicting such a
+/// key loses nothing: it would start with every slot free again.
+pub const BULKHEAD_KEY_IDLE: Duration = Duration::from_secs(60);
+/// The most keys a keyed bulkhead holds; past it the least recently used free keys go (keys
+/// with a slot held or a caller queued are kept, even over it).
+pub const BULKHEAD_MAX_KEYS: usize = 100_000;
+
+/// A key and its slots, behind an `Arc` in the key's table slot; every call holding a slot or
+/// queued for one holds a clone, so the `Arc`'s count says whether the key is busy.
+pub(super) struct KeySlots<K> {
+    key: K,
+    slots: Slots,
+    /// The last admission, in nanoseconds since the bulkhead's key clock began.
+    last_active: AtomicU64,
+}
+
+impl<K: Send + Sync + Clone + 'static> KeyValue<K> for Arc<KeySlots<K>> {
+    fn fresh(key: &K) -> Self {
+        // Sized by the first call (`Bulkhead::key_slots`), under the key's shard held
+        // exclusively: no other call sees it before.
+        Arc::new(KeySlots {
+            key: key.clone(),
+            slots: Slots::new(0, 0),
+            last_active: AtomicU64::new(0),
+        })
+    }
+
+    fn last_active(&self) -> u64 {
+        self.last_active.load(Relaxed)
+    }
+
+    /// Only a key with no slot held and nobody queued: no `Arc` but the table's.
+    fn evictable(&self) -> bool {
+        Arc::strong_count(self) == 1
+    }
+}
+
+type Slotted<K> = KeyTable<K, Arc<KeySlots<K>>>;
+
+/// The key table of a bulkhead, whatever its key type.
+pub(super) trait BulkheadKeys: Send + Sync {
+    fn as_any(&self) -> &dyn Any;
+    /// Keys held now.
+    fn len(&self) -> usize;
+    /// Applies a new `max` and `queue` to every key.
+    fn resize(&self, max_concurrent: u32, queue_limit: u32);
+}
+
+impl<K: PolicyKey> BulkheadKeys for Slotted<K> {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn len(&self) -> usize {
+        KeyTable::len(self)
+    }
+
+    fn resize(&self, max_concurrent: u32, queue_limit: u32) {
+        self.for_each(|_, entry| entry.slots.resize(max_concurrent, queue_limit));
+    }
+}
+
+/// What a keyed bulkhead keeps besides its unkeyed slots.
+pub(super) struct KeyedParts {
+    pub(super) keys: std::sync::OnceLock<Box<dyn BulkheadKeys>>,
+    /// Keyed calls holding a slot: counted in the bulkhead's `in_flight`, which a shutdown
+    /// waits for.
+    pub(super) in_flight: crate::lifecycle::InFlight,
+    clock_origin: std::sync::OnceLock<Instant>,
+}
+
+impl Default for KeyedParts {
+    fn default() -> Self {
+        KeyedParts {
+            keys: std::sync::OnceLock::new(),
+            in_flight: crate::lifecycle::InFlight::default(),
+            clock_origin: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+/// A slot of one key of a keyed [`Bulkhead`], held for as long as the permit lives; from
+/// [`Bulkhead::acquire_key`]. Dropping it gives the slot back, to the key's oldest waiting
+/// caller if there is one. The key is never evicted while a permit holds one of its slots.
+#[must_use = "the slot is given back as soon as the permit is dropped"]
+pub struct KeyedBulkheadPermit<'a, K: PolicyKey> {
+    held: Held<'a, K>,
+}
+
+enum Held<'a, K> {
+    Key {
+        entry: Arc<KeySlots<K>>,
+        _running: InFlightGuard<'a>,
+    },
+    /// `K` is not the key type of the bulkhead's first keyed call: its unkeyed slots.
+    Unkeyed(#[allow(dead_code)] super::BulkheadPermit<'a>),
+}
+
+impl<K: PolicyKey> Drop for KeyedBulkheadPermit<'_, K> {
+    fn drop(&mut self) {
+        if let Held::Key { entry, .. } = &self.held {
+            entry.slots.release();
+        }
+    }
+}
+
+impl<K: PolicyKey> std::fmt::Debug for KeyedBulkheadPermit<'_, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.held {
+            Held::Key { entry, .. } => f
+                .debug_struct("KeyedBulkheadPermit")
+                .field("key", &entry.key)
+                .finish(),
+            Held::Unkeyed(permit) => permit.fmt(f),
+        }
+    }
+}
+
+/// Keyed calls.
+///
+/// Each key has slots of its own, `max` at once and `queue` waiting, created free on the key's
+/// first call: one tenant's burst fills its own slots only. The bulkhead's rejection counter,
+/// its `in_flight` (what a shutdown waits for) and its shutdown gate cover every key's calls.
+/// A key with a slot held or a caller queued is never evicted; a free key is evicted once idle
+/// for [`BULKHEAD_KEY_IDLE`], or the least recently used past [`BULKHEAD_MAX_KEYS`] (keys
+/// busy over the cap are kept, and new keys admitted). One key type per bulkhead: a call with
+/// another type takes the bulkhead's unkeyed slots.
+impl Bulkhead {
+    fn key_slots<K: PolicyKey>(&self) -> Option<&Slotted<K>> {
+        self.keyed
+            .keys
+            .get_or_init(|| Box::<Slotted<K>>::default())
+            .as_any()
+            .downcast_ref()
+    }
+
+    fn key_clock(&self) -> u64 {
+        let origin = *self.keyed.clock_origin.get_or_init(Instant::now);
+        u64::try_from(Instant::now().saturating_duration_since(origin).as_nanos())
+            .unwrap_or(u64::MAX)
+    }
+
+    /// [`acquire`](Self::acquire) for `key`: takes one of `key`'s slots, waiting in `key`'s
+    /// queue for one if the bulkhead has a queue with room.
+    ///
+    /// ```
+    /// use resilience::Bulkhead;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let bulkhead = Bulkhead::builder("doc-per-tenant").max_concurrent(1).build().unwrap();
+    /// let held = bulkhead.acquire_key(&"acme").await.unwrap();
+    /// assert!(bulkhead.acquire_key(&"acme").await.is_err());
+    /// // Another tenant has slots of its own.
+    /// assert!(bulkhead.acquire_key(&"globex").await.is_ok());
+    /// assert_eq!(bulkhead.key_in_flight(&"acme"), 1);
+    /// drop(held);
+    /// assert_eq!(bulkhead.key_in_flight(&"acme"), 0);
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Self::acquire), judged by `key`'s slots; a rejection's event names the key.
+    pub async fn acquire_key<K: PolicyKey>(
+        &self,
+        key: &K,
+    ) -> Result<KeyedBulkheadPermit<'_, K>, Error> {
+        let Some(table) = self.key_slots::<K>() else {
+            return self.acquire().await.map(|permit| KeyedBulkheadPermit {
+                held: Held::Unkeyed(permit),
+            });
+        };
+        if self.is_closing() {
+            return Err(self.turn_away());
+        }
+        let now = self.key_clock();
+        let bounds = || Bounds {
+            idle_nanos: u64::try_from(BULKHEAD_KEY_IDLE.as_nanos()).unwrap_or(u64::MAX),
+            max_keys: BULKHEAD_MAX_KEYS,
+        };
+        let entry = table.with(key, now, bounds, |entry| {
+            if entry.slots.max_concurrent() == 0 {
+                // A fresh key, seen by nobody else yet.
+                let config = self.config.get();
+                entry.slots.resize(config.max_concurrent, config.queue);
+            }
+            entry.last_active.store(now, Relaxed);
+            Arc::clone(entry)
+        });
+        let running = self.keyed.in_flight.enter();
+        let admitted = match entry.slots.claim_or_queue() {
+            Admission::Admitted => true,
+            Admission::Full => false,
+            Admission::Queued(ticket) => {
+                let patience = self.config.get().queue_timeout;
+                let wait = gate::unless_closed(ticket.wait(patience), Some(&self.gate));
+                match Box::pin(wait).await {
+                    Some(admitted) => admitted,
+                    None => return Err(self.turn_away()),
+                }
+            }
+        };
+        if admitted {
+            Ok(KeyedBulkheadPermit {
+                held: Held::Key {
+                    entry,
+                    _running: running,
+                },
+            })
+        } else {
+            Err(self.reject_key(&entry))
+        }
+    }
+
+    #[cold]
+    fn reject_key<K: PolicyKey>(&self, entry: &KeySlots<K>) -> Error {
+        self.rejected.fetch_add(1, Relaxed);
+        let error = Error::BulkheadFull {
+            name: Arc::clone(&self.name),
+            max_concurrent: entry.slots.max_concurrent(),
+        };
+        events::emit(|| Event::CallRejected {
+            kind: PolicyKind::Bulkhead,
+            error: error.clone(),
+            key: Some(key_text(&entry.key)),
+        });
+        error
+    }
+
+    /// [`call`](Self::call) for `key`: runs `fut` in one of `key`'s slots.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_key`](Self::acquire_key), converted into `E`, or `fut`'s own error.
+    pub async fn call_key<K, T, E, Fut>(&self, key: &K, fut: Fut) -> Result<T, E>
+    where
+        K: PolicyKey,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        let _permit = self.acquire_key(key).await?;
+        fut.await
+    }
+
+    /// The layer the attribute macros call for a keyed site; see [`run`](Self::run).
+    #[doc(hidden)]
+    pub async fn run_key<K, T, E, Fut>(&self, key: &K, fut: Fut) -> Result<T, Failure<E>>
+    where
+        K: PolicyKey,
+        Fut: Future<Output = Result<T, Failure<E>>>,
+    {
+        let _permit = self.acquire_key(key).await?;
+        fut.await
+    }
+
+    /// The calls holding one of `key`'s slots now (0 for a key not held).
+    pub fn key_in_flight<K: PolicyKey>(&self, key: &K) -> u32 {
+        self.keyed
+            .keys
+            .get()
+            .and_then(|keys| keys.as_any().downcast_ref::<Slotted<K>>())
+            .and_then(|table| table.get(key, |entry| entry.slots.occupancy().in_flight()))
+            .unwrap_or(0)
+    }
+
+    /// The keys a keyed bulkhead holds now; `None` when no keyed call has used it.
+    pub fn key_count(&self) -> Option<usize> {
+        self.keyed.keys.get().map(|keys| keys.len())
+    }
+}
