@@ -11,7 +11,7 @@ struct Job {
     payload: u64,
 }
 
-#[bulkhead(name = "kbh-per-tenant", max = 1, key = job.tenant.clone())]
+#[bulkhead(name = "kbh-per-tenant", max = 1, key = job.tenant.clone(), max_keys = 1000, key_idle = "5m")]
 async fn run(job: Job, hold: Duration) -> Result<u64, Error> {
     let Job { payload, .. } = job;
     tokio::time::sleep(hold).await;
@@ -44,4 +44,12 @@ async fn each_tenant_has_slots_of_its_own() {
     let bulkhead = registry().bulkhead("kbh-per-tenant").unwrap();
     assert_eq!(bulkhead.stats().in_flight, 0);
     assert_eq!(bulkhead.key_count(), Some(2));
+    let keys = bulkhead.stats().keys.expect("keyed");
+    assert_eq!((keys.keys, keys.max_keys), (2, 1000));
+    assert!(registry().snapshot().to_string().contains("2/1000 keys"));
+    let config = bulkhead.config();
+    assert_eq!(
+        (config.key_idle, config.max_keys),
+        (Duration::from_secs(300), 1000)
+    );
 }

@@ -497,8 +497,10 @@ fn context(kind: Kind, key: &str) -> String {
         context.push_str("failure_rate = 0.5, ");
     }
     // A keyed limiter's or breaker's settings need its key.
-    if matches!(kind, Attribute::RateLimit | Attribute::CircuitBreaker)
-        && (key.starts_with("key_idle") || key == "max_keys")
+    if matches!(
+        kind,
+        Attribute::RateLimit | Attribute::CircuitBreaker | Attribute::Bulkhead
+    ) && (key.starts_with("key_idle") || key == "max_keys")
     {
         context.push_str("key = user, ");
     }

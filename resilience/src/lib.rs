@@ -289,7 +289,6 @@ pub mod testing;
 
 pub use bulkhead::{
     Bulkhead, BulkheadBuilder, BulkheadConfig, BulkheadPermit, BulkheadStats, KeyedBulkheadPermit,
-    BULKHEAD_KEY_IDLE, BULKHEAD_MAX_KEYS,
 };
 pub use chaos::{Chaos, ChaosBuilder, ChaosConfig, ChaosStats, Injection};
 pub use circuit_breaker::{

@@ -359,5 +359,12 @@ fn bulkhead_builder(krate: &TokenStream, args: &BulkheadArgs, name: &TokenStream
         let d = duration(d);
         calls.push(quote!(.queue_timeout(#d)));
     }
+    if let Some(d) = args.key_idle {
+        let d = duration(d);
+        calls.push(quote!(.key_idle(#d)));
+    }
+    if let Some(max_keys) = args.max_keys {
+        calls.push(quote!(.max_keys(#max_keys)));
+    }
     quote!(#krate::Bulkhead::builder(#name) #(#calls)*)
 }

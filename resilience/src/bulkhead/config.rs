@@ -36,6 +36,11 @@ pub struct BulkheadConfig {
     /// The longest a queued caller waits for a slot before it is rejected; greater than zero.
     /// Default 1 s. Has no effect while `queue` is 0.
     pub queue_timeout: Duration,
+    /// For a keyed bulkhead: how long a key with every slot free and nobody queued is kept
+    /// (default 1 minute); evicting it loses nothing.
+    pub key_idle: Duration,
+    /// For a keyed bulkhead: the most keys held at once, busy keys aside (default 100 000).
+    pub max_keys: u32,
 }
 
 impl BulkheadConfig {
@@ -50,6 +55,12 @@ impl BulkheadConfig {
         }
         if self.queue_timeout != other.queue_timeout {
             keys.push(settings::QUEUE_TIMEOUT.setting);
+        }
+        if self.key_idle != other.key_idle {
+            keys.push(settings::KEY_IDLE.setting);
+        }
+        if self.max_keys != other.max_keys {
+            keys.push(settings::MAX_KEYS.setting);
         }
         keys
     }
@@ -95,6 +106,8 @@ pub struct BulkheadBuilder {
     max_concurrent: Option<u32>,
     queue: Option<u32>,
     queue_timeout: Option<Duration>,
+    key_idle: Option<Duration>,
+    max_keys: Option<u32>,
 }
 
 impl BulkheadBuilder {
@@ -104,6 +117,8 @@ impl BulkheadBuilder {
             max_concurrent: None,
             queue: None,
             queue_timeout: None,
+            key_idle: None,
+            max_keys: None,
         }
     }
 
@@ -128,6 +143,25 @@ impl BulkheadBuilder {
     /// The registry name the bulkhead will have.
     pub fn name(&self) -> &Arc<str> {
         &self.name
+    }
+
+    /// For a keyed bulkhead: how long a key with every slot free and nobody queued is kept (key
+    /// `key_idle`); default 1 minute, greater than zero. See [`Bulkhead::acquire_key`].
+    pub fn key_idle(mut self, key_idle: Duration) -> Self {
+        self.key_idle = Some(key_idle);
+        self
+    }
+
+    /// For a keyed bulkhead: the most keys held at once (key `max_keys`); default 100 000, at
+    /// least 1. Keys with a slot held or a caller queued are kept even over it.
+    pub fn max_keys(mut self, max_keys: u32) -> Self {
+        self.max_keys = Some(max_keys);
+        self
+    }
+
+    /// `key_idle` and `max_keys` as given, for the registry's layers.
+    pub(crate) fn key_settings(&self) -> (Option<Duration>, Option<u32>) {
+        (self.key_idle, self.max_keys)
     }
 
     /// The settings given, by key.
@@ -159,6 +193,12 @@ impl BulkheadBuilder {
         {
             keys.push("queue_timeout");
         }
+        if self.key_idle.is_some_and(|v| v != config.key_idle) {
+            keys.push("key_idle");
+        }
+        if self.max_keys.is_some_and(|v| v != config.max_keys) {
+            keys.push("max_keys");
+        }
         keys
     }
 
@@ -172,6 +212,16 @@ impl BulkheadBuilder {
     /// for a blank name.
     pub fn build(self) -> Result<Bulkhead, ConfigError> {
         ConfigError::check_name(&self.name)?;
+        if let Some(key_idle) = self.key_idle {
+            settings::KEY_IDLE
+                .check_duration(key_idle)
+                .map_err(ConfigError::from_problem)?;
+        }
+        if let Some(max_keys) = self.max_keys {
+            settings::MAX_KEYS
+                .check_count(max_keys.into())
+                .map_err(ConfigError::from_problem)?;
+        }
         let resolved = BulkheadSettings {
             max: self.max_concurrent,
             queue: self.queue,
@@ -183,6 +233,8 @@ impl BulkheadBuilder {
             max_concurrent: resolved.max,
             queue: resolved.queue,
             queue_timeout: resolved.queue_timeout,
+            key_idle: self.key_idle.unwrap_or(settings::DEFAULT_KEY_IDLE),
+            max_keys: self.max_keys.unwrap_or(settings::DEFAULT_MAX_KEYS),
         };
         Ok(Bulkhead::from_parts(self.name, config))
     }

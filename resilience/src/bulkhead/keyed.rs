@@ -5,24 +5,18 @@ use std::any::Any;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::slots::{Admission, Slots};
 use super::Bulkhead;
 use crate::events::{self, Event};
-use crate::keyed::{key_text, Bounds, KeyTable, KeyValue, PolicyKey};
+use crate::keyed::{
+    key_text, Bounds, KeySnapshot, KeyTable, KeyValue, KeyedStats, PolicyKey, TOP_KEYS,
+};
 use crate::lifecycle::{gate, InFlightGuard};
 use crate::registry::PolicyKind;
 use crate::{Error, Failure};
-
-/// How long a keyed bulkhead keeps a key with no slot held and nobody queued. Evicting such a
-/// key loses nothing: it would start with every slot free again.
-pub const BULKHEAD_KEY_IDLE: Duration = Duration::from_secs(60);
-/// The most keys a keyed bulkhead holds; past it the least recently used free keys go (keys
-/// with a slot held or a caller queued are kept, even over it).
-pub const BULKHEAD_MAX_KEYS: usize = 100_000;
 
 /// A key and its slots, behind an `Arc` in the key's table slot; every call holding a slot or
 /// queued for one holds a clone, so the `Arc`'s count says whether the key is busy.
@@ -63,6 +57,8 @@ pub(super) trait BulkheadKeys: Send + Sync {
     fn len(&self) -> usize;
     /// Applies a new `max` and `queue` to every key.
     fn resize(&self, max_concurrent: u32, queue_limit: u32);
+    /// Keys held, evicted, the busiest and the full ones.
+    fn stats(&self, max_keys: u32) -> KeyedStats;
 }
 
 impl<K: PolicyKey> BulkheadKeys for Slotted<K> {
@@ -76,6 +72,34 @@ impl<K: PolicyKey> BulkheadKeys for Slotted<K> {
 
     fn resize(&self, max_concurrent: u32, queue_limit: u32) {
         self.for_each(|_, entry| entry.slots.resize(max_concurrent, queue_limit));
+    }
+
+    fn stats(&self, max_keys: u32) -> KeyedStats {
+        // The fewest free slots first; only the top few are kept.
+        let mut busiest: Vec<(u32, K)> = Vec::with_capacity(TOP_KEYS + 1);
+        self.for_each(|key, entry| {
+            let free = entry
+                .slots
+                .max_concurrent()
+                .saturating_sub(entry.slots.occupancy().in_flight());
+            if busiest.len() < TOP_KEYS || busiest.last().is_some_and(|(most, _)| free < *most) {
+                let at = busiest.partition_point(|(other, _)| *other <= free);
+                busiest.insert(at, (free, key.clone()));
+                busiest.truncate(TOP_KEYS);
+            }
+        });
+        let snapshot = |(free, key): &(u32, K)| KeySnapshot::bucket(key, *free);
+        KeyedStats {
+            keys: self.len() as u64,
+            max_keys,
+            evicted: self.evicted(),
+            hottest: busiest.iter().map(snapshot).collect(),
+            rejecting: busiest
+                .iter()
+                .filter(|(free, _)| *free == 0)
+                .map(snapshot)
+                .collect(),
+        }
     }
 }
 
@@ -141,8 +165,9 @@ impl<K: PolicyKey> std::fmt::Debug for KeyedBulkheadPermit<'_, K> {
 /// first call: one tenant's burst fills its own slots only. The bulkhead's rejection counter,
 /// its `in_flight` (what a shutdown waits for) and its shutdown gate cover every key's calls.
 /// A key with a slot held or a caller queued is never evicted; a free key is evicted once idle
-/// for [`BULKHEAD_KEY_IDLE`], or the least recently used past [`BULKHEAD_MAX_KEYS`] (keys
-/// busy over the cap are kept, and new keys admitted). One key type per bulkhead: a call with
+/// for `key_idle` (default 1 minute), or the least recently used past `max_keys` (default
+/// 100 000; keys busy over the cap are kept, and new keys admitted): evicting a free key loses
+/// nothing, it would start with every slot free again. One key type per bulkhead: a call with
 /// another type takes the bulkhead's unkeyed slots.
 impl Bulkhead {
     fn key_slots<K: PolicyKey>(&self) -> Option<&Slotted<K>> {
@@ -193,9 +218,12 @@ impl Bulkhead {
             return Err(self.turn_away());
         }
         let now = self.key_clock();
-        let bounds = || Bounds {
-            idle_nanos: u64::try_from(BULKHEAD_KEY_IDLE.as_nanos()).unwrap_or(u64::MAX),
-            max_keys: BULKHEAD_MAX_KEYS,
+        let bounds = || {
+            let config = self.config.get();
+            Bounds {
+                idle_nanos: u64::try_from(config.key_idle.as_nanos()).unwrap_or(u64::MAX),
+                max_keys: usize::try_from(config.max_keys).unwrap_or(usize::MAX),
+            }
         };
         let entry = table.with(key, now, bounds, |entry| {
             if entry.slots.max_concurrent() == 0 {
@@ -285,5 +313,12 @@ impl Bulkhead {
     /// The keys a keyed bulkhead holds now; `None` when no keyed call has used it.
     pub fn key_count(&self) -> Option<usize> {
         self.keyed.keys.get().map(|keys| keys.len())
+    }
+
+    /// The keys of a keyed bulkhead: how many, the busiest (fewest free slots first, as
+    /// `available`) and the full ones; `None` when no keyed call has used it.
+    pub fn keyed_stats(&self) -> Option<KeyedStats> {
+        let keys = self.keyed.keys.get()?;
+        Some(keys.stats(self.config.get().max_keys))
     }
 }

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use config::{BulkheadBuilder, BulkheadConfig};
-pub use keyed::{KeyedBulkheadPermit, BULKHEAD_KEY_IDLE, BULKHEAD_MAX_KEYS};
+pub use keyed::KeyedBulkheadPermit;
 
 use self::slots::{Admission, Slots};
 use crate::events::{self, Event};
@@ -108,6 +108,10 @@ pub struct BulkheadStats {
     pub available: u32,
     /// Calls rejected: queue full, or waited `queue_timeout` in vain.
     pub rejected: u64,
+    /// A keyed bulkhead's keys (`None` for a bulkhead no keyed call has used): how many, the
+    /// busiest, the full ones. `in_flight` above counts every key's calls too; `queued` and
+    /// `available` are the unkeyed slots'.
+    pub keys: Option<crate::KeyedStats>,
 }
 
 /// A slot of a [`Bulkhead`], held for as long as the permit lives; from
@@ -143,6 +147,8 @@ impl Bulkhead {
                 max_concurrent: u32::MAX,
                 queue: 0,
                 queue_timeout: config::DEFAULT_QUEUE_TIMEOUT,
+                key_idle: resilience_settings::bulkhead::DEFAULT_KEY_IDLE,
+                max_keys: resilience_settings::bulkhead::DEFAULT_MAX_KEYS,
             },
         )
     }
@@ -205,6 +211,7 @@ impl Bulkhead {
             queued: occupancy.queued(),
             available: max_concurrent.saturating_sub(occupancy.in_flight()),
             rejected: self.rejected.load(Ordering::Relaxed),
+            keys: self.keyed_stats(),
         }
     }
 

@@ -17,6 +17,8 @@ fn config(max_concurrent: u32, queue: u32, queue_timeout: Duration) -> BulkheadC
         max_concurrent,
         queue,
         queue_timeout,
+        key_idle: Duration::from_secs(60),
+        max_keys: 100_000,
     }
 }
 

@@ -88,6 +88,7 @@ async fn at_most_max_calls_run_and_the_next_is_rejected_at_once() {
             queued: 0,
             available: 0,
             rejected: 2,
+            keys: None,
         }
     );
     drop(permits);
@@ -390,6 +391,7 @@ fn reset_stats_zeroes_the_counters_but_not_the_occupancy() {
             queued: 0,
             available: 0,
             rejected: 0,
+            keys: None,
         }
     );
 }
@@ -403,6 +405,8 @@ fn build_validates_and_fills_in_defaults() {
             max_concurrent: 4,
             queue: 0,
             queue_timeout: Duration::from_secs(1),
+            key_idle: Duration::from_secs(60),
+            max_keys: 100_000,
         }
     );
 

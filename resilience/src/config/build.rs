@@ -291,6 +291,8 @@ impl Layered for Bulkhead {
                 ("max", settings.max.map(Value::Count)),
                 ("queue", settings.queue.map(Value::Count)),
                 ("queue_timeout", settings.queue_timeout.map(Value::Duration)),
+                ("key_idle", builder.key_settings().0.map(Value::Duration)),
+                ("max_keys", builder.key_settings().1.map(Value::Count)),
             ],
         )
     }
@@ -305,6 +307,12 @@ impl Layered for Bulkhead {
         }
         if let Some(timeout) = duration(effective, "queue_timeout") {
             builder = builder.queue_timeout(timeout);
+        }
+        if let Some(key_idle) = duration(effective, "key_idle") {
+            builder = builder.key_idle(key_idle);
+        }
+        if let Some(max_keys) = count(effective, "max_keys") {
+            builder = builder.max_keys(max_keys);
         }
         builder
     }

@@ -304,9 +304,10 @@ impl PolicySnapshot {
                 ),
                 None => stats.state.to_string(),
             },
-            PolicyStats::Bulkhead(stats) => {
-                format!("{}/{} busy", stats.in_flight, stats.max_concurrent)
-            }
+            PolicyStats::Bulkhead(stats) => match &stats.keys {
+                Some(keys) => format!("{}/{} keys", keys.keys, keys.max_keys),
+                None => format!("{}/{} busy", stats.in_flight, stats.max_concurrent),
+            },
             PolicyStats::RateLimiter(stats) => match &stats.keys {
                 Some(keys) => format!("{}/{} keys", keys.keys, keys.max_keys),
                 None => format!("{}/{} free", stats.available, stats.burst),
