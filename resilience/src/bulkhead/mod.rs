@@ -110,7 +110,9 @@ pub struct BulkheadStats {
     pub rejected: u64,
     /// A keyed bulkhead's keys (`None` for a bulkhead no keyed call has used): how many, the
     /// busiest, the full ones. `in_flight` above counts every key's calls too; `queued` and
-    /// `available` are the unkeyed slots'.
+    /// `available` are the unkeyed slots'. Left out of the JSON when `None`, so an unkeyed
+    /// bulkhead's row keeps its shape.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub keys: Option<crate::KeyedStats>,
 }
 

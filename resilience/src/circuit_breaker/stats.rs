@@ -64,7 +64,9 @@ pub struct CircuitBreakerStats {
     pub opened_at: Option<WallTime>,
     /// A keyed breaker's keys (`None` for a breaker no keyed call has used): how many, the
     /// hottest, the open ones. The fields above count every key's calls too; `state` is the
-    /// unkeyed circuit's.
+    /// unkeyed circuit's. Left out of the JSON when `None`, so an unkeyed breaker's row keeps
+    /// its shape.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub keys: Option<crate::KeyedStats>,
 }
 
