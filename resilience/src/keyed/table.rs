@@ -162,14 +162,18 @@ impl<K: PolicyKey, V: KeyValue<K>> KeyTable<K, V> {
                 return;
             }
             let pinned = self.sweep(now, bounds);
-            let len = self.len();
             let over_at = if pinned {
-                len.saturating_add((bounds.max_keys / 8).max(1))
+                self.len().saturating_add((bounds.max_keys / 8).max(1))
             } else {
                 0
             };
             self.over_at.store(over_at, Ordering::Relaxed);
             self.sweeping.store(false, Ordering::SeqCst);
+            // Read after letting go: a key another thread created while this sweep ran, whose
+            // own sweep this one turned away (it counted itself before asking), is seen here.
+            // Read before letting go, it could be missed, and the table left over the cap with
+            // nobody to sweep it once every key exists.
+            let len = self.len();
             if len <= bounds.max_keys || pinned {
                 return;
             }
