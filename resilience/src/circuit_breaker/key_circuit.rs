@@ -213,6 +213,23 @@ impl KeyCircuit {
 
     /// Records the outcome of the call admitted with `ticket`, at `now`; returns the transition
     /// it made, if any. An outcome counts only against the state it was admitted in.
+    /// A closed key's success when the breaker has no `slow_call` limit: settled without the
+    /// clock, which the common case need not read (the key's activity stays dated at its
+    /// admission; it cannot be evicted while the call held it anyway). `false`, having done
+    /// nothing, when the outcome needs the clock: a probe, or a success that may be slow.
+    #[inline]
+    pub(super) fn settle_untimed_success(&self, ticket: KeyTicket, has_slow_call: bool) -> bool {
+        if ticket.probe || has_slow_call {
+            return false;
+        }
+        // As `settle_closed` does for a quick success: a pending streak ends, if the key is
+        // still in the state the call was admitted in.
+        if self.failures.load(Relaxed) != 0 && self.load() == ticket.word {
+            self.failures.store(0, Relaxed);
+        }
+        true
+    }
+
     pub(super) fn settle(
         &self,
         ticket: KeyTicket,

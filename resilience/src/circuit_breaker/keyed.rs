@@ -360,6 +360,13 @@ impl CircuitBreaker {
         outcome: CallOutcome,
     ) {
         self.counters.count(outcome);
+        if outcome == CallOutcome::Success
+            && entry
+                .circuit
+                .settle_untimed_success(ticket, self.settings.slow_call().is_some())
+        {
+            return;
+        }
         let now = self.now();
         if let Some(change) = entry
             .circuit
