@@ -80,6 +80,21 @@ impl RateLimiter {
             .downcast_ref()
     }
 
+    /// Takes one cell from `key`'s bucket at `now` (the key created if new), counted as
+    /// permitted; `Err(next_cell)` when its bucket is empty. The step both `try_acquire_key`
+    /// and `acquire_key` start with.
+    #[inline]
+    fn take_key<K: PolicyKey>(&self, table: &Words<K>, key: &K, now: u64) -> Result<(), u64> {
+        table.with(
+            key,
+            now,
+            || self.key_bounds(),
+            |word| self.bucket.try_take_from(word, now),
+        )?;
+        self.permitted.increment();
+        Ok(())
+    }
+
     fn key_bounds(&self) -> Bounds {
         Bounds {
             idle_nanos: self.key_idle_nanos.load(Ordering::Relaxed),
@@ -118,17 +133,8 @@ impl RateLimiter {
             return self.try_acquire();
         };
         let now = self.bucket.now();
-        let taken = table.with(
-            key,
-            now,
-            || self.key_bounds(),
-            |word| self.bucket.try_take_from(word, now),
-        );
-        match taken {
-            Ok(()) => {
-                self.permitted.increment();
-                Ok(())
-            }
+        match self.take_key(table, key, now) {
+            Ok(()) => Ok(()),
             Err(next_cell) => Err(self.reject_key(key, next_cell - now)),
         }
     }
@@ -147,17 +153,8 @@ impl RateLimiter {
             return self.acquire().await;
         };
         let now = self.bucket.now();
-        let taken = table.with(
-            key,
-            now,
-            || self.key_bounds(),
-            |word| self.bucket.try_take_from(word, now),
-        );
-        match taken {
-            Ok(()) => {
-                self.permitted.increment();
-                Ok(())
-            }
+        match self.take_key(table, key, now) {
+            Ok(()) => Ok(()),
             Err(next_cell) => {
                 let deadline = now.saturating_add(self.wait_nanos.load(Ordering::Relaxed));
                 if next_cell > deadline {
