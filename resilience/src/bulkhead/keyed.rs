@@ -23,11 +23,14 @@ use crate::{Error, Failure};
 pub(super) struct KeySlots<K> {
     key: K,
     slots: Slots,
-    /// The last admission, in nanoseconds since the bulkhead's key clock began.
+    /// At or before the last admission, in nanoseconds since the bulkhead's key clock began:
+    /// the key table's epoch when a call was admitted (`KeyTable::epoch`).
     last_active: AtomicU64,
 }
 
 impl<K: Send + Sync + Clone + 'static> KeyValue<K> for Arc<KeySlots<K>> {
+    const DATED_BY_SWEEPS: bool = true;
+
     fn fresh(key: &K) -> Self {
         // Sized by the first call (`Bulkhead::key_slots`), under the key's shard held
         // exclusively: no other call sees it before.
@@ -217,7 +220,6 @@ impl Bulkhead {
         if self.is_closing() {
             return Err(self.turn_away());
         }
-        let now = self.key_clock();
         let bounds = || {
             let config = self.config.get();
             Bounds {
@@ -225,15 +227,24 @@ impl Bulkhead {
                 max_keys: usize::try_from(config.max_keys).unwrap_or(usize::MAX),
             }
         };
-        let entry = table.with(key, now, bounds, |entry| {
-            if entry.slots.max_concurrent() == 0 {
-                // A fresh key, seen by nobody else yet.
-                let config = self.config.get();
-                entry.slots.resize(config.max_concurrent, config.queue);
-            }
-            entry.last_active.store(now, Relaxed);
-            Arc::clone(entry)
-        });
+        let entry = table.with(
+            key,
+            || self.key_clock(),
+            bounds,
+            |entry| {
+                if entry.slots.max_concurrent() == 0 {
+                    // A fresh key, seen by nobody else yet.
+                    let config = self.config.get();
+                    entry.slots.resize(config.max_concurrent, config.queue);
+                }
+                // Dated by the table's sweeps, not the clock: see `KeyTable::epoch`.
+                let epoch = table.epoch();
+                if entry.last_active.load(Relaxed) < epoch {
+                    entry.last_active.store(epoch, Relaxed);
+                }
+                Arc::clone(entry)
+            },
+        );
         let running = self.keyed.in_flight.enter();
         let admitted = match entry.slots.claim_or_queue() {
             Admission::Admitted => true,

@@ -55,9 +55,15 @@ async fn a_key_with_a_slot_held_is_never_evicted() {
     let held = bulkhead.acquire_key(&0_u64).await.unwrap();
     drop(bulkhead.acquire_key(&1_u64).await.unwrap());
     tokio::time::advance(Duration::from_secs(60)).await;
-    // A new key's creation sweeps: the free idle key goes, the busy one stays.
+    // A new key's creation sweeps. Keys are dated by sweeps (a call reads no clock), so the
+    // first sweep keeps every key; the next, a whole `key_idle` later, takes the idle ones.
     drop(bulkhead.acquire_key(&2_u64).await.unwrap());
+    assert_eq!(bulkhead.key_count(), Some(3));
+    tokio::time::advance(Duration::from_secs(60)).await;
+    drop(bulkhead.acquire_key(&3_u64).await.unwrap());
+    // 1 and 2 went (free, not seen since the first sweep); 0 is held, 3 is new.
     assert_eq!(bulkhead.key_count(), Some(2));
+    assert_eq!(bulkhead.key_in_flight(&1_u64), 0);
     assert_eq!(bulkhead.key_in_flight(&0_u64), 1);
     assert!(
         bulkhead.acquire_key(&0_u64).await.is_err(),

@@ -2,9 +2,11 @@
 //! one key needs, in a few atomics and a small lock.
 //!
 //! A key's closed path is as the breaker's: admission is one Acquire load of the key's state
-//! word, and a success with no failure pending writes nothing but the key's in-flight count and
-//! activity time. Transitions, and every step of an open or half-open key, take the key's own
-//! lock (never the breaker's, never another key's).
+//! word, and a success with no failure pending writes nothing but the key's in-flight count
+//! (and its activity stamp, once per sweep interval). It reads no clock unless the breaker has
+//! a `slow_call` limit: a key's activity is dated by the key table's sweeps
+//! ([`KeyTable::epoch`](crate::keyed::KeyTable::epoch)). Transitions, and every step of an open
+//! or half-open key, take the key's own lock (never the breaker's, never another key's).
 //!
 //! A key's table slot holds an `Arc` of its [`KeyEntry`] (the key and its circuit), and each
 //! call admitted holds a clone until its outcome is recorded: so a call needs no second lookup
@@ -17,6 +19,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use super::permit::Stamp;
 use super::state_word::{Phase, StateWord};
 use super::{CallOutcome, CircuitState, TransitionCause};
 use crate::keyed::KeyValue;
@@ -51,7 +54,9 @@ pub(super) struct KeyCircuit {
     word: AtomicU64,
     /// Consecutive failures in the current closed generation.
     failures: AtomicU32,
-    /// The last admission or outcome, on the breaker's clock: what `key_idle` is measured from.
+    /// At or before the last admission or outcome, on the breaker's clock: the key table's
+    /// epoch when a call was admitted, the time when an outcome read the clock. What `key_idle`
+    /// is measured from.
     last_active: AtomicU64,
     /// Open and half-open bookkeeping; held for every transition.
     half: Mutex<HalfOpen>,
@@ -67,12 +72,24 @@ struct HalfOpen {
     successes: u32,
 }
 
-/// A call admitted for a key: the word it was admitted under, and whether it is a probe.
+/// A call admitted for a key: the word it was admitted under (a half-open one for a probe),
+/// and when, as a [`Stamp`]: timed always for a probe, for a closed key's call only when the
+/// breaker had a `slow_call` limit at admission. Two words, as the permit that carries it.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct KeyTicket {
-    word: StateWord,
-    probe: bool,
-    admitted_at: u64,
+    pub(super) word: StateWord,
+    pub(super) stamp: Stamp,
+}
+
+impl KeyTicket {
+    fn probe(self) -> bool {
+        self.word.phase() == Phase::HalfOpen
+    }
+
+    /// The admission time, 0 for a call admitted untimed (which `slow` never judges).
+    fn admitted_at(self) -> u64 {
+        self.stamp.time().unwrap_or(0)
+    }
 }
 
 /// A key's state change, announced by the caller once the key's shard is released.
@@ -87,6 +104,8 @@ impl<K: Send + Sync + 'static> KeyValue<K> for Arc<KeyEntry<K>>
 where
     K: Clone,
 {
+    const DATED_BY_SWEEPS: bool = true;
+
     fn fresh(key: &K) -> Self {
         Arc::new(KeyEntry {
             key: key.clone(),
@@ -134,29 +153,49 @@ impl KeyCircuit {
         }
     }
 
-    /// Admits a call at `now`, or rejects it with the nanoseconds until a probe may run (`None`
-    /// when no clock can tell). A transition it made (open → half-open, or a timed-out probe
-    /// batch re-opening the key) is returned beside.
+    /// Admits a call if the key is closed: the ticket's word is then closed. Otherwise the
+    /// ticket is not one (its word says the key's phase) and the caller, having let go of the
+    /// key's shard, asks [`admit_not_closed`](Self::admit_not_closed). `epoch` is the key
+    /// table's ([`KeyTable::epoch`](crate::keyed::KeyTable::epoch)); `now` is read only when
+    /// `timed` (the breaker has a `slow_call` limit, so a success needs its admission time).
+    ///
+    /// Two words out, no enum: the closed path's result is copied on its way into the caller's
+    /// future, and a narrow tag beside it made that copy stall (see `KeyedCallPermit`).
     #[inline]
+    pub(super) fn admit_if_closed(
+        &self,
+        epoch: u64,
+        timed: bool,
+        now: impl FnOnce() -> u64,
+    ) -> KeyTicket {
+        // Written once per sweep interval, not on every call: a key hit from two threads keeps
+        // its cache line shared.
+        if self.last_active.load(Relaxed) < epoch {
+            self.last_active.store(epoch, Relaxed);
+        }
+        let word = self.load();
+        let stamp = if timed && word.phase() == Phase::Closed {
+            Stamp::at(now())
+        } else {
+            Stamp::UNTIMED
+        };
+        KeyTicket { word, stamp }
+    }
+
+    /// Admits a call to a key found not closed, or rejects it with the nanoseconds until a
+    /// probe may run (`None` when no clock can tell). A transition it made (open → half-open,
+    /// or a timed-out probe batch re-opening the key) is returned beside. The caller holds a
+    /// clone of the key's entry, so the key cannot be evicted meanwhile.
+    #[cold]
     pub(super) fn admit(
         &self,
         now: u64,
-        rules: impl FnOnce() -> KeyRules,
+        rules: KeyRules,
     ) -> (Result<KeyTicket, Option<u64>>, Option<KeyChange>) {
-        let word = self.load();
         self.last_active.store(now, Relaxed);
-        if word.phase() == Phase::Closed {
-            let ticket = KeyTicket {
-                word,
-                probe: false,
-                admitted_at: now,
-            };
-            return (Ok(ticket), None);
-        }
-        self.admit_not_closed(now, rules())
+        self.admit_not_closed(now, rules)
     }
 
-    #[cold]
     fn admit_not_closed(
         &self,
         now: u64,
@@ -164,16 +203,15 @@ impl KeyCircuit {
     ) -> (Result<KeyTicket, Option<u64>>, Option<KeyChange>) {
         let mut half = self.lock();
         let word = self.load();
-        let admitted = |word, probe| {
+        let admitted = |word| {
             Ok(KeyTicket {
                 word,
-                probe,
-                admitted_at: now,
+                stamp: Stamp::at(now),
             })
         };
         match word.phase() {
             // Closed since the first look.
-            Phase::Closed => (admitted(word, false), None),
+            Phase::Closed => (admitted(word), None),
             Phase::ForcedOpen => (Err(None), None),
             Phase::Open => {
                 let due = half.since.saturating_add(rules.reset_timeout);
@@ -192,7 +230,7 @@ impl KeyCircuit {
                     to: CircuitState::HalfOpen,
                     cause: TransitionCause::ResetTimeoutElapsed,
                 };
-                (admitted(next, true), Some(change))
+                (admitted(next), Some(change))
             }
             Phase::HalfOpen => {
                 if half.probes > 0 && now >= half.since.saturating_add(rules.half_open_timeout) {
@@ -206,7 +244,7 @@ impl KeyCircuit {
                     half.since = now;
                 }
                 half.probes += 1;
-                (admitted(word, true), None)
+                (admitted(word), None)
             }
         }
     }
@@ -218,8 +256,8 @@ impl KeyCircuit {
     /// admission; it cannot be evicted while the call held it anyway). `false`, having done
     /// nothing, when the outcome needs the clock: a probe, or a success that may be slow.
     #[inline]
-    pub(super) fn settle_untimed_success(&self, ticket: KeyTicket, has_slow_call: bool) -> bool {
-        if ticket.probe || has_slow_call {
+    pub(super) fn settle_untimed_success(&self, ticket: KeyTicket) -> bool {
+        if ticket.probe() || ticket.stamp.time().is_some() {
             return false;
         }
         // As `settle_closed` does for a quick success: a pending streak ends, if the key is
@@ -238,7 +276,7 @@ impl KeyCircuit {
         rules: impl FnOnce() -> KeyRules,
     ) -> Option<KeyChange> {
         self.last_active.store(now, Relaxed);
-        if ticket.probe {
+        if ticket.probe() {
             self.settle_probe(ticket, outcome, now, rules())
         } else {
             self.settle_closed(ticket, outcome, now, rules)
@@ -278,7 +316,10 @@ impl KeyCircuit {
     }
 
     fn slow(&self, ticket: KeyTicket, now: u64, rules: KeyRules) -> bool {
-        rules.slow_call != 0 && now.saturating_sub(ticket.admitted_at) > rules.slow_call
+        // A call admitted untimed (no limit then) is never slow.
+        ticket.stamp.time().is_some()
+            && rules.slow_call != 0
+            && now.saturating_sub(ticket.admitted_at()) > rules.slow_call
     }
 
     fn fail_closed(&self, ticket: KeyTicket, now: u64, rules: KeyRules) -> Option<KeyChange> {
@@ -315,7 +356,7 @@ impl KeyCircuit {
             return None;
         }
         half.probes = half.probes.saturating_sub(1);
-        let timed_out = now.saturating_sub(ticket.admitted_at) >= rules.half_open_timeout;
+        let timed_out = now.saturating_sub(ticket.admitted_at()) >= rules.half_open_timeout;
         let outcome = match outcome {
             CallOutcome::Success if timed_out || self.slow(ticket, now, rules) => {
                 CallOutcome::Failure

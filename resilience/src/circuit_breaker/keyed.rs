@@ -10,13 +10,14 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::key_circuit::{KeyChange, KeyEntry, KeyRules, KeyTicket};
-use super::state_word::Phase;
+use super::permit::{BodyPoll, Stamp};
+use super::state_word::{Phase, StateWord};
 use super::{
     layer_outcome, CallOutcome, CallPermit, CircuitBreaker, CircuitBreakerConfig, CircuitState,
 };
 use crate::events::{self, Event};
 use crate::keyed::{key_text, Bounds, KeySnapshot, KeyTable, KeyedStats, PolicyKey, TOP_KEYS};
-use crate::lifecycle::{gate, InFlightGuard};
+use crate::lifecycle::gate;
 use crate::registry::PolicyKind;
 use crate::{Error, Failure};
 
@@ -144,27 +145,30 @@ impl KeySettings {
 #[derive(Debug)]
 #[must_use = "a permit dropped at once records nothing; report the call's outcome on it"]
 pub struct KeyedCallPermit<'a, K: PolicyKey> {
+    // Four words, as `CallPermit`'s three plus the key's circuit: the permit lives in the
+    // caller's future across the call and is copied on the way in, and fields narrower than a
+    // word (an enum's tag, a flag) made those copies stall on store forwarding (~30 ns a call).
     breaker: &'a CircuitBreaker,
-    admitted: Admitted<'a, K>,
+    /// The key's circuit, which admitted the call; `None` when the breaker's unkeyed circuit
+    /// did (`K` is not the key type of the breaker's first keyed call), and the other words
+    /// are that call's [`CallPermit`].
+    entry: Option<Arc<KeyEntry<K>>>,
+    word: StateWord,
+    stamp: Stamp,
 }
 
-#[derive(Debug)]
-enum Admitted<'a, K> {
-    /// By the key's circuit; the ticket is taken when the outcome is recorded.
-    Key {
-        entry: Arc<KeyEntry<K>>,
-        ticket: Option<KeyTicket>,
-        /// Between polls of the body through [`KeyedCallPermit::poll_body`]: a drop now, even
-        /// during a panic, abandons the call (as [`CallPermit`] tells).
-        idle: bool,
-        _running: InFlightGuard<'a>,
-    },
-    /// By the breaker's unkeyed circuit: `K` is not the key type of the breaker's first keyed
-    /// call.
-    Unkeyed(Option<CallPermit<'a>>),
-}
+impl<'a, K: PolicyKey> KeyedCallPermit<'a, K> {
+    /// A call admitted by the breaker's unkeyed circuit.
+    fn unkeyed(permit: CallPermit<'a>) -> Self {
+        let (breaker, word, stamp) = permit.into_raw();
+        KeyedCallPermit {
+            breaker,
+            entry: None,
+            word,
+            stamp,
+        }
+    }
 
-impl<K: PolicyKey> KeyedCallPermit<'_, K> {
     /// Polls the call's future, so that a panic of its own poll counts as a failure and a drop
     /// between polls (a future beside it panicked) as abandoned: as
     /// [`CallPermit::poll_body`].
@@ -174,55 +178,48 @@ impl<K: PolicyKey> KeyedCallPermit<'_, K> {
         body: std::pin::Pin<&mut F>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<F::Output> {
-        match &mut self.admitted {
-            Admitted::Key { idle, .. } => {
-                *idle = false;
-                let poll = body.poll(cx);
-                // Not reached when the poll panics.
-                if let Admitted::Key { idle, .. } = &mut self.admitted {
-                    *idle = true;
-                }
-                poll
-            }
-            Admitted::Unkeyed(Some(permit)) => permit.poll_body(body, cx),
-            Admitted::Unkeyed(None) => body.poll(cx),
-        }
+        self.stamp.set_body(BodyPoll::Polling);
+        let poll = body.poll(cx);
+        // Not reached when the poll panics.
+        self.stamp.set_body(BodyPoll::Idle);
+        poll
     }
 
     /// Records the call's outcome against the state its key's circuit admitted it in.
+    #[inline]
     pub fn record(mut self, outcome: CallOutcome) {
-        match &mut self.admitted {
-            Admitted::Key { entry, ticket, .. } => {
-                if let Some(ticket) = ticket.take() {
-                    self.breaker.settle_key(entry, ticket, outcome);
-                }
+        let entry = self.entry.take();
+        let (breaker, word, stamp) = (self.breaker, self.word, self.stamp);
+        // Nothing left to drop (the entry is taken), and the outcome is recorded below.
+        std::mem::forget(self);
+        match entry {
+            Some(entry) => {
+                breaker.in_flight.exit();
+                breaker.settle_key(&entry, KeyTicket { word, stamp }, outcome);
             }
-            Admitted::Unkeyed(permit) => {
-                if let Some(permit) = permit.take() {
-                    permit.record(outcome);
-                }
-            }
+            None => CallPermit::from_raw(breaker, word, stamp).record(outcome),
         }
     }
 }
 
 impl<K: PolicyKey> Drop for KeyedCallPermit<'_, K> {
     fn drop(&mut self) {
-        if let Admitted::Key {
-            entry,
-            ticket,
-            idle,
-            ..
-        } = &mut self.admitted
-        {
-            if let Some(ticket) = ticket.take() {
-                let outcome = if std::thread::panicking() && !*idle {
+        match self.entry.take() {
+            Some(entry) => {
+                let outcome = if self.stamp.panicked() {
                     CallOutcome::Failure
                 } else {
                     CallOutcome::Ignored
                 };
-                self.breaker.settle_key(entry, ticket, outcome);
+                self.breaker.in_flight.exit();
+                let ticket = KeyTicket {
+                    word: self.word,
+                    stamp: self.stamp,
+                };
+                self.breaker.settle_key(&entry, ticket, outcome);
             }
+            // Its own drop records the abandoned call.
+            None => drop(CallPermit::from_raw(self.breaker, self.word, self.stamp)),
         }
     }
 }
@@ -305,10 +302,7 @@ impl CircuitBreaker {
         key: &K,
     ) -> Result<KeyedCallPermit<'a, K>, Error> {
         let Some(table) = self.key_table::<K>() else {
-            return self.try_acquire().map(|permit| KeyedCallPermit {
-                breaker: self,
-                admitted: Admitted::Unkeyed(Some(permit)),
-            });
+            return self.try_acquire().map(KeyedCallPermit::unkeyed);
         };
         if gate::is_closed() {
             return Err(crate::lifecycle::rejection(
@@ -320,36 +314,57 @@ impl CircuitBreaker {
             // `force_open` holds every key's calls off too, until `reset`.
             return Err(self.reject_key(key, None));
         }
-        let now = self.now();
-        // Counted in before the key admits it, so a shutdown never misses a call in between.
-        let running = self.in_flight.enter();
-        let (admission, change) = table.with(
+        // Counted in before the key admits it, so a shutdown never misses a call in between;
+        // counted out by the permit, or below if the key rejects the call.
+        self.in_flight.enter_unguarded();
+        let timed = self.settings.times_calls();
+        // The entry's clone is taken under the key's shard: see `key_circuit.rs`.
+        let (entry, ticket) = table.with(
             key,
-            now,
+            || self.now(),
             || self.key_bounds(),
             |entry| {
-                let admission = entry.circuit.admit(now, || self.key_rules());
-                // The clone is taken under the key's shard: see `key_circuit.rs`.
-                (
-                    admission.0.map(|ticket| (ticket, Arc::clone(entry))),
-                    admission.1,
-                )
+                let ticket = entry
+                    .circuit
+                    .admit_if_closed(table.epoch(), timed, || self.now());
+                (Arc::clone(entry), ticket)
             },
         );
+        if ticket.word.phase() == Phase::Closed {
+            return Ok(KeyedCallPermit {
+                breaker: self,
+                entry: Some(entry),
+                word: ticket.word,
+                stamp: ticket.stamp,
+            });
+        }
+        self.admit_key(key, entry)
+    }
+
+    /// Admits a call to a key that was not closed when looked up; see `try_acquire_key`.
+    #[cold]
+    #[inline(never)]
+    fn admit_key<'a, K: PolicyKey>(
+        &'a self,
+        key: &K,
+        entry: Arc<KeyEntry<K>>,
+    ) -> Result<KeyedCallPermit<'a, K>, Error> {
+        let (admission, change) = entry.circuit.admit(self.now(), self.key_rules());
         if let Some(change) = change {
             self.announce_key(key_text(key), change);
         }
         match admission {
-            Ok((ticket, entry)) => Ok(KeyedCallPermit {
+            Ok(ticket) => Ok(KeyedCallPermit {
                 breaker: self,
-                admitted: Admitted::Key {
-                    entry,
-                    ticket: Some(ticket),
-                    idle: false,
-                    _running: running,
-                },
+                entry: Some(entry),
+                word: ticket.word,
+                stamp: ticket.stamp,
             }),
-            Err(retry_after) => Err(self.reject_key(key, retry_after)),
+            Err(retry_after) => {
+                drop(entry);
+                self.in_flight.exit();
+                Err(self.reject_key(key, retry_after))
+            }
         }
     }
 
@@ -360,11 +375,7 @@ impl CircuitBreaker {
         outcome: CallOutcome,
     ) {
         self.counters.count(outcome);
-        if outcome == CallOutcome::Success
-            && entry
-                .circuit
-                .settle_untimed_success(ticket, self.settings.slow_call().is_some())
-        {
+        if outcome == CallOutcome::Success && entry.circuit.settle_untimed_success(ticket) {
             return;
         }
         let now = self.now();

@@ -114,9 +114,21 @@ async fn only_closed_idle_keys_are_evicted() {
     let busy = breaker.try_acquire_key(&2_u64).expect("closed"); // in flight
     assert_eq!(succeed(&breaker, 3), Ok(())); // closed, idle
     tokio::time::advance(Duration::from_secs(60)).await;
-    // A new key's creation runs the idle sweep.
+    // A new key's creation runs the idle sweep. Calls read no clock, so a key is dated by
+    // sweeps: this first one cannot tell whether key 3 was called just now, and keeps it.
     assert_eq!(succeed(&breaker, 4), Ok(()));
+    assert_eq!(breaker.key_state(&3_u64), Some(CircuitState::Closed));
+    tokio::time::advance(Duration::from_secs(30)).await;
+    assert_eq!(succeed(&breaker, 4), Ok(())); // seen since the first sweep
+    tokio::time::advance(Duration::from_secs(30)).await;
+    // The next sweep (a whole `key_idle` later) finds 3 not seen since the last one.
+    assert_eq!(succeed(&breaker, 5), Ok(()));
     assert_eq!(breaker.key_state(&3_u64), None, "closed and idle: evicted");
+    assert_eq!(
+        breaker.key_state(&4_u64),
+        Some(CircuitState::Closed),
+        "called 30 s ago: kept"
+    );
     assert_eq!(
         breaker.key_state(&1_u64),
         Some(CircuitState::Open),

@@ -88,18 +88,61 @@ pub struct CallPermit<'a> {
     breaker: &'a CircuitBreaker,
     /// The state word the call was admitted under; a half-open one means a probe slot is held.
     word: StateWord,
-    /// The breaker's clock at admission in the low 62 bits (read when the breaker has a
-    /// `slow_call` limit, and for a half-open probe, whose slot it names; else [`UNTIMED`], which
-    /// keeps the clock off the closed path), and in the top two bits where the body is, as far as
-    /// a panic is concerned: a [`BodyPoll`].
-    admitted_and_body: u64,
+    /// When the call was admitted, and where its body is: see [`Stamp`].
+    stamp: Stamp,
+}
+
+/// A permit's last word: the breaker's clock at admission in the low 62 bits (read when the
+/// breaker has a `slow_call` limit, and for a half-open probe, whose slot it names; else
+/// [`UNTIMED`], which keeps the clock off the closed path), and in the top two bits where the
+/// body is, as far as a panic is concerned: a [`BodyPoll`]. Shared by [`CallPermit`] and the
+/// keyed permit (`keyed.rs`), which both keep to four words or fewer for the same reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Stamp(u64);
+
+impl Stamp {
+    /// Admitted with no clock reading.
+    pub(super) const UNTIMED: Stamp = Stamp(UNTIMED);
+
+    /// Admitted at `time` on the breaker's clock (clamped to 2^62 - 2 ns), body not yet polled.
+    #[inline(always)]
+    pub(super) fn at(time: u64) -> Stamp {
+        Stamp(time.min(LATEST_TIME))
+    }
+
+    /// The breaker's clock at admission; `None` for a call admitted untimed.
+    #[inline(always)]
+    pub(super) fn time(self) -> Option<u64> {
+        let time = self.0 & TIME_MASK;
+        (time != UNTIMED).then_some(time)
+    }
+
+    #[inline(always)]
+    pub(super) fn set_body(&mut self, body: BodyPoll) {
+        self.0 = (self.0 & TIME_MASK) | ((body as u64) << BODY_SHIFT);
+    }
+
+    #[inline(always)]
+    pub(super) fn body(self) -> BodyPoll {
+        match self.0 >> BODY_SHIFT {
+            0 => BodyPoll::Unknown,
+            1 => BodyPoll::Polling,
+            _ => BodyPoll::Idle,
+        }
+    }
+
+    /// Whether a drop now, during a panic, is the call's own panic (a failure): unless the body
+    /// was known to be between polls.
+    pub(super) fn panicked(self) -> bool {
+        self.body() != BodyPoll::Idle && std::thread::panicking()
+    }
 }
 
 /// Whether a panic unwinding through a permit's drop is the call's own. Two bits of the
 /// permit's last word, no atomic: only the task that owns the permit polls the body and drops
 /// the permit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyPoll {
+pub(super) enum BodyPoll {
     /// [`poll_body`](CallPermit::poll_body) was never used: the permit cannot tell, and takes a
     /// panic during its drop for the call's.
     Unknown = 0,
@@ -125,12 +168,12 @@ impl<'a> CallPermit<'a> {
     /// A permit admitted in a closed circuit.
     #[inline]
     pub(super) fn new(breaker: &'a CircuitBreaker, word: StateWord) -> Self {
-        let time = if breaker.settings.times_calls() {
-            breaker.clock(Instant::now()).min(LATEST_TIME)
+        let stamp = if breaker.settings.times_calls() {
+            Stamp::at(breaker.clock(Instant::now()))
         } else {
-            UNTIMED
+            Stamp::UNTIMED
         };
-        Self::with_time(breaker, word, time)
+        Self::with_stamp(breaker, word, stamp)
     }
 
     /// A permit admitted under `word` at `admitted_at` on the breaker's clock.
@@ -140,18 +183,36 @@ impl<'a> CallPermit<'a> {
         word: StateWord,
         admitted_at: u64,
     ) -> Self {
-        Self::with_time(breaker, word, admitted_at.min(LATEST_TIME))
+        Self::with_stamp(breaker, word, Stamp::at(admitted_at))
     }
 
-    /// A permit whose time bits are `time`: an admission time or [`UNTIMED`].
     #[inline(always)]
-    fn with_time(breaker: &'a CircuitBreaker, word: StateWord, time: u64) -> Self {
+    fn with_stamp(breaker: &'a CircuitBreaker, word: StateWord, stamp: Stamp) -> Self {
         // Counted out by whichever way the permit ends: `record`, `record_rest` or `drop`.
         breaker.in_flight.enter_unguarded();
         CallPermit {
             breaker,
             word,
-            admitted_and_body: time | Self::body_bits(BodyPoll::Unknown),
+            stamp,
+        }
+    }
+
+    /// The permit's words, the permit forgotten: its call is still counted in flight. For the
+    /// keyed permit, which holds an unkeyed call's permit in the same words.
+    #[inline(always)]
+    pub(super) fn into_raw(self) -> (&'a CircuitBreaker, StateWord, Stamp) {
+        let raw = (self.breaker, self.word, self.stamp);
+        std::mem::forget(self);
+        raw
+    }
+
+    /// The permit [`into_raw`](Self::into_raw) gave the words of.
+    #[inline(always)]
+    pub(super) fn from_raw(breaker: &'a CircuitBreaker, word: StateWord, stamp: Stamp) -> Self {
+        CallPermit {
+            breaker,
+            word,
+            stamp,
         }
     }
 
@@ -182,42 +243,20 @@ impl<'a> CallPermit<'a> {
         body: Pin<&mut F>,
         cx: &mut Context<'_>,
     ) -> Poll<F::Output> {
-        self.set_body(BodyPoll::Polling);
+        self.stamp.set_body(BodyPoll::Polling);
         let poll = body.poll(cx);
         // Not reached when the poll panics: the permit stays `Polling`, so that its drop during
         // that unwinding counts the panic as the call's.
-        self.set_body(BodyPoll::Idle);
+        self.stamp.set_body(BodyPoll::Idle);
         poll
-    }
-
-    #[inline(always)]
-    const fn body_bits(body: BodyPoll) -> u64 {
-        (body as u64) << BODY_SHIFT
-    }
-
-    #[inline(always)]
-    fn set_body(&mut self, body: BodyPoll) {
-        self.admitted_and_body = (self.admitted_and_body & TIME_MASK) | Self::body_bits(body);
-    }
-
-    fn body(&self) -> BodyPoll {
-        match self.admitted_and_body >> BODY_SHIFT {
-            0 => BodyPoll::Unknown,
-            1 => BodyPoll::Polling,
-            _ => BodyPoll::Idle,
-        }
-    }
-
-    /// The breaker's clock at admission, or [`UNTIMED`].
-    fn admission_time(&self) -> u64 {
-        self.admitted_and_body & TIME_MASK
     }
 
     fn ticket(&self) -> Ticket {
         Ticket {
             word: self.word,
+            // A probe is always timed: its admission time names its slot.
             probe_admitted_at: (self.word.phase() == Phase::HalfOpen)
-                .then_some(self.admission_time()),
+                .then(|| self.stamp.time().unwrap_or(UNTIMED)),
         }
     }
 
@@ -246,28 +285,23 @@ impl<'a> CallPermit<'a> {
         // The fields are read one by one and the rest is passed as plain words: moving the permit
         // whole to the out-of-line path made the compiler copy it with one wide load ahead of
         // the branch, which stalls on the narrower stores that just wrote it (7 ns a call).
-        let (breaker, word, admitted_and_body) = (self.breaker, self.word, self.admitted_and_body);
+        let (breaker, word, stamp) = (self.breaker, self.word, self.stamp);
         // The outcome is recorded below, so the drop guard must not record another.
         std::mem::forget(self);
         breaker.in_flight.exit();
         if outcome == CallOutcome::Success && breaker.closed_success_is_quick(word) {
             breaker.count_success(word);
         } else {
-            Self::record_rest(breaker, word, admitted_and_body, outcome);
+            Self::record_rest(breaker, word, stamp, outcome);
         }
     }
 
     #[inline(never)]
-    fn record_rest(
-        breaker: &CircuitBreaker,
-        word: StateWord,
-        admitted_and_body: u64,
-        outcome: CallOutcome,
-    ) {
+    fn record_rest(breaker: &CircuitBreaker, word: StateWord, stamp: Stamp, outcome: CallOutcome) {
         let permit = CallPermit {
             breaker,
             word,
-            admitted_and_body,
+            stamp,
         };
         let outcome = match (outcome, breaker.settings.slow_call()) {
             (CallOutcome::Success, Some(limit)) if permit.took_longer_than(limit) => {
@@ -282,10 +316,9 @@ impl<'a> CallPermit<'a> {
 
     /// Whether the call ran longer than `limit`; never for a call admitted untimed.
     fn took_longer_than(&self, limit: Duration) -> bool {
-        let admitted = self.admission_time();
-        if admitted == UNTIMED {
+        let Some(admitted) = self.stamp.time() else {
             return false;
-        }
+        };
         let now = self.breaker.clock(Instant::now());
         Duration::from_nanos(now.saturating_sub(admitted)) > limit
     }
@@ -296,8 +329,7 @@ impl Drop for CallPermit<'_> {
         // Dropped without an outcome: the call panicked (a failure, and the unwinding goes on
         // once the outcome is recorded), or the caller gave up, perhaps because a future beside
         // the call panicked (neutral).
-        let panicked = self.body() != BodyPoll::Idle && std::thread::panicking();
-        let outcome = if panicked {
+        let outcome = if self.stamp.panicked() {
             CallOutcome::Failure
         } else {
             CallOutcome::Ignored

@@ -87,7 +87,7 @@ impl RateLimiter {
     fn take_key<K: PolicyKey>(&self, table: &Words<K>, key: &K, now: u64) -> Result<(), u64> {
         table.with(
             key,
-            now,
+            || now,
             || self.key_bounds(),
             |word| self.bucket.try_take_from(word, now),
         )?;
@@ -186,7 +186,7 @@ impl RateLimiter {
             let now = self.bucket.now();
             let taken = table.with(
                 key,
-                now,
+                || now,
                 || self.key_bounds(),
                 |word| self.bucket.try_take_from(word, now),
             );
