@@ -27,6 +27,10 @@
 //! - `key_idle`: a key idle for this long is evicted. For a rate limiter, idle means its bucket
 //!   has been full for that long, so evicting it loses nothing: it would start full again.
 //!   Default: three periods (`3 × per`), at least the time a bucket takes to refill.
+//!   A breaker's or bulkhead's call reads no clock (a clock read was a third of a keyed
+//!   breaker's call), so their keys are dated by sweeps instead: a key goes at the first sweep
+//!   that finds it not called since the sweep before, which began `key_idle` or more ago; so
+//!   between `key_idle` and two sweep intervals after its last call.
 //! - `max_keys` (default 100 000): when a new key makes more than this many, the least
 //!   recently active keys are evicted in one sweep, down to seven eighths of the cap, so that
 //!   a sweep's cost is spread over the eighth of the cap's new keys that made it necessary.
