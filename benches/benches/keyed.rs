@@ -19,10 +19,12 @@
 use std::future::Future;
 use std::hint::black_box;
 use std::num::NonZeroU32;
-use std::sync::Barrier;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
+use dashmap::DashMap;
 use governor::clock::MonotonicClock;
 use governor::state::keyed::DefaultKeyedStateStore;
 use resilience::{circuit_breaker, rate_limit, registry, Error, RateLimiter};
@@ -182,6 +184,26 @@ fn main() {
             |x| theirs(governor, x % keys, x),
         );
     }
+    bench(&mut c, &rt, "keyed_breaker/bare", bare);
+    // What any keyed breaker pays at least: one lookup of the key's state in the same map, and,
+    // so that eviction cannot take the state while the call holds it, a pin on it held across
+    // the call (an `Arc` clone, dropped after).
+    let states: DashMap<u64, Arc<AtomicU64>> = (0..1_000)
+        .map(|key| (key, Arc::new(AtomicU64::new(key))))
+        .collect();
+    let states = &states;
+    bench(&mut c, &rt, "keyed_breaker/bare + one lookup", |x| {
+        let state = states.get(&(x % 1_000)).map_or(0, |s| s.load(Relaxed));
+        bare(x ^ state)
+    });
+    bench(&mut c, &rt, "keyed_breaker/bare + one lookup + pin", |x| {
+        let pin = states.get(&(x % 1_000)).map(|s| Arc::clone(s.value()));
+        async move {
+            let result = bare(x).await;
+            black_box(pin.map_or(0, |s| s.load(Relaxed)));
+            result
+        }
+    });
     bench(
         &mut c,
         &rt,

@@ -153,33 +153,20 @@ impl KeyCircuit {
         }
     }
 
-    /// Admits a call if the key is closed: the ticket's word is then closed. Otherwise the
-    /// ticket is not one (its word says the key's phase) and the caller, having let go of the
-    /// key's shard, asks [`admit_not_closed`](Self::admit_not_closed). `epoch` is the key
-    /// table's ([`KeyTable::epoch`](crate::keyed::KeyTable::epoch)); `now` is read only when
-    /// `timed` (the breaker has a `slow_call` limit, so a success needs its admission time).
+    /// The key's state word, for a call that is admitted if it is closed; otherwise the caller,
+    /// having let go of the key's shard, asks [`admit`](Self::admit). `epoch` is the key
+    /// table's ([`KeyTable::epoch`](crate::keyed::KeyTable::epoch)).
     ///
-    /// Two words out, no enum: the closed path's result is copied on its way into the caller's
-    /// future, and a narrow tag beside it made that copy stall (see `KeyedCallPermit`).
+    /// One word out: with the entry's `Arc` beside it, the pair stays in registers past the
+    /// shard's unlock (a wider result was spilled, and its copy stalled on store forwarding).
     #[inline]
-    pub(super) fn admit_if_closed(
-        &self,
-        epoch: u64,
-        timed: bool,
-        now: impl FnOnce() -> u64,
-    ) -> KeyTicket {
+    pub(super) fn admit_if_closed(&self, epoch: u64) -> StateWord {
         // Written once per sweep interval, not on every call: a key hit from two threads keeps
         // its cache line shared.
         if self.last_active.load(Relaxed) < epoch {
             self.last_active.store(epoch, Relaxed);
         }
-        let word = self.load();
-        let stamp = if timed && word.phase() == Phase::Closed {
-            Stamp::at(now())
-        } else {
-            Stamp::UNTIMED
-        };
-        KeyTicket { word, stamp }
+        self.load()
     }
 
     /// Admits a call to a key found not closed, or rejects it with the nanoseconds until a

@@ -317,25 +317,30 @@ impl CircuitBreaker {
         // Counted in before the key admits it, so a shutdown never misses a call in between;
         // counted out by the permit, or below if the key rejects the call.
         self.in_flight.enter_unguarded();
-        let timed = self.settings.times_calls();
         // The entry's clone is taken under the key's shard: see `key_circuit.rs`.
-        let (entry, ticket) = table.with(
+        let (entry, word) = table.with(
             key,
             || self.now(),
             || self.key_bounds(),
             |entry| {
-                let ticket = entry
-                    .circuit
-                    .admit_if_closed(table.epoch(), timed, || self.now());
-                (Arc::clone(entry), ticket)
+                (
+                    Arc::clone(entry),
+                    entry.circuit.admit_if_closed(table.epoch()),
+                )
             },
         );
-        if ticket.word.phase() == Phase::Closed {
+        if word.phase() == Phase::Closed {
+            // Timed only when the breaker has a `slow_call` limit, for the success to be judged.
+            let stamp = if self.settings.times_calls() {
+                Stamp::at(self.now())
+            } else {
+                Stamp::UNTIMED
+            };
             return Ok(KeyedCallPermit {
                 breaker: self,
                 entry: Some(entry),
-                word: ticket.word,
-                stamp: ticket.stamp,
+                word,
+                stamp,
             });
         }
         self.admit_key(key, entry)
@@ -368,6 +373,9 @@ impl CircuitBreaker {
         }
     }
 
+    /// Records a keyed call's outcome: inline for the common case (an untimed success in a
+    /// closed key, which reads no clock), out of line for the rest.
+    #[inline]
     fn settle_key<K: PolicyKey>(
         &self,
         entry: &KeyEntry<K>,
@@ -378,6 +386,16 @@ impl CircuitBreaker {
         if outcome == CallOutcome::Success && entry.circuit.settle_untimed_success(ticket) {
             return;
         }
+        self.settle_key_rest(entry, ticket, outcome);
+    }
+
+    #[inline(never)]
+    fn settle_key_rest<K: PolicyKey>(
+        &self,
+        entry: &KeyEntry<K>,
+        ticket: KeyTicket,
+        outcome: CallOutcome,
+    ) {
         let now = self.now();
         if let Some(change) = entry
             .circuit

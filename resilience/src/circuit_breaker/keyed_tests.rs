@@ -310,3 +310,43 @@ async fn threads_creating_tripping_and_evicting_the_same_keys_leak_nothing() {
         );
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_keyed_call_slower_than_slow_call_fails_its_key_and_an_untimed_one_never_does() {
+    let breaker = CircuitBreaker::builder("kb-unit-slow")
+        .failure_threshold(1)
+        .slow_call(Duration::from_millis(100))
+        .build()
+        .expect("valid");
+    let quick = breaker.try_acquire_key(&1_u64).expect("closed");
+    tokio::time::advance(Duration::from_millis(50)).await;
+    quick.record(CallOutcome::Success);
+    assert_eq!(breaker.key_state(&1_u64), Some(CircuitState::Closed));
+    let slow = breaker.try_acquire_key(&1_u64).expect("closed");
+    tokio::time::advance(Duration::from_millis(150)).await;
+    slow.record(CallOutcome::Success);
+    assert_eq!(
+        breaker.key_state(&1_u64),
+        Some(CircuitState::Open),
+        "a success slower than slow_call is a failure"
+    );
+
+    // Admitted while the breaker had no limit: not timed, so never judged slow, even when a
+    // reconfiguration adds a limit before it ends.
+    let untimed = CircuitBreaker::builder("kb-unit-untimed")
+        .failure_threshold(1)
+        .build()
+        .expect("valid");
+    let call = untimed.try_acquire_key(&2_u64).expect("closed");
+    let mut config = untimed.config();
+    config.slow_call = Some(Duration::from_millis(1));
+    untimed.reconfigure(config);
+    tokio::time::advance(Duration::from_secs(5)).await;
+    call.record(CallOutcome::Success);
+    assert_eq!(untimed.key_state(&2_u64), Some(CircuitState::Closed));
+    // The next call is timed under the new limit.
+    let timed = untimed.try_acquire_key(&2_u64).expect("closed");
+    tokio::time::advance(Duration::from_millis(5)).await;
+    timed.record(CallOutcome::Success);
+    assert_eq!(untimed.key_state(&2_u64), Some(CircuitState::Open));
+}
