@@ -1,14 +1,13 @@
-//! A keyed limiter's memory: a million distinct keys through a limiter capped at 10 000 keep it
-//! under the cap, in keys and in bytes; and the bytes a key costs, measured. The same for a
-//! keyed circuit breaker.
+//! A keyed policy's memory: a million distinct keys through a limiter, a breaker and a
+//! bulkhead each capped at 10 000 keys keep them under the cap, in keys and in bytes; and the
+//! bytes a key costs, measured.
 //!
 //! The counting allocator is process-wide, so this file is its own `main` (`harness = false`
 //! in Cargo.toml), as `tests/allocations.rs` is, with a current-thread runtime in paused time.
 
-use std::alloc::System;
-
-use resilience::{CallOutcome, CircuitBreaker, RateLimiter};
+use resilience::{Bulkhead, CallOutcome, CircuitBreaker, RateLimiter};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use std::alloc::System;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -20,6 +19,10 @@ const MAX_BYTES_PER_KEY: i64 = 64;
 /// The largest a breaker key (a `u64` in a hash table slot, pointing at its key and circuit
 /// behind an `Arc`) may cost, bytes, counting the table's spare room and the allocation.
 const MAX_BYTES_PER_BREAKER_KEY: i64 = 128;
+
+/// The largest a bulkhead key (a `u64` in a hash table slot, pointing at its key, its slots
+/// and its queue behind an `Arc`) may cost, bytes, as the breaker's.
+const MAX_BYTES_PER_BULKHEAD_KEY: i64 = 160;
 
 /// Heap bytes held now, minus those held when `region` began.
 fn live_bytes(region: &Region<'_, System>) -> i64 {
@@ -40,6 +43,8 @@ fn main() {
         bytes_per_key();
         breaker_keys_stay_under_the_cap();
         bytes_per_breaker_key();
+        bulkhead_keys_stay_under_the_cap().await;
+        bytes_per_bulkhead_key().await;
     });
     println!("keyed_memory: ok");
 }
@@ -158,5 +163,57 @@ fn bytes_per_breaker_key() {
     assert!(
         per_key <= MAX_BYTES_PER_BREAKER_KEY,
         "{per_key} bytes a key, more than {MAX_BYTES_PER_BREAKER_KEY}"
+    );
+}
+
+async fn bulkhead_keys_stay_under_the_cap() {
+    const CAP: u32 = 10_000;
+    let bulkhead = Bulkhead::builder("km-bulkhead-million")
+        .max_concurrent(4)
+        .max_keys(CAP)
+        .build()
+        .expect("valid");
+    let region = Region::new(GLOBAL);
+    let mut peak_bytes = 0;
+    for key in 0..1_000_000_u64 {
+        let permit = bulkhead.acquire_key(&key).await;
+        assert!(permit.is_ok(), "a new key has every slot free");
+        drop(permit);
+        if key % 1_000 == 0 {
+            peak_bytes = peak_bytes.max(live_bytes(&region));
+        }
+    }
+    let stats = bulkhead.keyed_stats().expect("keyed");
+    assert!(stats.keys <= u64::from(CAP), "{} keys held", stats.keys);
+    assert_eq!(stats.keys + stats.evicted, 1_000_000);
+    let bound = i64::from(CAP) * 2 * MAX_BYTES_PER_BULKHEAD_KEY;
+    assert!(
+        peak_bytes <= bound,
+        "{peak_bytes} bytes held at the peak, more than {bound}"
+    );
+    println!(
+        "a million bulkhead keys, cap {CAP}: {peak_bytes} bytes at the peak, {} evicted",
+        stats.evicted
+    );
+}
+
+async fn bytes_per_bulkhead_key() {
+    const KEYS: u64 = 100_000;
+    let bulkhead = Bulkhead::builder("km-bulkhead-per-key")
+        .max_concurrent(4)
+        .max_keys(1_000_000)
+        .build()
+        .expect("valid");
+    // The first keyed call makes the (empty) table: not a key's cost.
+    drop(bulkhead.acquire_key(&u64::MAX).await.expect("free"));
+    let region = Region::new(GLOBAL);
+    for key in 0..KEYS {
+        drop(bulkhead.acquire_key(&key).await.expect("free"));
+    }
+    let per_key = live_bytes(&region) / i64::try_from(KEYS).unwrap_or(1);
+    println!("a bulkhead key (u64): {per_key} bytes");
+    assert!(
+        per_key <= MAX_BYTES_PER_BULKHEAD_KEY,
+        "{per_key} bytes a key, more than {MAX_BYTES_PER_BULKHEAD_KEY}"
     );
 }

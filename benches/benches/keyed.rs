@@ -3,7 +3,8 @@
 //! `std::time::Instant`, as ours reads Tokio's), with 1, 1 000 and 1 000 000 distinct keys, on
 //! one thread and on two; plus an unkeyed `#[rate_limit]` as the reference row. And a keyed
 //! `#[circuit_breaker(key = ..)]`'s success path with 1 and 1 000 keys, beside an unkeyed
-//! `#[circuit_breaker]`.
+//! `#[circuit_breaker]` and beside what any keyed breaker pays at least (one lookup, and a pin
+//! on the key's state across the call); and the same for `#[bulkhead(key = ..)]`.
 //!
 //! Each call's key is `i % keys`, so every key is hit in turn and, past the warm-up, every call
 //! finds its key (a lookup, not an insert). Ours runs with `max_keys = 1_000_000`, so that
@@ -27,7 +28,7 @@ use criterion::Criterion;
 use dashmap::DashMap;
 use governor::clock::MonotonicClock;
 use governor::state::keyed::DefaultKeyedStateStore;
-use resilience::{circuit_breaker, rate_limit, registry, Error, RateLimiter};
+use resilience::{bulkhead, circuit_breaker, rate_limit, registry, Error, RateLimiter};
 use tokio::runtime::Runtime;
 
 type Res = Result<u64, Error>;
@@ -58,6 +59,16 @@ async fn unkeyed_breaker(x: u64) -> Res {
 
 #[circuit_breaker(name = "bench-keyed-breaker", key = key)]
 async fn keyed_breaker(key: u64, x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+#[bulkhead(max = 10, name = "bench-keyed-bulkhead-reference")]
+async fn unkeyed_bulkhead(x: u64) -> Res {
+    Ok(black_box(x))
+}
+
+#[bulkhead(max = 10, name = "bench-keyed-bulkhead", key = key)]
+async fn keyed_bulkhead(key: u64, x: u64) -> Res {
     Ok(black_box(x))
 }
 
@@ -218,7 +229,22 @@ fn main() {
             |x| keyed_breaker(x % keys, x),
         );
     }
+    bench(
+        &mut c,
+        &rt,
+        "keyed_bulkhead/unkeyed bulkhead",
+        unkeyed_bulkhead,
+    );
+    for keys in [1, 1_000] {
+        bench(
+            &mut c,
+            &rt,
+            &format!("keyed_bulkhead/resilience {keys} keys"),
+            |x| keyed_bulkhead(x % keys, x),
+        );
+    }
     c.final_summary();
     assert!(registry().rate_limiter("bench-keyed-reference").is_some());
     assert!(registry().circuit_breaker("bench-keyed-breaker").is_some());
+    assert!(registry().bulkhead("bench-keyed-bulkhead").is_some());
 }
