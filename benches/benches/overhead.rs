@@ -848,6 +848,31 @@ fn print_table() {
             );
         }
     }
+    print_stack_vs_sum(&medians, bare);
+}
+
+/// Whether stacking is free (issue 20): what the four attributes add stacked on one function,
+/// beside what each adds alone, added up, from this run's medians.
+fn print_stack_vs_sum(medians: &BTreeMap<&str, Row>, bare: f64) {
+    let added = |id: &str| medians.get(id).map_or(f64::NAN, |row| row.ns - bare);
+    let alone = [
+        "retry/resilience",
+        "circuit_breaker/resilience",
+        "timeout/resilience",
+        "bulkhead/resilience",
+    ];
+    let sum: f64 = alone.iter().map(|id| added(id)).sum();
+    let stacked = added("all_four_stacked/resilience");
+    println!();
+    println!(
+        "stacked vs the four alone added up: {stacked:+.2} ns vs {sum:+.2} ns ({:.2}×; {} each alone)",
+        stacked / sum,
+        alone
+            .iter()
+            .map(|id| format!("{:+.2}", added(id)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
 }
 
 /// The size of each call's future: every layer's state machine is moved at least once per call,
