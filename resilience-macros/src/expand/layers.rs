@@ -100,7 +100,6 @@ pub(super) fn wrap(
         Settings::Timeout(_) => {
             let call = format_ident!("__resilience_call", span = Span::mixed_site());
             let deadline = format_ident!("__resilience_deadline", span = Span::mixed_site());
-            let cx = format_ident!("__resilience_cx", span = Span::mixed_site());
             let after = format_ident!("__resilience_after", span = Span::mixed_site());
             // `Timeout::call`'s steps: the duration is the one in force when the call starts;
             // the call and its deadline are dropped at the end of the inner block, before an
@@ -114,15 +113,9 @@ pub(super) fn wrap(
                         let #running = #policy.count_call();
                         let mut #call = ::core::pin::pin!(async { #inner });
                         let mut #deadline = ::core::pin::pin!(::core::option::Option::None);
-                        ::core::future::poll_fn(|#cx| {
-                            #policy.poll_before_deadline(
-                                #call.as_mut(),
-                                #deadline.as_mut(),
-                                #after,
-                                #cx,
-                            )
-                        })
-                        .await
+                        #policy
+                            .before_deadline(#call.as_mut(), #deadline.as_mut(), #after)
+                            .await
                     } {
                         ::core::option::Option::Some(#outcome) => #outcome,
                         ::core::option::Option::None => ::core::result::Result::Err(
