@@ -149,7 +149,8 @@ impl PipelineMembers {
             let _running = timeout.count_call();
             let mut call = pin!(self.in_bulkhead(body, permit));
             let mut deadline = pin!(None);
-            poll_fn(|cx| timeout.poll_before_deadline(call.as_mut(), deadline.as_mut(), after, cx))
+            timeout
+                .before_deadline(call.as_mut(), deadline.as_mut(), after)
                 .await
         };
         finished.unwrap_or_else(|| Err(Failure::Policy(timeout.expired(after))))
