@@ -14,7 +14,7 @@ use crate::events::{self, Event};
 use crate::keyed::{
     key_text, Bounds, KeySnapshot, KeyTable, KeyValue, KeyedStats, PolicyKey, TOP_KEYS,
 };
-use crate::lifecycle::{gate, InFlightGuard};
+use crate::lifecycle::gate;
 use crate::registry::PolicyKind;
 use crate::{Error, Failure};
 
@@ -130,35 +130,39 @@ impl Default for KeyedParts {
 /// caller if there is one. The key is never evicted while a permit holds one of its slots.
 #[must_use = "the slot is given back as soon as the permit is dropped"]
 pub struct KeyedBulkheadPermit<'a, K: PolicyKey> {
-    held: Held<'a, K>,
-}
-
-enum Held<'a, K> {
-    Key {
-        entry: Arc<KeySlots<K>>,
-        _running: InFlightGuard<'a>,
-    },
-    /// `K` is not the key type of the bulkhead's first keyed call: its unkeyed slots.
-    Unkeyed(#[allow(dead_code)] super::BulkheadPermit<'a>),
+    // Two words and no enum: the permit is returned through the caller's future, and a
+    // narrow tag beside wider fields made that copy stall on store forwarding.
+    bulkhead: &'a Bulkhead,
+    /// The key's slots, one of which the permit holds. `None` when the bulkhead's unkeyed
+    /// slots took the call (`K` is not the key type of its first keyed call): the permit then
+    /// holds one of those, as a [`BulkheadPermit`](super::BulkheadPermit) does.
+    entry: Option<Arc<KeySlots<K>>>,
 }
 
 impl<K: PolicyKey> Drop for KeyedBulkheadPermit<'_, K> {
     fn drop(&mut self) {
-        if let Held::Key { entry, .. } = &self.held {
-            entry.slots.release();
+        match self.entry.take() {
+            Some(entry) => {
+                entry.slots.release();
+                drop(entry);
+                // Counted in by `acquire_key` before the key's slots were asked.
+                self.bulkhead.keyed.in_flight.exit();
+            }
+            None => drop(super::BulkheadPermit {
+                bulkhead: self.bulkhead,
+            }),
         }
     }
 }
 
 impl<K: PolicyKey> std::fmt::Debug for KeyedBulkheadPermit<'_, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.held {
-            Held::Key { entry, .. } => f
-                .debug_struct("KeyedBulkheadPermit")
-                .field("key", &entry.key)
-                .finish(),
-            Held::Unkeyed(permit) => permit.fmt(f),
+        let mut permit = f.debug_struct("KeyedBulkheadPermit");
+        permit.field("bulkhead", &self.bulkhead.name);
+        if let Some(entry) = &self.entry {
+            permit.field("key", &entry.key);
         }
+        permit.finish()
     }
 }
 
@@ -213,8 +217,14 @@ impl Bulkhead {
         key: &K,
     ) -> Result<KeyedBulkheadPermit<'_, K>, Error> {
         let Some(table) = self.key_slots::<K>() else {
-            return self.acquire().await.map(|permit| KeyedBulkheadPermit {
-                held: Held::Unkeyed(permit),
+            return self.acquire().await.map(|permit| {
+                let bulkhead = permit.bulkhead;
+                // Its slot is given back by the keyed permit's drop.
+                std::mem::forget(permit);
+                KeyedBulkheadPermit {
+                    bulkhead,
+                    entry: None,
+                }
             });
         };
         if self.is_closing() {
@@ -259,11 +269,11 @@ impl Bulkhead {
             }
         };
         if admitted {
+            // Counted out by the permit's drop from here on.
+            std::mem::forget(running);
             Ok(KeyedBulkheadPermit {
-                held: Held::Key {
-                    entry,
-                    _running: running,
-                },
+                bulkhead: self,
+                entry: Some(entry),
             })
         } else {
             Err(self.reject_key(&entry))
