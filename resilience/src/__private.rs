@@ -34,14 +34,27 @@ impl<P: Send + Sync + 'static> Site<P> {
         Site(OnceLock::new())
     }
 
-    /// The policy; `register` runs once per site, on its first call (and, with `test-util`,
-    /// once per site and isolated registry).
+    /// The policy; `register` runs once per site (and, with `test-util`, once per site and
+    /// isolated registry).
+    ///
+    /// `register` is a function pointer, not a generic closure: the expansion's non-capturing
+    /// closure coerces to it, so the `OnceLock` initialization below is compiled once per policy
+    /// type instead of once per call site (issue 20: what a site adds to a build).
     #[inline]
-    pub fn get_or_init(&'static self, register: impl FnOnce() -> Arc<P>) -> &'static P {
+    pub fn get_or_init(&'static self, register: fn() -> Arc<P>) -> &'static P {
         #[cfg(feature = "test-util")]
         if let Some(isolated) = crate::registry::isolation::current() {
             return isolated.site(std::ptr::from_ref(self) as usize, "", register);
         }
+        match self.0.get() {
+            Some(policy) => policy,
+            None => self.init(register),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn init(&'static self, register: fn() -> Arc<P>) -> &'static P {
         self.0.get_or_init(register)
     }
 }
@@ -69,11 +82,12 @@ impl<P: Send + Sync + 'static> SelfSite<P> {
     }
 
     /// The policy of `self_type` (`type_name::<Self>()`); `register` runs once per type.
+    /// `register` is a function pointer for the reason given on [`Site::get_or_init`].
     #[inline]
     pub fn get_or_init(
         &'static self,
         self_type: &'static str,
-        register: impl Fn() -> Arc<P>,
+        register: fn() -> Arc<P>,
     ) -> &'static P {
         #[cfg(feature = "test-util")]
         if let Some(isolated) = crate::registry::isolation::current() {
@@ -89,7 +103,7 @@ impl<P: Send + Sync + 'static> SelfSite<P> {
 
     #[cold]
     #[inline(never)]
-    fn other(&'static self, self_type: &'static str, register: impl Fn() -> Arc<P>) -> &'static P {
+    fn other(&'static self, self_type: &'static str, register: fn() -> Arc<P>) -> &'static P {
         let found = |others: &[(&'static str, &'static P)]| {
             others
                 .iter()

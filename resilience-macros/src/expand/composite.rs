@@ -52,9 +52,11 @@ pub(crate) fn expand_composite(composite: Composite) -> TokenStream {
     let policy = &args.policy;
     let private = quote!(#krate::__private);
 
+    // The block's statements, not the block, which would be `unused_braces` at its braces.
+    let statements = &block.stmts;
     let body = quote! {
         #private::operation_result(
-            #private::anchor::<#anchor, _>(async { #(#taken)* #block }).await
+            #private::anchor::<#anchor, _>(async { #(#taken)* #(#statements)* }).await
         )
     };
     let run_tokens = quote! {

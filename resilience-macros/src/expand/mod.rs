@@ -66,6 +66,8 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
         .map(|(layer, ident)| resolve::resolve(&krate, layer, ident, default_name))
         .collect();
 
+    let marker = resolve::site_marker_item(&stack, default_name);
+
     let body = body(&krate, &block, &bindings, reused, &anchor, &stack, rejects);
     // One state machine for the whole stack: each layer is a synchronous admission and
     // bookkeeping around the expression of the layer below, and only the timeout (which must
@@ -94,6 +96,7 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
         quote!(#result)
     };
     let run = quote! {
+        #marker
         #(#resolutions)*
         let #result = #pipeline;
         #finish
@@ -157,7 +160,10 @@ fn body(
     // arguments after it: then it takes the run's own copies into the block by value.
     let body = if reused {
         let taken = arguments::take_into_body(bindings);
-        quote!(async { #(#taken)* #block })
+        // The block's statements, not the block: a block as the tail of another is
+        // `unused_braces` at the user's braces.
+        let statements = &block.stmts;
+        quote!(async { #(#taken)* #(#statements)* })
     } else {
         quote!(async move #block)
     };

@@ -31,6 +31,37 @@ impl<'a> DefaultName<'a> {
     }
 }
 
+/// The item whose path names the function for its unnamed policies: one per function, declared
+/// by [`site_marker_item`] and shared by every layer (each one of its own would be one more
+/// function and one more `type_name_of_val` to compile per layer).
+fn site_marker() -> syn::Ident {
+    format_ident!("__resilience_site")
+}
+
+/// `fn __resilience_site() {}` when a layer of `stack` takes its name from the function's path.
+pub(super) fn site_marker_item(
+    stack: &[PolicyAttr],
+    default_name: DefaultName<'_>,
+) -> Option<TokenStream> {
+    let needed = matches!(default_name, DefaultName::OfSite)
+        && stack.iter().any(|layer| given_name(layer).is_none());
+    let marker = site_marker();
+    needed.then(|| quote!(fn #marker() {}))
+}
+
+fn given_name(layer: &PolicyAttr) -> &Option<crate::attrs::PolicyName> {
+    match &layer.settings {
+        Settings::Retry(args) => &args.name,
+        Settings::CircuitBreaker(args) => &args.name,
+        Settings::Timeout(args) => &args.name,
+        Settings::Bulkhead(args) => &args.name,
+        Settings::RateLimit(args) => &args.name,
+        Settings::Fallback(args) => &args.name,
+        Settings::Hedge(args) => &args.name,
+        Settings::Chaos(args) => &args.name,
+    }
+}
+
 /// `let __resilience_policy_N: &'static P = { static SITE; SITE.get_or_init(..) };`
 ///
 /// A named policy, or an unnamed one outside a method, is one `static` per site. An unnamed
@@ -42,18 +73,9 @@ pub(super) fn resolve(
     ident: &syn::Ident,
     default_name: DefaultName<'_>,
 ) -> TokenStream {
-    let given = match &layer.settings {
-        Settings::Retry(args) => &args.name,
-        Settings::CircuitBreaker(args) => &args.name,
-        Settings::Timeout(args) => &args.name,
-        Settings::Bulkhead(args) => &args.name,
-        Settings::RateLimit(args) => &args.name,
-        Settings::Fallback(args) => &args.name,
-        Settings::Hedge(args) => &args.name,
-        Settings::Chaos(args) => &args.name,
-    };
+    let given = given_name(layer);
     let private = quote!(#krate::__private);
-    let marker = format_ident!("__resilience_site");
+    let marker = site_marker();
     let (name, per_self) = match (given, default_name) {
         (Some(name), _) => (quote!(#name), false),
         (None, DefaultName::OfSelf(method)) => {
@@ -64,10 +86,7 @@ pub(super) fn resolve(
             )
         }
         (None, DefaultName::OfSite) => (
-            quote!({
-                fn #marker() {}
-                #private::site_name(::core::any::type_name_of_val(&#marker))
-            }),
+            quote!(#private::site_name(::core::any::type_name_of_val(&#marker))),
             false,
         ),
     };
