@@ -570,6 +570,38 @@ pub fn policy_key<K: crate::PolicyKey>(key: &K) -> &K {
     key
 }
 
+/// [`KeyedCallPermit::poll_body`](crate::KeyedCallPermit::poll_body) for the expansion, called
+/// with the key expression's span: a key type's missing bound is then the error already
+/// reported there (the compiler reports one predicate once per span), not a second one.
+#[inline(always)]
+pub fn poll_keyed_body<K: crate::PolicyKey, F: Future>(
+    permit: &mut crate::KeyedCallPermit<'_, K>,
+    body: std::pin::Pin<&mut F>,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<F::Output> {
+    permit.poll_body(body, cx)
+}
+
+/// [`KeyedCallPermit::record`](crate::KeyedCallPermit::record) for the expansion; see
+/// [`poll_keyed_body`].
+#[inline(always)]
+pub fn record_keyed<K: crate::PolicyKey>(
+    permit: crate::KeyedCallPermit<'_, K>,
+    outcome: CallOutcome,
+) {
+    permit.record(outcome);
+}
+
+/// [`Bulkhead::acquire_key`](crate::Bulkhead::acquire_key) for the expansion; see
+/// [`poll_keyed_body`].
+#[inline(always)]
+pub fn acquire_bulkhead_key<'a, K: crate::PolicyKey>(
+    bulkhead: &'a Bulkhead,
+    key: &'a K,
+) -> impl Future<Output = Result<crate::KeyedBulkheadPermit<'a, K>, Error>> + 'a {
+    bulkhead.acquire_key(key)
+}
+
 /// [`RateLimiter::try_acquire_key`](crate::RateLimiter::try_acquire_key) for the expansion,
 /// called with the key expression's span, so that a key type's missing bound is reported there.
 #[inline(always)]

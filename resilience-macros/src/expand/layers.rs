@@ -5,7 +5,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::Type;
 
 use super::arguments::{self, PassedOn};
-use crate::attrs::{FallbackArgs, FallbackFn, PolicyAttr, RetryArgs, Settings};
+use crate::attrs::{
+    BreakerArgs, BulkheadArgs, FallbackArgs, FallbackFn, PolicyAttr, RetryArgs, Settings,
+};
 use crate::item::ArgBinding;
 use syn::spanned::Spanned;
 
@@ -52,7 +54,7 @@ pub(super) fn wrap(
         }
         Settings::CircuitBreaker(args) => {
             let error = format_ident!("__resilience_error", span = Span::mixed_site());
-            let breaker_permit = breaker_permit();
+            let breaker_permit = breaker_permit(args);
             let failure_if = args
                 .failure_if
                 .as_ref()
@@ -64,10 +66,7 @@ pub(super) fn wrap(
             let acquire = match &args.key {
                 None => quote!(#policy.try_acquire()),
                 Some(written) => {
-                    let key = format_ident!("__resilience_key", span = Span::mixed_site());
-                    // The key's bounds are checked on the expression: its error points there.
-                    let checked =
-                        quote_spanned!(written.span()=> #krate::__private::policy_key(#key));
+                    let (key, checked) = checked_key(krate, written);
                     // Borrowed only until the key's circuit has admitted the call (the permit
                     // holds the circuit, not the key): the body may take the arguments it came
                     // from.
@@ -78,6 +77,19 @@ pub(super) fn wrap(
                     })
                 }
             };
+            let verdict = quote!(#krate::__private::breaker_outcome(
+                &#outcome,
+                |#error: &_| #krate::__private::classify(#error, #ignore_if, #failure_if),
+            ));
+            // A keyed permit is recorded at the key's span, like its polls (see
+            // `keyed_breaker_call`).
+            let record = keyed_breaker_call(
+                krate,
+                args,
+                "record_keyed",
+                quote_spanned!(breaker_permit.span()=> #breaker_permit, #verdict),
+            )
+            .unwrap_or_else(|| quote!(#breaker_permit.record(#verdict)));
             quote! {
                 match #acquire {
                     ::core::result::Result::Err(#rejection) => {
@@ -88,10 +100,7 @@ pub(super) fn wrap(
                         // knows a panic of the body's own poll (a failure) from a drop while
                         // another future panics (neutral).
                         let #outcome = #inner;
-                        #breaker_permit.record(#krate::__private::breaker_outcome(
-                            &#outcome,
-                            |#error: &_| #krate::__private::classify(#error, #ignore_if, #failure_if),
-                        ));
+                        #record;
                         #outcome
                     }
                 }
@@ -215,27 +224,34 @@ pub(super) fn wrap(
                 }
             }
         },
-        Settings::Bulkhead(args) if args.key.is_some() => {
-            let key = format_ident!("__resilience_key", span = Span::mixed_site());
-            let written = args.key.as_ref();
-            let checked = args
-                .key
-                .as_ref()
-                .map(|expr| quote_spanned!(expr.span()=> #krate::__private::policy_key(#key)));
+        Settings::Bulkhead(BulkheadArgs {
+            key: Some(written), ..
+        }) => {
+            let (key, checked) = checked_key(krate, written);
+            // At the key's span, like the check: a key type without the bounds is one error.
+            let span = written.span();
+            let spanned_krate = arguments::respan(krate, span);
+            let acquire = quote_spanned!(span=> #spanned_krate::__private::acquire_bulkhead_key(#policy, #key).await);
+            // The permit's type names the key's: its uses are shown at the key too.
+            // The permit's type names the key's: it is named, bound and dropped at the key too,
+            // so that a key type without the bounds is the one error already reported there.
+            let permit = format_ident!("__resilience_permit", span = span);
+            let admitted = quote_spanned!(span=> ::core::result::Result::Ok(#permit));
+            let release = quote_spanned!(span=> ::core::mem::drop(#permit));
             quote! {
                 // The permit holds the key's slots, not the key: the body may take the
                 // arguments the key was computed from.
                 match {
                     let #key = &(#written);
                     let #key = #checked;
-                    #policy.acquire_key(#key).await
+                    #acquire
                 } {
                     ::core::result::Result::Err(#rejection) => {
                         ::core::result::Result::Err(#krate::Failure::Policy(#rejection))
                     }
-                    ::core::result::Result::Ok(#permit) => {
+                    #admitted => {
                         let #outcome = #inner;
-                        ::core::mem::drop(#permit);
+                        #release;
                         #outcome
                     }
                 }
@@ -261,9 +277,42 @@ pub(super) fn wrap(
     }
 }
 
+/// The binding of a keyed layer's key and the check of its bounds, both at the span of the
+/// written `key = ..` expression, like the rate limiter's: an error about the key points at it,
+/// and (the checked key's type being an error type then) nothing after it reports again.
+fn checked_key(krate: &TokenStream, written: &syn::Expr) -> (syn::Ident, TokenStream) {
+    let span = written.span();
+    let key = format_ident!("__resilience_key", span = span);
+    let spanned_krate = arguments::respan(krate, span);
+    let checked = quote_spanned!(span=> #spanned_krate::__private::policy_key(#key));
+    (key, checked)
+}
+
+/// `__private::<function>(<arguments>)` at the span of a keyed breaker's `key = ..` expression,
+/// or `None` for an unkeyed breaker. Every use of a keyed permit goes through such a call, with
+/// the permit (named at that span, see [`breaker_permit`]) as its argument: a key type without
+/// the bounds is then the one error already reported at the key (the compiler reports a
+/// predicate once per span), rather than one more per method of the permit at the attribute.
+pub(super) fn keyed_breaker_call(
+    krate: &TokenStream,
+    args: &BreakerArgs,
+    function: &str,
+    arguments: TokenStream,
+) -> Option<TokenStream> {
+    let span = args.key.as_ref()?.span();
+    let krate = arguments::respan(krate, span);
+    let function = syn::Ident::new(function, span);
+    Some(quote_spanned!(span=> #krate::__private::#function(#arguments)))
+}
+
 /// The breaker's permit, which polls the body (see `expand`): named apart from the bulkhead's.
-pub(super) fn breaker_permit() -> syn::Ident {
-    format_ident!("__resilience_breaker_permit", span = Span::mixed_site())
+/// A keyed breaker's is named at its key expression (see [`keyed_breaker_call`]).
+pub(super) fn breaker_permit(args: &BreakerArgs) -> syn::Ident {
+    let span = args
+        .key
+        .as_ref()
+        .map_or_else(Span::mixed_site, |written| written.span());
+    format_ident!("__resilience_breaker_permit", span = span)
 }
 
 /// `#[fallback]`: the layers below run with clones of the owned arguments; on a failure the

@@ -13,7 +13,7 @@ mod resolve;
 mod tests;
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::visit_mut::VisitMut;
 use syn::{ItemFn, ReturnType, Type};
 
@@ -168,18 +168,26 @@ fn body(
         quote!(async move #block)
     };
     let body = quote!(#krate::__private::anchor::<#anchor, _>(#body));
-    let body = if stack
-        .iter()
-        .any(|layer| matches!(layer.settings, Settings::CircuitBreaker(_)))
-    {
+    let breaker = stack.iter().find_map(|layer| match &layer.settings {
+        Settings::CircuitBreaker(args) => Some(args),
+        _ => None,
+    });
+    let body = if let Some(breaker) = breaker {
         // The breaker's permit (bound by the breaker's layer around this) polls the body, so
         // that it tells a panic of the body's own poll from a drop during another's panic.
-        let permit = layers::breaker_permit();
+        let permit = layers::breaker_permit(breaker);
         let pinned = format_ident!("__resilience_body", span = Span::mixed_site());
         let cx = format_ident!("__resilience_cx", span = Span::mixed_site());
+        let poll = layers::keyed_breaker_call(
+            krate,
+            breaker,
+            "poll_keyed_body",
+            quote_spanned!(permit.span()=> &mut #permit, #pinned.as_mut(), #cx),
+        )
+        .unwrap_or_else(|| quote!(#permit.poll_body(#pinned.as_mut(), #cx)));
         quote!({
             let mut #pinned = ::core::pin::pin!(#body);
-            ::core::future::poll_fn(|#cx| #permit.poll_body(#pinned.as_mut(), #cx)).await
+            ::core::future::poll_fn(|#cx| #poll).await
         })
     } else {
         quote!(#body.await)
