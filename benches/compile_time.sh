@@ -7,6 +7,7 @@
 #
 #   bash benches/compile_time.sh            # RUNS=5 by default
 #   RUNS=9 FNS=200 bash benches/compile_time.sh
+#   PASSES=1 bash benches/compile_time.sh   # also where each crate's time goes (rustc -Ztime-passes)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 runs="${RUNS:-5}"
@@ -86,3 +87,18 @@ printf '| plain async fns | %.2f | – |\n' "$plain_s"
 printf '| 4 attributes of ours each | %.2f | %+.2f |\n' "$ours_s" "$ours_added"
 printf '| #[tracing::instrument(err(Debug))] each | %.2f | %+.2f |\n' "$traced_s" "$traced_added"
 printf 'ratio (ours added / tracing added): %.2f\n' "$(calc "$ours_added / $traced_added")"
+
+# Where the time goes: rustc's own passes for one more build of each crate (wall time of the
+# passes, so as noisy as the machine; compare the columns, not the seconds).
+if [ -n "${PASSES:-}" ]; then
+    printf '\n| crate | type check | borrow check | codegen (MIR to LLVM IR) | LLVM | total |\n'
+    printf '|---|---:|---:|---:|---:|---:|\n'
+    for name in plain_fns ours_fns traced_fns; do
+        touch "$work/$name/src/lib.rs"
+        RUSTC_BOOTSTRAP=1 cargo rustc -q --manifest-path "$work/$name/Cargo.toml" -- -Ztime-passes 2>&1 |
+            awk -v name="$name" -F'[ ;\t]+' '
+                /\ttype_check_crate$/ { t = $2 } /\tMIR_borrow_checking$/ { b = $2 }
+                /\tcodegen_to_LLVM_IR$/ { c = $2 } /\tLLVM_passes$/ { l = $2 } /\ttotal$/ { a = $2 }
+                END { printf "| %s | %s | %s | %s | %s | %s |\n", name, t, b, c, l, a }'
+    done
+fi
