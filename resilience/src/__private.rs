@@ -593,12 +593,13 @@ pub fn record_keyed<K: crate::PolicyKey>(
 }
 
 /// [`Bulkhead::acquire_key`](crate::Bulkhead::acquire_key) for the expansion; see
-/// [`poll_keyed_body`].
+/// [`poll_keyed_body`]. The permit borrows the bulkhead, not the key: the key may be a
+/// temporary of the expansion's block.
 #[inline(always)]
-pub fn acquire_bulkhead_key<'a, K: crate::PolicyKey>(
-    bulkhead: &'a Bulkhead,
-    key: &'a K,
-) -> impl Future<Output = Result<crate::KeyedBulkheadPermit<'a, K>, Error>> + 'a {
+pub fn acquire_bulkhead_key<'b: 'k, 'k, K: crate::PolicyKey>(
+    bulkhead: &'b Bulkhead,
+    key: &'k K,
+) -> impl Future<Output = Result<crate::KeyedBulkheadPermit<'b, K>, Error>> + 'k {
     bulkhead.acquire_key(key)
 }
 
