@@ -14,6 +14,9 @@ pub use crate::fallback::{
     FallbackAnswer, FallbackArg, FallbackOutput,
 };
 pub use crate::pipeline::PipelineRun;
+pub use polls::{poll_body, poll_keyed_body};
+
+mod polls;
 use crate::registry::RegisteredPolicy;
 use crate::{
     registry, Bulkhead, BulkheadBuilder, CallOutcome, CircuitBreaker, CircuitBreakerBuilder, Error,
@@ -278,13 +281,17 @@ pub fn operation_result<R: IsResult>(result: R) -> Result<R::Ok, Failure<R::Err>
     result.into_result().map_err(Failure::Operation)
 }
 
-/// How a breaker counts the result of the layers below it: see [`CircuitBreaker::run`].
+/// How a breaker counts the result of the layers below it (see [`CircuitBreaker::run`]), an
+/// operation error judged by `ignore_if` first, then `failure_if`: the expansion passes the
+/// predicates (or [`never`] and [`always`]) as they are, so that no closure of its own is
+/// compiled per site.
 #[inline]
-pub fn breaker_outcome<T, E>(
+pub fn breaker_verdict<T, E>(
     result: &Result<T, Failure<E>>,
-    classify: impl Fn(&E) -> CallOutcome,
+    ignore_if: impl Fn(&E) -> bool,
+    failure_if: impl Fn(&E) -> bool,
 ) -> CallOutcome {
-    crate::circuit_breaker::layer_outcome(result, classify)
+    crate::circuit_breaker::layer_outcome(result, |error| classify(error, &ignore_if, &failure_if))
 }
 
 /// The declared return type of a function whose stack can reject calls: a `Result` whose error
@@ -568,18 +575,6 @@ pub fn describe_by_type_name<E>(_: &E) -> String {
 #[inline(always)]
 pub fn policy_key<K: crate::PolicyKey>(key: &K) -> &K {
     key
-}
-
-/// [`KeyedCallPermit::poll_body`](crate::KeyedCallPermit::poll_body) for the expansion, called
-/// with the key expression's span: a key type's missing bound is then the error already
-/// reported there (the compiler reports one predicate once per span), not a second one.
-#[inline(always)]
-pub fn poll_keyed_body<K: crate::PolicyKey, F: Future>(
-    permit: &mut crate::KeyedCallPermit<'_, K>,
-    body: std::pin::Pin<&mut F>,
-    cx: &mut std::task::Context<'_>,
-) -> std::task::Poll<F::Output> {
-    permit.poll_body(body, cx)
 }
 
 /// [`KeyedCallPermit::record`](crate::KeyedCallPermit::record) for the expansion; see

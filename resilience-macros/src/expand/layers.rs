@@ -53,7 +53,6 @@ pub(super) fn wrap(
             retry_loop(krate, args, policy, inner, rejects, bindings, return_type)
         }
         Settings::CircuitBreaker(args) => {
-            let error = format_ident!("__resilience_error", span = Span::mixed_site());
             let breaker_permit = breaker_permit(args);
             let failure_if = args
                 .failure_if
@@ -77,10 +76,8 @@ pub(super) fn wrap(
                     })
                 }
             };
-            let verdict = quote!(#krate::__private::breaker_outcome(
-                &#outcome,
-                |#error: &_| #krate::__private::classify(#error, #ignore_if, #failure_if),
-            ));
+            let verdict =
+                quote!(#krate::__private::breaker_verdict(&#outcome, #ignore_if, #failure_if));
             // A keyed permit is recorded at the key's span, like its polls (see
             // `keyed_breaker_call`).
             let record = keyed_breaker_call(

@@ -177,17 +177,20 @@ fn body(
         // that it tells a panic of the body's own poll from a drop during another's panic.
         let permit = layers::breaker_permit(breaker);
         let pinned = format_ident!("__resilience_body", span = Span::mixed_site());
-        let cx = format_ident!("__resilience_cx", span = Span::mixed_site());
-        let poll = layers::keyed_breaker_call(
+        // A keyed permit's future names the key's type: it is awaited at the key's span too.
+        let polled = layers::keyed_breaker_call(
             krate,
             breaker,
             "poll_keyed_body",
-            quote_spanned!(permit.span()=> &mut #permit, #pinned.as_mut(), #cx),
+            quote_spanned!(permit.span()=> &mut #permit, #pinned.as_mut()),
         )
-        .unwrap_or_else(|| quote!(#permit.poll_body(#pinned.as_mut(), #cx)));
+        .map_or_else(
+            || quote!(#krate::__private::poll_body(&mut #permit, #pinned.as_mut()).await),
+            |polls| quote_spanned!(permit.span()=> #polls.await),
+        );
         quote!({
             let mut #pinned = ::core::pin::pin!(#body);
-            ::core::future::poll_fn(|#cx| #poll).await
+            #polled
         })
     } else {
         quote!(#body.await)
