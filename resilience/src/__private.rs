@@ -6,7 +6,7 @@
 use std::fmt::Display;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{OnceLock, PoisonError, RwLock};
 
 use crate::config::Layered;
 pub use crate::fallback::{
@@ -15,6 +15,8 @@ pub use crate::fallback::{
 };
 pub use crate::pipeline::PipelineRun;
 pub use polls::{poll_body, poll_keyed_body};
+/// The `Arc` a stack's shared site holds its policies in (see `Site`).
+pub use std::sync::Arc;
 
 mod polls;
 use crate::registry::RegisteredPolicy;

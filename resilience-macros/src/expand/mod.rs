@@ -65,6 +65,7 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
         .zip(&policies)
         .map(|(layer, ident)| resolve::resolve(&krate, layer, ident, default_name))
         .collect();
+    let resolutions = resolve::bind_all(&krate, &resolutions);
 
     let marker = resolve::site_marker_item(&stack, default_name);
 
@@ -97,7 +98,7 @@ pub(crate) fn expand(annotated: Annotated) -> TokenStream {
     };
     let run = quote! {
         #marker
-        #(#resolutions)*
+        #resolutions
         let #result = #pipeline;
         #finish
     };

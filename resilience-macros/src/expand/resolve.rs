@@ -62,17 +62,84 @@ fn given_name(layer: &PolicyAttr) -> &Option<crate::attrs::PolicyName> {
     }
 }
 
-/// `let __resilience_policy_N: &'static P = { static SITE; SITE.get_or_init(..) };`
+/// One layer's policy as its call site resolves it.
+pub(super) struct Resolution<'a> {
+    /// The binding the layer's expansion uses: `&'static P`.
+    ident: &'a syn::Ident,
+    /// The policy's type, `P`.
+    ty: TokenStream,
+    /// The expression that registers the policy with the attribute's settings: `Arc<P>`.
+    registered: TokenStream,
+    /// Whether the policy belongs to the concrete `Self` (an unnamed method's policy).
+    per_self: bool,
+}
+
+/// The `let`s that bind each layer's policy, `&'static P`, resolved on the site's first call.
 ///
-/// A named policy, or an unnamed one outside a method, is one `static` per site. An unnamed
-/// method's policy belongs to the concrete `Self`: the site keeps its first type's policy and
-/// compares type names on each call.
-pub(super) fn resolve(
+/// The policies of a stack share one `static` and one registering function, which registers
+/// them in the stack's order: one more layer adds no `static`, closure or `OnceLock` check of its
+/// own to the build or to a call (issue 20). A layer alone keeps the `Arc<P>` itself (no tuple to
+/// go through). An unnamed method's policy belongs to the concrete `Self`: it has a site of its
+/// own, which keeps its first type's policy and compares type names on each call.
+pub(super) fn bind_all(krate: &TokenStream, resolutions: &[Resolution<'_>]) -> TokenStream {
+    let private = quote!(#krate::__private);
+    let site = format_ident!("SITE", span = Span::mixed_site());
+    let (per_self, shared): (Vec<_>, Vec<_>) = resolutions.iter().partition(|r| r.per_self);
+    let per_self = per_self.iter().map(|r| {
+        let Resolution {
+            ident,
+            ty,
+            registered,
+            ..
+        } = r;
+        quote! {
+            let #ident: &'static #ty = {
+                static #site: #private::SelfSite<#ty> = #private::SelfSite::new();
+                #site.get_or_init(::core::any::type_name::<Self>(), || #registered)
+            };
+        }
+    });
+    let shared = match shared.as_slice() {
+        [] => quote!(),
+        [one] => {
+            let Resolution {
+                ident,
+                ty,
+                registered,
+                ..
+            } = one;
+            quote! {
+                let #ident: &'static #ty = {
+                    static #site: #private::Site<#ty> = #private::Site::new();
+                    #site.get_or_init(|| #registered)
+                };
+            }
+        }
+        many => {
+            let idents = many.iter().map(|r| r.ident);
+            let tys: Vec<_> = many.iter().map(|r| &r.ty).collect();
+            let registered = many.iter().map(|r| &r.registered);
+            let sites = format_ident!("__resilience_sites", span = Span::mixed_site());
+            let fields = (0..many.len()).map(syn::Index::from);
+            quote! {
+                let (#(#idents,)*): (#(&'static #tys,)*) = {
+                    static #site: #private::Site<(#(#private::Arc<#tys>,)*)> = #private::Site::new();
+                    let #sites = #site.get_or_init(|| #private::Arc::new((#(#registered,)*)));
+                    (#(&*#sites.#fields,)*)
+                };
+            }
+        }
+    };
+    quote!(#(#per_self)* #shared)
+}
+
+/// How `layer` resolves its policy, bound to `ident`: see [`bind_all`].
+pub(super) fn resolve<'a>(
     krate: &TokenStream,
     layer: &PolicyAttr,
-    ident: &syn::Ident,
+    ident: &'a syn::Ident,
     default_name: DefaultName<'_>,
-) -> TokenStream {
+) -> Resolution<'a> {
     let given = given_name(layer);
     let private = quote!(#krate::__private);
     let marker = site_marker();
@@ -163,21 +230,11 @@ pub(super) fn resolve(
     } else {
         format_ident!("{}", register.to_string())
     };
-    let site = format_ident!("SITE", span = Span::mixed_site());
-    if per_self {
-        quote! {
-            let #ident: &'static #ty = {
-                static #site: #private::SelfSite<#ty> = #private::SelfSite::new();
-                #site.get_or_init(::core::any::type_name::<Self>(), || #private::#register(#builder))
-            };
-        }
-    } else {
-        quote! {
-            let #ident: &'static #ty = {
-                static #site: #private::Site<#ty> = #private::Site::new();
-                #site.get_or_init(|| #private::#register(#builder))
-            };
-        }
+    Resolution {
+        ident,
+        ty,
+        registered: quote!(#private::#register(#builder)),
+        per_self,
     }
 }
 
