@@ -5,7 +5,9 @@
 //! The counting allocator is process-wide, so this file is its own `main` (`harness = false`
 //! in Cargo.toml), as `tests/allocations.rs` is, with a current-thread runtime in paused time.
 
-use resilience::{Bulkhead, CallOutcome, CircuitBreaker, RateLimiter};
+use std::future::{ready, Future};
+
+use resilience::{Bulkhead, CallOutcome, CircuitBreaker, KeyedStats, RateLimiter};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
 
@@ -39,181 +41,164 @@ fn main() {
         .build()
         .expect("a runtime");
     runtime.block_on(async {
-        a_million_distinct_keys_stay_under_the_cap();
-        bytes_per_key();
-        breaker_keys_stay_under_the_cap();
-        bytes_per_breaker_key();
-        bulkhead_keys_stay_under_the_cap().await;
-        bytes_per_bulkhead_key().await;
+        limiter_keys().await;
+        breaker_keys().await;
+        bulkhead_keys().await;
     });
     println!("keyed_memory: ok");
 }
 
-fn a_million_distinct_keys_stay_under_the_cap() {
-    const CAP: u32 = 10_000;
-    let limiter = RateLimiter::builder("km-million")
-        .rate(10)
-        .max_keys(CAP)
-        .build()
-        .expect("valid");
+/// The cap the million keys go through.
+const CAP: u32 = 10_000;
+
+/// Sends a million distinct keys through `call` (one call each to a policy capped at [`CAP`]
+/// keys), and checks that the policy never holds more than the cap's keys, nor more bytes than
+/// twice the cap's keys at `max_bytes_per_key`: under churn a hash table slot freed in a full
+/// group is a tombstone until the next rehash, so the table may double once more than for the
+/// keys alone.
+async fn through_the_cap<F, Fut>(
+    what: &str,
+    max_bytes_per_key: i64,
+    mut call: F,
+    stats: impl Fn() -> KeyedStats,
+) where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let region = Region::new(GLOBAL);
     let mut peak_keys = 0;
     let mut peak_bytes = 0;
     for key in 0..1_000_000_u64 {
+        call(key).await;
+        if key % 1_000 == 0 {
+            peak_keys = peak_keys.max(stats().keys);
+            peak_bytes = peak_bytes.max(live_bytes(&region));
+        }
+    }
+    let stats = stats();
+    assert!(
+        stats.keys <= u64::from(CAP),
+        "{what}: {} keys held",
+        stats.keys
+    );
+    assert!(
+        peak_keys <= u64::from(CAP),
+        "{what}: {peak_keys} keys at the peak"
+    );
+    assert_eq!(stats.keys + stats.evicted, 1_000_000, "{what}");
+    let bound = i64::from(CAP) * 2 * max_bytes_per_key;
+    assert!(
+        peak_bytes <= bound,
+        "{what}: {peak_bytes} bytes held at the peak, more than {bound}"
+    );
+    println!(
+        "a million {what} keys, cap {CAP}: at most {peak_keys} keys and {peak_bytes} bytes held, {} evicted",
+        stats.evicted
+    );
+}
+
+/// The bytes each of 100 000 new keys adds to a policy that holds them all, after `call` has
+/// made its (empty) key table with a first key: the table is not a key's cost.
+async fn bytes_per_key<F, Fut>(what: &str, max_bytes_per_key: i64, mut call: F)
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    const KEYS: u64 = 100_000;
+    call(u64::MAX).await;
+    let region = Region::new(GLOBAL);
+    for key in 0..KEYS {
+        call(key).await;
+    }
+    let per_key = live_bytes(&region) / i64::try_from(KEYS).unwrap_or(1);
+    println!("a {what} key (u64): {per_key} bytes");
+    assert!(
+        per_key <= max_bytes_per_key,
+        "{what}: {per_key} bytes a key, more than {max_bytes_per_key}"
+    );
+}
+
+async fn limiter_keys() {
+    let capped = RateLimiter::builder("km-million")
+        .rate(10)
+        .max_keys(CAP)
+        .build()
+        .expect("valid");
+    let take = |limiter: &RateLimiter, key: u64| {
         assert!(
             limiter.try_acquire_key(&key).is_ok(),
             "a new key starts full"
         );
-        if key % 1_000 == 0 {
-            let keys = limiter.keyed_stats().expect("keyed").keys;
-            peak_keys = peak_keys.max(keys);
-            peak_bytes = peak_bytes.max(live_bytes(&region));
-        }
-    }
-    let stats = limiter.keyed_stats().expect("keyed");
-    assert!(stats.keys <= u64::from(CAP), "{} keys held", stats.keys);
-    assert!(peak_keys <= u64::from(CAP), "{peak_keys} keys at the peak");
-    assert_eq!(stats.keys + stats.evicted, 1_000_000);
-    // The map never grows past what the cap's keys need. Under churn a hash table slot freed
-    // in a full group is a tombstone until the next rehash, so the table may double once more
-    // than for the keys alone: twice a key's bytes at the cap.
-    let bound = i64::from(CAP) * 2 * MAX_BYTES_PER_KEY;
-    assert!(
-        peak_bytes <= bound,
-        "{peak_bytes} bytes held at the peak, more than {bound}"
-    );
-    println!(
-        "a million keys, cap {CAP}: at most {peak_keys} keys and {peak_bytes} bytes held, {} evicted",
-        stats.evicted
-    );
-}
-
-fn bytes_per_key() {
-    const KEYS: u64 = 100_000;
-    let limiter = RateLimiter::builder("km-per-key")
+        ready(())
+    };
+    through_the_cap(
+        "limiter",
+        MAX_BYTES_PER_KEY,
+        |key| take(&capped, key),
+        || capped.keyed_stats().expect("keyed"),
+    )
+    .await;
+    let roomy = RateLimiter::builder("km-per-key")
         .rate(10)
         .max_keys(1_000_000)
         .build()
         .expect("valid");
-    // The first keyed call makes the (empty) table: not a key's cost.
-    assert!(limiter.try_acquire_key(&u64::MAX).is_ok());
-    let region = Region::new(GLOBAL);
-    for key in 0..KEYS {
-        assert!(limiter.try_acquire_key(&key).is_ok());
-    }
-    let per_key = live_bytes(&region) / i64::try_from(KEYS).unwrap_or(1);
-    println!("a limiter key (u64): {per_key} bytes");
-    assert!(
-        per_key <= MAX_BYTES_PER_KEY,
-        "{per_key} bytes a key, more than {MAX_BYTES_PER_KEY}"
-    );
+    bytes_per_key("limiter", MAX_BYTES_PER_KEY, |key| take(&roomy, key)).await;
 }
 
-fn breaker_keys_stay_under_the_cap() {
-    const CAP: u32 = 10_000;
-    let breaker = CircuitBreaker::builder("km-breaker-million")
+async fn breaker_keys() {
+    let capped = CircuitBreaker::builder("km-breaker-million")
         .max_keys(CAP)
         .build()
         .expect("valid");
-    let region = Region::new(GLOBAL);
-    let mut peak_bytes = 0;
-    for key in 0..1_000_000_u64 {
+    let succeed = |breaker: &CircuitBreaker, key: u64| {
         breaker
             .try_acquire_key(&key)
             .expect("a new key is closed")
             .record(CallOutcome::Success);
-        if key % 1_000 == 0 {
-            peak_bytes = peak_bytes.max(live_bytes(&region));
-        }
-    }
-    let stats = breaker.keyed_stats().expect("keyed");
-    assert!(stats.keys <= u64::from(CAP), "{} keys held", stats.keys);
-    assert_eq!(stats.keys + stats.evicted, 1_000_000);
-    let bound = i64::from(CAP) * 2 * MAX_BYTES_PER_BREAKER_KEY;
-    assert!(
-        peak_bytes <= bound,
-        "{peak_bytes} bytes held at the peak, more than {bound}"
-    );
-    println!(
-        "a million breaker keys, cap {CAP}: {peak_bytes} bytes at the peak, {} evicted",
-        stats.evicted
-    );
-}
-
-fn bytes_per_breaker_key() {
-    const KEYS: u64 = 100_000;
-    let breaker = CircuitBreaker::builder("km-breaker-per-key")
+        ready(())
+    };
+    through_the_cap(
+        "breaker",
+        MAX_BYTES_PER_BREAKER_KEY,
+        |key| succeed(&capped, key),
+        || capped.keyed_stats().expect("keyed"),
+    )
+    .await;
+    let roomy = CircuitBreaker::builder("km-breaker-per-key")
         .max_keys(1_000_000)
         .build()
         .expect("valid");
-    // The first keyed call makes the (empty) table: not a key's cost.
-    breaker
-        .try_acquire_key(&u64::MAX)
-        .unwrap()
-        .record(CallOutcome::Success);
-    let region = Region::new(GLOBAL);
-    for key in 0..KEYS {
-        breaker
-            .try_acquire_key(&key)
-            .unwrap()
-            .record(CallOutcome::Success);
-    }
-    let per_key = live_bytes(&region) / i64::try_from(KEYS).unwrap_or(1);
-    println!("a breaker key (u64): {per_key} bytes");
-    assert!(
-        per_key <= MAX_BYTES_PER_BREAKER_KEY,
-        "{per_key} bytes a key, more than {MAX_BYTES_PER_BREAKER_KEY}"
-    );
+    bytes_per_key("breaker", MAX_BYTES_PER_BREAKER_KEY, |key| {
+        succeed(&roomy, key)
+    })
+    .await;
 }
 
-async fn bulkhead_keys_stay_under_the_cap() {
-    const CAP: u32 = 10_000;
-    let bulkhead = Bulkhead::builder("km-bulkhead-million")
+async fn bulkhead_keys() {
+    async fn enter(bulkhead: &Bulkhead, key: u64) {
+        let permit = bulkhead.acquire_key(&key).await;
+        assert!(permit.is_ok(), "a new key has every slot free");
+    }
+    let capped = Bulkhead::builder("km-bulkhead-million")
         .max_concurrent(4)
         .max_keys(CAP)
         .build()
         .expect("valid");
-    let region = Region::new(GLOBAL);
-    let mut peak_bytes = 0;
-    for key in 0..1_000_000_u64 {
-        let permit = bulkhead.acquire_key(&key).await;
-        assert!(permit.is_ok(), "a new key has every slot free");
-        drop(permit);
-        if key % 1_000 == 0 {
-            peak_bytes = peak_bytes.max(live_bytes(&region));
-        }
-    }
-    let stats = bulkhead.keyed_stats().expect("keyed");
-    assert!(stats.keys <= u64::from(CAP), "{} keys held", stats.keys);
-    assert_eq!(stats.keys + stats.evicted, 1_000_000);
-    let bound = i64::from(CAP) * 2 * MAX_BYTES_PER_BULKHEAD_KEY;
-    assert!(
-        peak_bytes <= bound,
-        "{peak_bytes} bytes held at the peak, more than {bound}"
-    );
-    println!(
-        "a million bulkhead keys, cap {CAP}: {peak_bytes} bytes at the peak, {} evicted",
-        stats.evicted
-    );
-}
-
-async fn bytes_per_bulkhead_key() {
-    const KEYS: u64 = 100_000;
-    let bulkhead = Bulkhead::builder("km-bulkhead-per-key")
+    through_the_cap(
+        "bulkhead",
+        MAX_BYTES_PER_BULKHEAD_KEY,
+        |key| enter(&capped, key),
+        || capped.keyed_stats().expect("keyed"),
+    )
+    .await;
+    let roomy = Bulkhead::builder("km-bulkhead-per-key")
         .max_concurrent(4)
         .max_keys(1_000_000)
         .build()
         .expect("valid");
-    // The first keyed call makes the (empty) table: not a key's cost.
-    drop(bulkhead.acquire_key(&u64::MAX).await.expect("free"));
-    let region = Region::new(GLOBAL);
-    for key in 0..KEYS {
-        drop(bulkhead.acquire_key(&key).await.expect("free"));
-    }
-    let per_key = live_bytes(&region) / i64::try_from(KEYS).unwrap_or(1);
-    println!("a bulkhead key (u64): {per_key} bytes");
-    assert!(
-        per_key <= MAX_BYTES_PER_BULKHEAD_KEY,
-        "{per_key} bytes a key, more than {MAX_BYTES_PER_BULKHEAD_KEY}"
-    );
+    bytes_per_key("bulkhead", MAX_BYTES_PER_BULKHEAD_KEY, |key| {
+        enter(&roomy, key)
+    })
+    .await;
 }

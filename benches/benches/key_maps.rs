@@ -11,10 +11,11 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Barrier, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
+use resilience_benches::on_two_threads;
 
 /// A keyed breaker's slot: the key's entry behind an `Arc`.
 type Value = Arc<AtomicU64>;
@@ -101,28 +102,17 @@ fn one_thread(c: &mut Criterion, name: &str, map: &dyn Lookup, keys: u64) {
 fn two_threads(c: &mut Criterion, name: &str, map: &dyn Lookup, keys: u64) {
     c.bench_function(name, |b| {
         b.iter_custom(|iters| {
-            let start_line = Barrier::new(2);
-            let start_line = &start_line;
-            std::thread::scope(|scope| {
-                let threads: Vec<_> = (0..2_u64)
-                    .map(|thread| {
-                        scope.spawn(move || {
-                            start_line.wait();
-                            let start = Instant::now();
-                            for i in 0..iters {
-                                let key = if thread == 0 { i } else { iters - i };
-                                black_box(map.lookup(black_box(key % keys)));
-                            }
-                            start.elapsed()
-                        })
-                    })
-                    .collect();
-                threads
-                    .into_iter()
-                    .map(|thread| thread.join().expect("a benchmark thread panicked"))
-                    .max()
-                    .unwrap_or_default()
-            })
+            on_two_threads(
+                || (),
+                |thread, ()| {
+                    let start = Instant::now();
+                    for i in 0..iters {
+                        let key = if thread == 0 { i } else { iters - i };
+                        black_box(map.lookup(black_box(key % keys)));
+                    }
+                    start.elapsed()
+                },
+            )
         });
     });
 }

@@ -21,7 +21,7 @@ use std::future::Future;
 use std::hint::black_box;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
@@ -29,6 +29,7 @@ use dashmap::DashMap;
 use governor::clock::MonotonicClock;
 use governor::state::keyed::DefaultKeyedStateStore;
 use resilience::{bulkhead, circuit_breaker, rate_limit, registry, Error, RateLimiter};
+use resilience_benches::on_two_threads;
 use tokio::runtime::Runtime;
 
 type Res = Result<u64, Error>;
@@ -125,31 +126,16 @@ where
     let call = &call;
     c.bench_function(name, |b| {
         b.iter_custom(|iters| {
-            let start_line = Barrier::new(2);
-            let start_line = &start_line;
-            std::thread::scope(|scope| {
-                let threads: Vec<_> = (0..2_u64)
-                    .map(|thread| {
-                        scope.spawn(move || {
-                            let rt = runtime();
-                            start_line.wait();
-                            rt.block_on(async {
-                                let start = Instant::now();
-                                // The two threads walk the keys from opposite ends.
-                                for i in 0..iters {
-                                    let i = if thread == 0 { i } else { u64::MAX - i };
-                                    black_box(call(black_box(i)).await);
-                                }
-                                start.elapsed()
-                            })
-                        })
-                    })
-                    .collect();
-                threads
-                    .into_iter()
-                    .map(|thread| thread.join().expect("a benchmark thread panicked"))
-                    .max()
-                    .unwrap_or_default()
+            on_two_threads(runtime, |thread, rt| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    // The two threads walk the keys from opposite ends.
+                    for i in 0..iters {
+                        let i = if thread == 0 { i } else { u64::MAX - i };
+                        black_box(call(black_box(i)).await);
+                    }
+                    start.elapsed()
+                })
             })
         });
     });

@@ -16,7 +16,7 @@ use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Barrier, Mutex};
+use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,7 @@ use resilience::{
     bulkhead, circuit_breaker, rate_limit, registry, retry, timeout, Bulkhead, CircuitBreaker,
     Error,
 };
+use resilience_benches::on_two_threads;
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 use tokio_retry::strategy::FixedInterval;
@@ -255,29 +256,14 @@ impl Group<'_> {
     {
         let call = &call;
         self.bench_loop(name, |iters| {
-            let start_line = Barrier::new(2);
-            let start_line = &start_line;
-            std::thread::scope(|scope| {
-                let threads: Vec<_> = (0..2)
-                    .map(|_| {
-                        scope.spawn(move || {
-                            let rt = runtime();
-                            start_line.wait();
-                            rt.block_on(async {
-                                let start = Instant::now();
-                                for i in 0..iters {
-                                    black_box(call(black_box(i)).await);
-                                }
-                                start.elapsed()
-                            })
-                        })
-                    })
-                    .collect();
-                threads
-                    .into_iter()
-                    .map(|thread| thread.join().expect("a benchmark thread panicked"))
-                    .max()
-                    .unwrap_or_default()
+            on_two_threads(runtime, |_, rt| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for i in 0..iters {
+                        black_box(call(black_box(i)).await);
+                    }
+                    start.elapsed()
+                })
             })
         });
     }
