@@ -244,11 +244,40 @@ fn duration(d: std::time::Duration) -> TokenStream {
     quote!(::core::time::Duration::new(#secs, #nanos))
 }
 
-fn retry_builder(krate: &TokenStream, args: &RetryArgs, name: &TokenStream) -> TokenStream {
-    let mut calls = Vec::new();
-    if let Some(n) = args.max_attempts {
-        calls.push(quote!(.max_attempts(#n)));
+/// The builder calls an attribute's settings become: `.setting(value)` for each one given, in
+/// the order they are added.
+#[derive(Default)]
+struct Calls(Vec<TokenStream>);
+
+impl Calls {
+    /// `.method(value)`, when `value` was given.
+    fn value(&mut self, method: &str, value: Option<impl quote::ToTokens>) {
+        if let Some(value) = value {
+            let method = format_ident!("{method}");
+            self.0.push(quote!(.#method(#value)));
+        }
     }
+
+    /// `.method(duration)`, when a duration was given.
+    fn duration(&mut self, method: &str, value: Option<std::time::Duration>) {
+        self.value(method, value.map(duration));
+    }
+
+    /// A call of the caller's making.
+    fn push(&mut self, call: TokenStream) {
+        self.0.push(call);
+    }
+}
+
+impl quote::ToTokens for Calls {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        tokens.extend(self.0.iter().cloned());
+    }
+}
+
+fn retry_builder(krate: &TokenStream, args: &RetryArgs, name: &TokenStream) -> TokenStream {
+    let mut calls = Calls::default();
+    calls.value("max_attempts", args.max_attempts);
     if let Some(backoff) = &args.backoff {
         calls.push(match backoff {
             BackoffArg::Exponential { base, factor } => {
@@ -271,122 +300,81 @@ fn retry_builder(krate: &TokenStream, args: &RetryArgs, name: &TokenStream) -> T
             BackoffArg::Custom(path) => quote!(.backoff_fn(#path)),
         });
     }
-    if let Some(d) = args.max_delay {
-        let d = duration(d);
-        calls.push(quote!(.max_delay(#d)));
-    }
-    if let Some(jitter) = &args.jitter {
-        let jitter = match jitter {
+    calls.duration("max_delay", args.max_delay);
+    calls.value(
+        "jitter",
+        args.jitter.as_ref().map(|jitter| match jitter {
             JitterArg::Proportional(f) => quote!(#krate::Jitter::Proportional(#f)),
             JitterArg::Full => quote!(#krate::Jitter::Full),
             JitterArg::Equal => quote!(#krate::Jitter::Equal),
             JitterArg::Decorrelated => quote!(#krate::Jitter::Decorrelated),
-        };
-        calls.push(quote!(.jitter(#jitter)));
-    }
-    if let Some(d) = args.max_elapsed {
-        let d = duration(d);
-        calls.push(quote!(.max_elapsed(#d)));
-    }
-    if let Some(rejections) = &args.retry_on {
-        let kinds = rejections.iter().map(|name| {
-            let kind = syn::Ident::new(&name.to_uppercase(), Span::call_site());
-            quote!(.union(#krate::RetryOn::#kind))
-        });
-        calls.push(quote!(.retry_on(#krate::RetryOn::NONE #(#kinds)*)));
-    }
-    if let Some(budget) = &args.budget {
-        calls.push(quote!(.budget(#budget)));
-    }
-    quote!(#krate::Retry::builder(#name) #(#calls)*)
+        }),
+    );
+    calls.duration("max_elapsed", args.max_elapsed);
+    calls.value(
+        "retry_on",
+        args.retry_on.as_ref().map(|rejections| {
+            let kinds = rejections.iter().map(|name| {
+                let kind = syn::Ident::new(&name.to_uppercase(), Span::call_site());
+                quote!(.union(#krate::RetryOn::#kind))
+            });
+            quote!(#krate::RetryOn::NONE #(#kinds)*)
+        }),
+    );
+    calls.value("budget", args.budget.as_ref());
+    quote!(#krate::Retry::builder(#name) #calls)
 }
 
 fn hedge_builder(krate: &TokenStream, args: &HedgeArgs, name: &TokenStream) -> TokenStream {
-    let mut calls = Vec::new();
-    if let Some(d) = args.delay {
-        let d = duration(d);
-        calls.push(quote!(.delay(#d)));
-    }
-    if let Some(n) = args.max_hedged {
-        calls.push(quote!(.max_hedged(#n)));
-    }
-    if let Some(budget) = &args.budget {
-        calls.push(quote!(.budget(#budget)));
-    }
-    quote!(#krate::Hedge::builder(#name) #(#calls)*)
+    let mut calls = Calls::default();
+    calls.duration("delay", args.delay);
+    calls.value("max_hedged", args.max_hedged);
+    calls.value("budget", args.budget.as_ref());
+    quote!(#krate::Hedge::builder(#name) #calls)
 }
 
 fn chaos_builder(krate: &TokenStream, args: &ChaosArgs, name: &TokenStream) -> TokenStream {
-    let mut calls = Vec::new();
-    if let Some(rate) = args.fault_rate {
-        calls.push(quote!(.fault_rate(#rate)));
-    }
-    if let Some(d) = args.latency {
-        let d = duration(d);
-        calls.push(quote!(.latency(#d)));
-    }
-    if let Some(rate) = args.latency_rate {
-        calls.push(quote!(.latency_rate(#rate)));
-    }
-    quote!(#krate::Chaos::builder(#name) #(#calls)*)
+    let mut calls = Calls::default();
+    calls.value("fault_rate", args.fault_rate);
+    calls.duration("latency", args.latency);
+    calls.value("latency_rate", args.latency_rate);
+    quote!(#krate::Chaos::builder(#name) #calls)
 }
 
 fn breaker_builder(krate: &TokenStream, args: &BreakerArgs, name: &TokenStream) -> TokenStream {
-    let mut calls = Vec::new();
+    let mut calls = Calls::default();
     match &args.trip {
-        Some(TripArg::Consecutive(n)) => calls.push(quote!(.failure_threshold(#n))),
+        Some(TripArg::Consecutive(n)) => calls.value("failure_threshold", Some(n)),
         Some(TripArg::Rate {
             rate,
             window,
             min_calls,
         }) => {
-            calls.push(quote!(.failure_rate(#rate)));
-            match window {
-                Some(WindowArg::Calls(n)) => calls.push(quote!(.window(#krate::Window::Calls(#n)))),
-                Some(WindowArg::Time(d)) => {
-                    let d = duration(*d);
-                    calls.push(quote!(.window(#krate::Window::Time(#d))))
-                }
-                None => {}
-            }
-            if let Some(n) = min_calls {
-                calls.push(quote!(.min_calls(#n)));
-            }
+            calls.value("failure_rate", Some(rate));
+            calls.value(
+                "window",
+                window.as_ref().map(|window| match window {
+                    WindowArg::Calls(n) => quote!(#krate::Window::Calls(#n)),
+                    WindowArg::Time(d) => {
+                        let d = duration(*d);
+                        quote!(#krate::Window::Time(#d))
+                    }
+                }),
+            );
+            calls.value("min_calls", min_calls.as_ref());
         }
         None => {}
     }
-    if let Some(d) = args.reset_timeout {
-        let d = duration(d);
-        calls.push(quote!(.reset_timeout(#d)));
-    }
-    if let Some(n) = args.half_open_max_calls {
-        calls.push(quote!(.half_open_max_calls(#n)));
-    }
-    if let Some(n) = args.success_threshold {
-        calls.push(quote!(.success_threshold(#n)));
-    }
-    if let Some(d) = args.slow_call {
-        let d = duration(d);
-        calls.push(quote!(.slow_call(#d)));
-    }
-    if let Some(d) = args.half_open_timeout {
-        let d = duration(d);
-        calls.push(quote!(.half_open_timeout(#d)));
-    }
-    if let Some(critical) = args.critical {
-        calls.push(quote!(.critical(#critical)));
-    }
-    if let Some(shared) = args.shared {
-        calls.push(quote!(.shared(#shared)));
-    }
-    if let Some(d) = args.key_idle {
-        let d = duration(d);
-        calls.push(quote!(.key_idle(#d)));
-    }
-    if let Some(max_keys) = args.max_keys {
-        calls.push(quote!(.max_keys(#max_keys)));
-    }
-    quote!(#krate::CircuitBreaker::builder(#name) #(#calls)*)
+    calls.duration("reset_timeout", args.reset_timeout);
+    calls.value("half_open_max_calls", args.half_open_max_calls);
+    calls.value("success_threshold", args.success_threshold);
+    calls.duration("slow_call", args.slow_call);
+    calls.duration("half_open_timeout", args.half_open_timeout);
+    calls.value("critical", args.critical);
+    calls.value("shared", args.shared);
+    calls.duration("key_idle", args.key_idle);
+    calls.value("max_keys", args.max_keys);
+    quote!(#krate::CircuitBreaker::builder(#name) #calls)
 }
 
 fn timeout_builder(krate: &TokenStream, args: &TimeoutArgs, name: &TokenStream) -> TokenStream {
@@ -399,48 +387,23 @@ fn rate_limiter_builder(
     args: &RateLimitArgs,
     name: &TokenStream,
 ) -> TokenStream {
-    let rate = args.rate;
-    let mut calls = vec![quote!(.rate(#rate))];
-    if let Some(d) = args.per {
-        let d = duration(d);
-        calls.push(quote!(.per(#d)));
-    }
-    if let Some(burst) = args.burst {
-        calls.push(quote!(.burst(#burst)));
-    }
-    if let Some(d) = args.wait {
-        let d = duration(d);
-        calls.push(quote!(.wait(#d)));
-    }
-    if let Some(shared) = args.shared {
-        calls.push(quote!(.shared(#shared)));
-    }
-    if let Some(d) = args.key_idle {
-        let d = duration(d);
-        calls.push(quote!(.key_idle(#d)));
-    }
-    if let Some(max_keys) = args.max_keys {
-        calls.push(quote!(.max_keys(#max_keys)));
-    }
-    quote!(#krate::RateLimiter::builder(#name) #(#calls)*)
+    let mut calls = Calls::default();
+    calls.value("rate", Some(args.rate));
+    calls.duration("per", args.per);
+    calls.value("burst", args.burst);
+    calls.duration("wait", args.wait);
+    calls.value("shared", args.shared);
+    calls.duration("key_idle", args.key_idle);
+    calls.value("max_keys", args.max_keys);
+    quote!(#krate::RateLimiter::builder(#name) #calls)
 }
 
 fn bulkhead_builder(krate: &TokenStream, args: &BulkheadArgs, name: &TokenStream) -> TokenStream {
-    let max = args.max;
-    let mut calls = vec![quote!(.max_concurrent(#max))];
-    if let Some(q) = args.queue {
-        calls.push(quote!(.queue(#q)));
-    }
-    if let Some(d) = args.queue_timeout {
-        let d = duration(d);
-        calls.push(quote!(.queue_timeout(#d)));
-    }
-    if let Some(d) = args.key_idle {
-        let d = duration(d);
-        calls.push(quote!(.key_idle(#d)));
-    }
-    if let Some(max_keys) = args.max_keys {
-        calls.push(quote!(.max_keys(#max_keys)));
-    }
-    quote!(#krate::Bulkhead::builder(#name) #(#calls)*)
+    let mut calls = Calls::default();
+    calls.value("max_concurrent", Some(args.max));
+    calls.value("queue", args.queue);
+    calls.duration("queue_timeout", args.queue_timeout);
+    calls.duration("key_idle", args.key_idle);
+    calls.value("max_keys", args.max_keys);
+    quote!(#krate::Bulkhead::builder(#name) #calls)
 }
