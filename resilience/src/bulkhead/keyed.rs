@@ -11,10 +11,7 @@ use tokio::time::Instant;
 use super::slots::{Admission, Slots};
 use super::Bulkhead;
 use crate::events::{self, Event};
-use crate::keyed::{
-    key_text, Bounds, KeySnapshot, KeyTable, KeyValue, KeyedStats, PolicyKey, TOP_KEYS,
-};
-use crate::lifecycle::gate;
+use crate::keyed::{key_text, Bounds, KeyTable, KeyValue, KeyedStats, PolicyKey};
 use crate::registry::PolicyKind;
 use crate::{Error, Failure};
 
@@ -78,31 +75,14 @@ impl<K: PolicyKey> BulkheadKeys for Slotted<K> {
     }
 
     fn stats(&self, max_keys: u32) -> KeyedStats {
-        // The fewest free slots first; only the top few are kept.
-        let mut busiest: Vec<(u32, K)> = Vec::with_capacity(TOP_KEYS + 1);
-        self.for_each(|key, entry| {
-            let free = entry
-                .slots
-                .max_concurrent()
-                .saturating_sub(entry.slots.occupancy().in_flight());
-            if busiest.len() < TOP_KEYS || busiest.last().is_some_and(|(most, _)| free < *most) {
-                let at = busiest.partition_point(|(other, _)| *other <= free);
-                busiest.insert(at, (free, key.clone()));
-                busiest.truncate(TOP_KEYS);
-            }
-        });
-        let snapshot = |(free, key): &(u32, K)| KeySnapshot::bucket(key, *free);
-        KeyedStats {
-            keys: self.len() as u64,
-            max_keys,
-            evicted: self.evicted(),
-            hottest: busiest.iter().map(snapshot).collect(),
-            rejecting: busiest
-                .iter()
-                .filter(|(free, _)| *free == 0)
-                .map(snapshot)
-                .collect(),
-        }
+        self.fewest_free(max_keys, |entry| {
+            let slots = &entry.slots;
+            u64::from(
+                slots
+                    .max_concurrent()
+                    .saturating_sub(slots.occupancy().in_flight()),
+            )
+        })
     }
 }
 
@@ -259,14 +239,10 @@ impl Bulkhead {
         let admitted = match entry.slots.claim_or_queue() {
             Admission::Admitted => true,
             Admission::Full => false,
-            Admission::Queued(ticket) => {
-                let patience = self.config.get().queue_timeout;
-                let wait = gate::unless_closed(ticket.wait(patience), Some(&self.gate));
-                match Box::pin(wait).await {
-                    Some(admitted) => admitted,
-                    None => return Err(self.turn_away()),
-                }
-            }
+            Admission::Queued(ticket) => match self.queue_wait(ticket).await {
+                Some(admitted) => admitted,
+                None => return Err(self.turn_away()),
+            },
         };
         if admitted {
             // Counted out by the permit's drop from here on.

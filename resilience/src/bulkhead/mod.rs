@@ -15,6 +15,7 @@ mod tests;
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -263,18 +264,10 @@ impl Bulkhead {
         let admitted = match self.slots.claim_or_queue() {
             Admission::Admitted => true,
             Admission::Full => false,
-            // Boxed so the timer of a wait that rarely happens does not make every call's
-            // future larger (296 bytes instead of 112 for `run`); queueing allocates anyway.
-            Admission::Queued(ticket) => {
-                let patience = self.config.get().queue_timeout;
-                let wait = gate::unless_closed(ticket.wait(patience), Some(&self.gate));
-                // The ticket, dropped with the cut wait, has left the queue (or given back a
-                // slot handed over meanwhile).
-                match Box::pin(wait).await {
-                    Some(admitted) => admitted,
-                    None => return Err(self.turn_away()),
-                }
-            }
+            Admission::Queued(ticket) => match self.queue_wait(ticket).await {
+                Some(admitted) => admitted,
+                None => return Err(self.turn_away()),
+            },
         };
         if admitted {
             Ok(BulkheadPermit { bulkhead: self })
@@ -318,6 +311,19 @@ impl Bulkhead {
     }
 
     #[cold]
+    /// The wait of a caller queued for a slot (the bulkhead's own, or a key's), up to
+    /// `queue_timeout` and cut by a shutdown (`None`). Boxed so the timer of a wait that rarely
+    /// happens does not make every call's future larger (296 bytes instead of 112 for `run`);
+    /// queueing allocates anyway. The ticket, dropped with a cut wait, leaves the queue (or
+    /// gives back a slot handed over meanwhile).
+    fn queue_wait<'a>(
+        &'a self,
+        ticket: slots::WaitTicket<'a>,
+    ) -> Pin<Box<impl Future<Output = Option<bool>> + 'a>> {
+        let patience = self.config.get().queue_timeout;
+        Box::pin(gate::unless_closed(ticket.wait(patience), Some(&self.gate)))
+    }
+
     fn turn_away(&self) -> Error {
         self.rejected.fetch_add(1, Ordering::Relaxed);
         crate::lifecycle::rejection(PolicyKind::Bulkhead, &self.name)

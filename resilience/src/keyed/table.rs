@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 
-use super::PolicyKey;
+use super::{KeySnapshot, KeyedStats, PolicyKey, TOP_KEYS};
 
 /// What a keyed policy keeps per key.
 pub(crate) trait KeyValue<K>: Send + Sync + 'static {
@@ -159,6 +159,36 @@ impl<K: PolicyKey, V: KeyValue<K>> KeyTable<K, V> {
     pub(crate) fn for_each(&self, mut f: impl FnMut(&K, &V)) {
         for entry in self.map.iter() {
             f(entry.key(), entry.value());
+        }
+    }
+
+    /// The table's [`KeyedStats`] for a policy whose keys hold free units (a limiter's cells, a
+    /// bulkhead's slots), `free` telling how many a key has now: the hottest keys are those
+    /// with the fewest free, and the rejecting ones those with none. Only the top few are kept
+    /// while every key is visited.
+    pub(crate) fn fewest_free(&self, max_keys: u32, free: impl Fn(&V) -> u64) -> KeyedStats {
+        let mut fewest: Vec<(u64, K)> = Vec::with_capacity(TOP_KEYS + 1);
+        self.for_each(|key, state| {
+            let free = free(state);
+            if fewest.len() < TOP_KEYS || fewest.last().is_some_and(|(most, _)| free < *most) {
+                let at = fewest.partition_point(|(other, _)| *other <= free);
+                fewest.insert(at, (free, key.clone()));
+                fewest.truncate(TOP_KEYS);
+            }
+        });
+        let snapshot = |(free, key): &(u64, K)| {
+            KeySnapshot::bucket(key, u32::try_from(*free).unwrap_or(u32::MAX))
+        };
+        KeyedStats {
+            keys: self.len() as u64,
+            max_keys,
+            evicted: self.evicted(),
+            hottest: fewest.iter().map(snapshot).collect(),
+            rejecting: fewest
+                .iter()
+                .filter(|(free, _)| *free == 0)
+                .map(snapshot)
+                .collect(),
         }
     }
 

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::RateLimiter;
-use crate::keyed::{key_text, Bounds, KeySnapshot, KeyTable, KeyedStats, PolicyKey, TOP_KEYS};
+use crate::keyed::{key_text, Bounds, KeyTable, KeyedStats, PolicyKey};
 use crate::lifecycle::gate;
 use crate::{Error, Failure};
 
@@ -28,30 +28,7 @@ impl<K: PolicyKey> LimiterKeys for Words<K> {
     }
 
     fn stats(&self, max_keys: u32, available: &dyn Fn(&AtomicU64) -> u64) -> KeyedStats {
-        // The fewest free cells first; among the keys, only the top few are kept.
-        let mut keys: Vec<(u64, K)> = Vec::with_capacity(TOP_KEYS + 1);
-        self.for_each(|key, word| {
-            let free = available(word);
-            if keys.len() < TOP_KEYS || keys.last().is_some_and(|(most, _)| free < *most) {
-                let at = keys.partition_point(|(other, _)| *other <= free);
-                keys.insert(at, (free, key.clone()));
-                keys.truncate(TOP_KEYS);
-            }
-        });
-        let snapshot = |(free, key): &(u64, K)| {
-            KeySnapshot::bucket(key, u32::try_from(*free).unwrap_or(u32::MAX))
-        };
-        KeyedStats {
-            keys: self.len() as u64,
-            max_keys,
-            evicted: self.evicted(),
-            hottest: keys.iter().map(snapshot).collect(),
-            rejecting: keys
-                .iter()
-                .filter(|(free, _)| *free == 0)
-                .map(snapshot)
-                .collect(),
-        }
+        self.fewest_free(max_keys, available)
     }
 
     fn clear(&self) {
