@@ -39,27 +39,19 @@ pub const QUEUE_TIMEOUT: KeySpec = KeySpec::new(
 pub const QUEUE_TIMEOUT_MS: KeySpec = QUEUE_TIMEOUT.in_milliseconds("queue_timeout_ms", "1000");
 
 /// The most keys a keyed bulkhead holds when `max_keys` is not given (busy keys may pass it).
-pub const DEFAULT_MAX_KEYS: u32 = 100_000;
+pub const DEFAULT_MAX_KEYS: u32 = crate::DEFAULT_MAX_KEYS;
 /// How long a keyed bulkhead keeps a free key when `key_idle` is not given.
 pub const DEFAULT_KEY_IDLE: Duration = Duration::from_secs(60);
 /// `key_idle = "10m"`: how long a keyed bulkhead keeps a key with every slot free.
-pub const KEY_IDLE: KeySpec = KeySpec::new(
-    "key_idle",
-    ValueKind::Duration { positive: true },
-    LONGER_THAN_ZERO,
+pub const KEY_IDLE: KeySpec = crate::key_idle(
     "1m",
-    "\"10m\"",
     "how long a keyed bulkhead keeps a key with every slot free and nobody queued",
 );
 /// `key_idle_ms = 600000`.
 pub const KEY_IDLE_MS: KeySpec = KEY_IDLE.in_milliseconds("key_idle_ms", "600000");
 /// `max_keys = 100000`.
-pub const MAX_KEYS: KeySpec = count_from_one(
-    "max_keys",
-    "100000",
-    "10000",
-    "the most keys a keyed bulkhead holds at once (busy keys are never evicted)",
-);
+pub const MAX_KEYS: KeySpec =
+    crate::max_keys("the most keys a keyed bulkhead holds at once (busy keys are never evicted)");
 
 /// Every `#[bulkhead]` key, in the order messages list them.
 pub const KEYS: &[KeySpec] = &[

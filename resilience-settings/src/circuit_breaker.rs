@@ -130,36 +130,21 @@ pub const CRITICAL: KeySpec = KeySpec::new(
 .because(" (in an attribute, `critical` alone means `true`)");
 
 /// `shared` or `shared = true`.
-pub const SHARED: KeySpec = KeySpec::new(
-    "shared",
-    ValueKind::Flag,
-    "`true` or `false`",
-    "false",
-    "true",
-    "the circuit's state is shared across instances through the registry's store",
-)
-.because(" (in an attribute, `shared` alone means `true`)");
+pub const SHARED: KeySpec =
+    crate::shared("the circuit's state is shared across instances through the registry's store");
 
 /// The most keys a keyed breaker holds when `max_keys` is not given (open keys may pass it).
-pub const DEFAULT_MAX_KEYS: u32 = 100_000;
+pub const DEFAULT_MAX_KEYS: u32 = crate::DEFAULT_MAX_KEYS;
 /// `key_idle = "10m"`: how long a keyed breaker keeps a closed key with no call.
-pub const KEY_IDLE: KeySpec = KeySpec::new(
-    "key_idle",
-    ValueKind::Duration { positive: true },
-    LONGER_THAN_ZERO,
+pub const KEY_IDLE: KeySpec = crate::key_idle(
     "three reset timeouts (`3 × reset_timeout`), at least 1s",
-    "\"10m\"",
     "how long a keyed breaker keeps a closed key that has had no call",
 );
 /// `key_idle_ms = 600000`.
 pub const KEY_IDLE_MS: KeySpec = KEY_IDLE.in_milliseconds("key_idle_ms", "600000");
 /// `max_keys = 100000`.
-pub const MAX_KEYS: KeySpec = count_from_one(
-    "max_keys",
-    "100000",
-    "10000",
-    "the most keys a keyed breaker holds at once (open keys are never evicted)",
-);
+pub const MAX_KEYS: KeySpec =
+    crate::max_keys("the most keys a keyed breaker holds at once (open keys are never evicted)");
 
 /// Every `#[circuit_breaker]` key, in the order messages list them.
 pub const KEYS: &[KeySpec] = &[

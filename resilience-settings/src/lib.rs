@@ -220,6 +220,40 @@ const fn count_from_one(
     )
 }
 
+/// The most keys a keyed policy holds when `max_keys` is not given.
+const DEFAULT_MAX_KEYS: u32 = 100_000;
+
+/// `key_idle = "10m"`: how long a keyed policy keeps an idle key; `default` and `doc` say
+/// what idle means for the policy.
+const fn key_idle(default: &'static str, doc: &'static str) -> KeySpec {
+    KeySpec::new(
+        "key_idle",
+        ValueKind::Duration { positive: true },
+        spec::LONGER_THAN_ZERO,
+        default,
+        "\"10m\"",
+        doc,
+    )
+}
+
+/// `max_keys = 100000`: the most keys a keyed policy holds at once.
+const fn max_keys(doc: &'static str) -> KeySpec {
+    count_from_one("max_keys", "100000", "10000", doc)
+}
+
+/// `shared` or `shared = true`: the policy's state held across instances.
+const fn shared(doc: &'static str) -> KeySpec {
+    KeySpec::new(
+        "shared",
+        ValueKind::Flag,
+        "`true` or `false`",
+        "false",
+        "true",
+        doc,
+    )
+    .because(" (in an attribute, `shared` alone means `true`)")
+}
+
 /// A path to a function.
 const fn path(
     key: &'static str,

@@ -47,36 +47,20 @@ pub const WAIT: KeySpec = KeySpec::new(
 pub const WAIT_MS: KeySpec = WAIT.in_milliseconds("wait_ms", "500");
 
 /// `shared` or `shared = true`.
-pub const SHARED: KeySpec = KeySpec::new(
-    "shared",
-    ValueKind::Flag,
-    "`true` or `false`",
-    "false",
-    "true",
-    "the limit holds across instances through the registry's store",
-)
-.because(" (in an attribute, `shared` alone means `true`)");
+pub const SHARED: KeySpec =
+    crate::shared("the limit holds across instances through the registry's store");
 
 /// The most keys a keyed limiter holds when `max_keys` is not given.
-pub const DEFAULT_MAX_KEYS: u32 = 100_000;
+pub const DEFAULT_MAX_KEYS: u32 = crate::DEFAULT_MAX_KEYS;
 /// `key_idle = "10m"`: how long a keyed limiter keeps a key whose bucket is full.
-pub const KEY_IDLE: KeySpec = KeySpec::new(
-    "key_idle",
-    ValueKind::Duration { positive: true },
-    LONGER_THAN_ZERO,
+pub const KEY_IDLE: KeySpec = crate::key_idle(
     "three periods (`3 × per`), at least the time a bucket takes to refill",
-    "\"10m\"",
     "how long a keyed limiter keeps a key whose bucket has been full",
 );
 /// `key_idle_ms = 600000`.
 pub const KEY_IDLE_MS: KeySpec = KEY_IDLE.in_milliseconds("key_idle_ms", "600000");
 /// `max_keys = 100000`.
-pub const MAX_KEYS: KeySpec = count_from_one(
-    "max_keys",
-    "100000",
-    "10000",
-    "the most keys a keyed limiter holds at once",
-);
+pub const MAX_KEYS: KeySpec = crate::max_keys("the most keys a keyed limiter holds at once");
 
 /// Every `#[rate_limit]` key, in the order messages list them.
 pub const KEYS: &[KeySpec] = &[
